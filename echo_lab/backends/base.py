@@ -1,0 +1,92 @@
+"""The one interface every simulator backend implements.
+
+A backend evaluates a :class:`~echo_lab.schedule.PulseSequence` at an array of total times,
+starting from a :class:`~echo_lab.states.ProductState`, and returns expectation values::
+
+    result = backend.run(H, sequence, state, times, observables={"sx": op, ...}, entropy=True)
+    result["sx"]       # float array, shape (len(times),)
+    result["entropy"]  # half-chain von Neumann entropy of sites 0..n//2-1 (natural log)
+
+``observables`` maps names to operators: a ``SparsePauliOp`` or a dense ``2^n x 2^n`` array in
+Qiskit order. Backends that sample (shots) also return ``name + "_stderr"``. Exact backends check
+the norm of every final state and raise :class:`~echo_lab.errors.NumericalError` on a drift above
+``NORM_TOLERANCE`` or on NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from qiskit.quantum_info import SparsePauliOp
+
+from echo_lab.errors import NumericalError
+from echo_lab.schedule import PulseSequence
+from echo_lab.states import ProductState
+
+Operator = SparsePauliOp | np.ndarray
+
+NORM_TOLERANCE = 1e-8
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Evaluate a pulse sequence at many total times (see module docstring)."""
+
+    name: str
+
+    def run(
+        self,
+        hamiltonian: SparsePauliOp,
+        sequence: PulseSequence,
+        state: ProductState,
+        times: np.ndarray,
+        *,
+        observables: Mapping[str, Operator],
+        entropy: bool = False,
+    ) -> dict[str, np.ndarray]: ...
+
+
+def check_times(times: np.ndarray) -> np.ndarray:
+    """Validate a time grid: 1-D, finite, >= 0, non-empty."""
+    from echo_lab.errors import ConfigError
+
+    arr = np.asarray(times, dtype=float)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ConfigError("the time grid must be a non-empty 1-D list of times")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ConfigError("times must be finite and >= 0")
+    return arr
+
+
+def check_health(result: Mapping[str, np.ndarray], *, norms: np.ndarray | None = None) -> None:
+    """Raise :class:`NumericalError` on NaN/inf values or a norm drift above NORM_TOLERANCE."""
+    for key, values in result.items():
+        if not np.all(np.isfinite(values)):
+            raise NumericalError(f"result {key!r} contains NaN or infinite values")
+    if norms is not None:
+        drift = float(np.max(np.abs(np.asarray(norms) - 1.0), initial=0.0))
+        if drift > NORM_TOLERANCE:
+            raise NumericalError(
+                f"state norm drifted by {drift:.2e} (> {NORM_TOLERANCE:g}); the evolution is not "
+                "unitary: check that the Hamiltonian is Hermitian and the pulses are unitary"
+            )
+
+
+def half_chain_entropy(psi: np.ndarray, n: int, *, cut: int | None = None) -> np.ndarray:
+    """Von Neumann entropy (natural log) of sites 0..cut-1 (default n // 2).
+
+    ``psi`` has shape ``(2^n,)`` or ``(2^n, k)`` for k states; returns a float or shape ``(k,)``.
+    With qubit 0 least significant, sites 0..cut-1 are the fast index: reshape to
+    ``(2^(n-cut), 2^cut)`` and take singular values.
+    """
+    cut = n // 2 if cut is None else cut
+    states = psi.reshape(2**n, -1)
+    out = np.empty(states.shape[1])
+    for k in range(states.shape[1]):
+        s = np.linalg.svd(states[:, k].reshape(2 ** (n - cut), 2**cut), compute_uv=False)
+        p = s**2
+        p = p[p > 1e-300]
+        out[k] = float(-np.sum(p * np.log(p)))
+    return out if psi.ndim > 1 else out[0]

@@ -1,0 +1,141 @@
+"""The ``echo-lab`` command: parses arguments and dispatches; no physics lives here.
+
+Subcommands: ``lbits``, ``run``, ``plot``, ``export``, ``bench``, ``info``. Every error the
+package raises on purpose (:class:`~echo_lab.errors.EchoLabError`) is printed as one line and
+exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from echo_lab.errors import EchoLabError
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from echo_lab.info import describe_environment
+
+    print(describe_environment())
+    return 0
+
+
+def _cmd_lbits(args: argparse.Namespace) -> int:
+    from echo_lab.reports import lbits_report
+
+    print(
+        lbits_report(
+            n=args.n,
+            W=args.W,
+            J=args.J,
+            Jz=args.Jz,
+            seed=args.seed,
+            method=args.method,
+            out=Path(args.out),
+        )
+    )
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from echo_lab.export import export_reference_circuits
+
+    written = export_reference_circuits(Path(args.out))
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from echo_lab.study import run_study_file
+
+    path = run_study_file(
+        Path(args.config),
+        out=Path(args.out),
+        resume=args.resume,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.no_progress,
+    )
+    print(f"results: {path}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from echo_lab.plot import plot_file
+
+    for figure in plot_file(Path(args.file), out=Path(args.out) if args.out else None):
+        print(f"figure: {figure}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from echo_lab.bench import run_benchmarks
+
+    path = run_benchmarks(out=Path(args.out), quick=args.quick)
+    print(f"benchmarks: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="echo-lab",
+        description="Spin-echo emulator for many-body-localized spin chains.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("lbits", help="construct l-bits of one realization and report them")
+    p.add_argument("--n", type=int, default=10, help="chain length (default 10)")
+    p.add_argument("--W", type=float, default=8.0, help="disorder strength, Pauli units")
+    p.add_argument("--J", type=float, default=1.0, help="XY exchange")
+    p.add_argument("--Jz", type=float, default=1.0, help="Ising exchange")
+    p.add_argument("--seed", type=int, default=1, help="disorder seed")
+    p.add_argument("--method", default="overlap", choices=["overlap", "range"])
+    p.add_argument("--out", default="out/lbits", help="folder for the figure")
+    p.set_defaults(func=_cmd_lbits)
+
+    p = sub.add_parser("run", help="run a study from a TOML file")
+    p.add_argument("config", help="study TOML file")
+    p.add_argument("--out", default="out", help="output folder (default out/)")
+    p.add_argument("--resume", action="store_true", help="reuse the checkpoint of an earlier run")
+    p.add_argument("--workers", type=int, default=0, help="start a local Dask cluster of K workers")
+    p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("plot", help="redraw the figures of a results file")
+    p.add_argument("file", help="NetCDF results file")
+    p.add_argument("--out", default=None, help="folder for the figures (default: beside the file)")
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("export", help="write the reference circuits (OpenQASM 3, QPY)")
+    p.add_argument("--out", default="circuits", help="output folder (default circuits/)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("bench", help="run the simulator benchmarks")
+    p.add_argument("--out", default="experiments/benchmarks", help="output folder")
+    p.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("info", help="versions, CPU/GPU devices and memory")
+    p.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``echo-lab`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except EchoLabError as exc:
+        print(f"echo-lab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"echo-lab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Exception types of echo_lab.
+
+Every error the package raises on purpose derives from :class:`EchoLabError`, so a caller (the
+CLI in particular) can tell a clear user-facing problem from a bug. Messages name the offending
+input and say how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class EchoLabError(Exception):
+    """Base class of all errors echo_lab raises on purpose."""
+
+
+class ConfigError(EchoLabError, ValueError):
+    """A study configuration or function argument is invalid (names the key and the fix)."""
+
+
+class ResourceError(EchoLabError, MemoryError):
+    """A computation would need more memory than the machine has; raised before allocating."""
+
+
+class NumericalError(EchoLabError, ArithmeticError):
+    """A result failed a numerical health check (NaN, norm drift beyond tolerance)."""
+
+
+class CheckpointError(EchoLabError):
+    """A checkpoint file is corrupted or belongs to another study; it is never mixed in."""

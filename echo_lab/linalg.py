@@ -1,0 +1,68 @@
+"""Small dense linear-algebra helpers in Qiskit qubit order (qubit 0 least significant).
+
+* :func:`apply_local` applies a k-qubit matrix to a batch of n-qubit states without building the
+  2^n x 2^n operator: cost O(2^n 4^k) per state instead of O(4^n).
+* :func:`embed` builds that full operator (for small n, tests and reference checks).
+* :func:`expectations` evaluates <psi|O|psi> for a batch of states and a SparsePauliOp or dense O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from qiskit.quantum_info import SparsePauliOp
+
+from echo_lab.errors import ConfigError
+
+
+def apply_local(matrix: np.ndarray, qubits: Sequence[int], states: np.ndarray, n: int) -> np.ndarray:
+    """Return ``(M on qubits) @ states``; ``states`` has shape ``(2^n,)`` or ``(2^n, K)``.
+
+    ``matrix`` is ``2^k x 2^k`` with ``qubits[0]`` as its least significant index bit.
+    """
+    k = len(qubits)
+    if matrix.shape != (2**k, 2**k):
+        raise ConfigError(f"a {k}-qubit operator needs shape {(2**k, 2**k)}, got {matrix.shape}")
+    if any(not 0 <= q < n for q in qubits):
+        raise ConfigError(f"qubits {tuple(qubits)} are outside 0..{n - 1}")
+    squeeze = states.ndim == 1
+    batch = states.reshape(2**n, -1)
+    nbatch = batch.shape[1]
+    tensor = batch.reshape((2,) * n + (nbatch,))
+    # Tensor axis of qubit q is n - 1 - q; the matrix's row/col axes are ordered
+    # (q_{k-1}, ..., q_0) because qubits[0] is its least significant bit.
+    axes = [n - 1 - q for q in reversed(qubits)]
+    op = matrix.reshape((2,) * (2 * k))
+    moved = np.moveaxis(tensor, axes, range(k))
+    result = np.tensordot(op, moved, axes=(list(range(k, 2 * k)), list(range(k))))
+    result = np.moveaxis(result, range(k), axes)
+    out = result.reshape(2**n, nbatch)
+    return out[:, 0] if squeeze else out
+
+
+def embed(matrix: np.ndarray, qubits: Sequence[int], n: int) -> np.ndarray:
+    """The full ``2^n x 2^n`` operator of a k-qubit ``matrix`` acting on ``qubits``."""
+    return apply_local(matrix, qubits, np.eye(2**n, dtype=complex), n)
+
+
+def operator_matrix(op: SparsePauliOp | np.ndarray | sp.spmatrix) -> np.ndarray | sp.csr_matrix:
+    """A matrix form usable with ``@``: CSR for a SparsePauliOp, the array itself otherwise."""
+    if isinstance(op, SparsePauliOp):
+        return sp.csr_matrix(op.to_matrix(sparse=True))
+    if sp.issparse(op):
+        return sp.csr_matrix(op)
+    return np.asarray(op)
+
+
+def expectations(op: SparsePauliOp | np.ndarray | sp.spmatrix, states: np.ndarray) -> np.ndarray:
+    """Real parts of <psi_k|O|psi_k> for the columns of ``states`` (shape ``(2^n, K)``)."""
+    mat = operator_matrix(op)
+    batch = states.reshape(states.shape[0], -1)
+    if mat.shape[0] != batch.shape[0]:
+        raise ConfigError(
+            f"operator of dimension {mat.shape[0]} does not match states of dimension {batch.shape[0]}"
+        )
+    values = np.real(np.einsum("ik,ik->k", batch.conj(), mat @ batch))
+    return values if states.ndim > 1 else values[0]
