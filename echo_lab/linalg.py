@@ -17,7 +17,9 @@ from qiskit.quantum_info import SparsePauliOp
 from echo_lab.errors import ConfigError
 
 
-def apply_local(matrix: np.ndarray, qubits: Sequence[int], states: np.ndarray, n: int) -> np.ndarray:
+def apply_local(
+    matrix: np.ndarray, qubits: Sequence[int], states: np.ndarray, n: int
+) -> np.ndarray:
     """Return ``(M on qubits) @ states``; ``states`` has shape ``(2^n,)`` or ``(2^n, K)``.
 
     ``matrix`` is ``2^k x 2^k`` with ``qubits[0]`` as its least significant index bit.
@@ -62,7 +64,8 @@ def expectations(op: SparsePauliOp | np.ndarray | sp.spmatrix, states: np.ndarra
     batch = states.reshape(states.shape[0], -1)
     if mat.shape[0] != batch.shape[0]:
         raise ConfigError(
-            f"operator of dimension {mat.shape[0]} does not match states of dimension {batch.shape[0]}"
+            f"operator of dimension {mat.shape[0]} does not match states of dimension "
+            f"{batch.shape[0]}"
         )
     values = np.real(np.einsum("ik,ik->k", batch.conj(), mat @ batch))
     return values if states.ndim > 1 else values[0]

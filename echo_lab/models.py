@@ -63,9 +63,8 @@ def pauli_label(n: int, ops: dict[int, str]) -> str:
 def disorder_seeds(seed: int, count: int) -> list[np.random.SeedSequence]:
     """Seeds of ``count`` disorder realizations of a sweep with base seed ``seed``.
 
-    Realization k uses ``SeedSequence(seed).spawn(count)[k]`` (physics.md section 2), so adding
-    realizations never changes the earlier ones' fields only if ``count`` is unchanged; a sweep
-    therefore always spawns with its full realization count.
+    Realization k uses ``SeedSequence(seed).spawn(count)[k]`` (physics.md section 2). The k-th
+    child does not depend on ``count``, so adding realizations never changes the earlier ones.
     """
     if count < 0:
         raise ConfigError(f"realization count must be >= 0, got {count}")
@@ -121,8 +120,18 @@ class Lattice:
 
     @classmethod
     def from_edges(cls, n: int, edges: Sequence[Sequence[int]]) -> Lattice:
-        """Arbitrary graph with ``n`` sites and the given bonds."""
-        return cls(n, tuple((int(i), int(j)) for i, j in edges), kind="edges")
+        """Arbitrary graph with ``n`` sites and the given bonds (each pair once, integer sites)."""
+        bonds: list[tuple[int, int]] = []
+        seen: set[frozenset[int]] = set()
+        for edge in edges:
+            if len(edge) != 2 or not all(isinstance(s, int | np.integer) for s in edge):
+                raise ConfigError(f"each bond must be a pair of integer sites, got {edge!r}")
+            bond = (int(edge[0]), int(edge[1]))
+            if frozenset(bond) in seen:
+                raise ConfigError(f"bond {bond} appears twice; list each bond once")
+            seen.add(frozenset(bond))
+            bonds.append(bond)
+        return cls(n, tuple(bonds), kind="edges")
 
     @cached_property
     def distances(self) -> np.ndarray:
@@ -276,6 +285,8 @@ class RandomFieldXXZ(HamiltonianModel):
     ) -> None:
         self.lattice = _resolve_lattice(n, lattice, periodic)
         for name, value in (("W", W), ("J", J), ("Jz", Jz)):
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise ConfigError(f"{name} must be a number, got {value!r}")
             if not np.isfinite(value):
                 raise ConfigError(f"{name} must be finite, got {value}")
         if W < 0:
@@ -319,7 +330,7 @@ class RandomFieldXXZ(HamiltonianModel):
 class RandomFieldIsing(RandomFieldXXZ):
     """Random-field Ising model: ``RandomFieldXXZ`` with J = 0, Jz != 0 and a transverse field::
 
-        H = sum_{(i,j)} Jz Z_i Z_j + sum_i h_i Z_i + g sum_i X_i
+    H = sum_{(i,j)} Jz Z_i Z_j + sum_i h_i Z_i + g sum_i X_i
     """
 
     def __init__(
@@ -366,7 +377,9 @@ class PauliModel(HamiltonianModel):
         self.operator = operator.simplify(atol=0.0, rtol=0.0)
         self.lattice = _resolve_lattice(operator.num_qubits, lattice, False)
         self.fields = np.zeros(self.n)
-        for label, coeff in zip(self.operator.paulis.to_labels(), self.operator.coeffs, strict=True):
+        for label, coeff in zip(
+            self.operator.paulis.to_labels(), self.operator.coeffs, strict=True
+        ):
             support = [k for k, c in enumerate(reversed(label)) if c != "I"]
             if len(support) == 1 and label[self.n - 1 - support[0]] == "Z":
                 self.fields[support[0]] = float(np.real(coeff))
@@ -380,7 +393,9 @@ class PauliModel(HamiltonianModel):
             "n": self.n,
             "terms": [
                 [label, float(np.real(c))]
-                for label, c in zip(self.operator.paulis.to_labels(), self.operator.coeffs, strict=True)
+                for label, c in zip(
+                    self.operator.paulis.to_labels(), self.operator.coeffs, strict=True
+                )
             ],
             "lattice": self.lattice.kind,
             "bonds": [list(b) for b in self.lattice.bonds],

@@ -30,7 +30,9 @@ class Free:
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fraction) and self.fraction >= 0):
-            raise ConfigError(f"a free-evolution fraction must be finite and >= 0, got {self.fraction}")
+            raise ConfigError(
+                f"a free-evolution fraction must be finite and >= 0, got {self.fraction}"
+            )
 
 
 @dataclass(frozen=True, eq=False)

@@ -31,7 +31,9 @@ def test_hahn_echo_equals_expm_product() -> None:
     for k, t in enumerate(times):
         psi = expm(-1j * hm * 0.7 * t) @ embed(X, (probe,), n) @ expm(-1j * hm * 0.3 * t)
         psi = psi @ state.vector()
-        assert result["sx"][k] == pytest.approx(np.real(psi.conj() @ sx.to_matrix() @ psi), abs=1e-10)
+        assert result["sx"][k] == pytest.approx(
+            np.real(psi.conj() @ sx.to_matrix() @ psi), abs=1e-10
+        )
         assert result["entropy"][k] == pytest.approx(half_chain_entropy(psi, n), abs=1e-10)
 
 

@@ -26,6 +26,10 @@ def test_sizes() -> None:
 def test_refusal_names_estimate_and_suggestion(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECHO_LAB_MEMORY_LIMIT", "1G")
     assert available_memory_bytes() == 2**30
-    with pytest.raises(ResourceError, match=r"a 40-qubit state vector needs about 16\.0 TiB.*smaller"):
-        require_memory(statevector_bytes(40), what="a 40-qubit state vector", suggestion="Use a smaller n.")
+    with pytest.raises(
+        ResourceError, match=r"a 40-qubit state vector needs about 16\.0 TiB.*smaller"
+    ):
+        require_memory(
+            statevector_bytes(40), what="a 40-qubit state vector", suggestion="Use a smaller n."
+        )
     require_memory(statevector_bytes(20), what="a 20-qubit state vector", suggestion="")

@@ -16,7 +16,7 @@ the norm of every final state and raise :class:`~echo_lab.errors.NumericalError`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
@@ -25,7 +25,7 @@ from echo_lab.errors import NumericalError
 from echo_lab.schedule import PulseSequence
 from echo_lab.states import ProductState
 
-Operator = SparsePauliOp | np.ndarray
+Operator: TypeAlias = SparsePauliOp | np.ndarray
 
 NORM_TOLERANCE = 1e-8
 

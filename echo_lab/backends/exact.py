@@ -16,36 +16,11 @@ from qiskit.quantum_info import SparsePauliOp
 from echo_lab.backends.base import Operator, check_health, check_times, half_chain_entropy
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import apply_local, expectations
-from echo_lab.resources import dense_operator_bytes, require_memory
 from echo_lab.schedule import Free, Pulse, PulseSequence
+from echo_lab.spectrum import MAX_EXACT_QUBITS, diagonalize
 from echo_lab.states import ProductState
 
-#: Largest N the dense eigenbasis backend accepts (4^14 * 16 B = 4 GiB per dense matrix).
-MAX_EXACT_QUBITS = 14
-
-
-def diagonalize(hamiltonian: SparsePauliOp) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues ``E`` (ascending) and eigenvectors ``V`` with ``V @ diag(E) @ V^dag == H``.
-
-    V is real for real H (the XXZ family). Refused above ``MAX_EXACT_QUBITS`` or when the two
-    dense 2^n x 2^n matrices would not fit in memory.
-    """
-    n = hamiltonian.num_qubits
-    if n > MAX_EXACT_QUBITS:
-        raise ConfigError(
-            f"exact diagonalization is limited to n <= {MAX_EXACT_QUBITS} qubits (got {n}): "
-            "use the 'krylov' or 'aer' backend for longer chains"
-        )
-    require_memory(
-        3 * dense_operator_bytes(n),
-        what=f"exact diagonalization of a {n}-qubit Hamiltonian",
-        suggestion="Use the 'krylov' or 'aer' backend for this size.",
-    )
-    matrix = hamiltonian.to_matrix(sparse=True).toarray()
-    if np.max(np.abs(matrix.imag), initial=0.0) == 0.0:
-        matrix = np.ascontiguousarray(matrix.real)
-    energies, vectors = np.linalg.eigh(matrix)
-    return energies, vectors
+__all__ = ["MAX_EXACT_QUBITS", "ExactBackend", "diagonalize", "evolve_sequence"]
 
 
 def evolve_sequence(
