@@ -1,0 +1,660 @@
+"""Qiskit Aer backend: Trotter circuits of a pulse sequence on statevector (CPU or GPU), matrix
+product state or density-matrix simulators, ideal, noisy or sampled.
+
+Circuits follow the team convention of :mod:`echo_lab.trotter`: each ``Free(f)`` segment at total
+time T is ``round(f T / dt)`` Trotter steps of exactly dt. Time traces come from labelled save
+instructions (``"sx@12"`` = observable ``sx`` after 12 steps):
+
+* **one circuit** when the sequence has a single free segment with steps and no pulse after it
+  (FID, or pulses then free evolution): saves after each requested step count, so a trace of K
+  times costs one evolution to the longest time;
+* **one circuit per total time** otherwise (echoes), all submitted in one ``run`` call.
+
+Observables may be ``SparsePauliOp`` or dense ``2^n x 2^n`` arrays (converted with
+``SparsePauliOp.from_operator``, O(n 4^n)); Aer evaluates Pauli sums directly (the MPS method
+supports nothing else). ``entropy=True`` saves the statevector (statevector methods, then
+:func:`~echo_lab.backends.base.half_chain_entropy`), the MPS (Schmidt values at the middle bond),
+or the reduced density matrix of sites 0..n//2-1 (density matrix; a mixed-state entropy).
+
+**Shots** (``shots=K``): every observable's Pauli terms are grouped into qubit-wise commuting
+groups (``SparsePauliOp.group_commuting(qubit_wise=True)``); each group is measured in its
+rotated basis in K shots of its own circuit. The estimate of an observable is the sum over groups
+of the sample mean of sum_P c_P (-1)^(parity of P's support), and its standard error
+``name + "_stderr"`` is sqrt(sum over groups of sample variance / K) (groups are independent).
+
+**Noise** (:class:`~echo_lab.noise.NoiseSpec` or an Aer ``NoiseModel``): gate errors, per-step
+relaxation and hardware noise models are non-unitary channels and need ``method="density_matrix"``
+or shots. Quasi-static dephasing averages the whole run over the Gauss-Hermite nodes of delta
+(one circuit set per node, all in the same ``run`` call).
+
+**Memory** is checked before anything is built: a statevector takes 16 * 2^n bytes (8 in single
+precision), plus one per saved state when ``entropy=True``; a density matrix 16 * 4^n bytes; an
+MPS with bond dimension chi about 32 n chi^2 bytes. MPS runs pass ``max_memory_mb=-1`` because
+Aer 0.18 overestimates their memory and refuses long circuits otherwise.
+
+**Many disorder realizations** of one sequence: :meth:`AerBackend.run_realizations` builds one
+circuit with the fields (and the initial Bloch angles) as parameters, transpiles it once (each
+bond's fixed rxx, ryy, rzz consolidated into one unitary) and lets Aer bind all realizations in
+one call (``parameter_binds``), so circuit construction is paid once. Its Trotter split keeps the
+fields in their own layer (``trotter.parameterized_circuit``), so it differs from :meth:`run`
+(fields folded into the bonds) by the O(dt^2) Trotter error, not by rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from qiskit import QuantumCircuit, transpile
+from qiskit.circuit import ParameterVector
+from qiskit.circuit.library.standard_gates import get_standard_gate_name_mapping
+from qiskit.quantum_info import SparsePauliOp
+from qiskit.transpiler import PassManager
+from qiskit.transpiler.passes import Collect2qBlocks, ConsolidateBlocks
+from qiskit_aer import AerSimulator
+from qiskit_aer.noise import NoiseModel
+
+from echo_lab import trotter
+from echo_lab.backends.base import Operator, check_health, check_times, half_chain_entropy
+from echo_lab.errors import ConfigError, NumericalError
+from echo_lab.models import HamiltonianModel
+from echo_lab.noise import (
+    NoiseSpec,
+    backend_noise_model,
+    dephasing_quadrature,
+    insert_gate_errors,
+    step_error,
+)
+from echo_lab.resources import (
+    density_matrix_bytes,
+    format_bytes,
+    require_memory,
+    statevector_bytes,
+)
+from echo_lab.schedule import Free, PulseSequence
+from echo_lab.states import ProductState
+
+METHODS = ("statevector", "matrix_product_state", "density_matrix")
+DEVICES = ("auto", "CPU", "GPU")
+PRECISIONS = ("double", "single")
+
+#: Options of ``mps_options`` and the Aer settings they map to.
+MPS_OPTIONS = {
+    "max_bond_dimension": "matrix_product_state_max_bond_dimension",
+    "truncation_threshold": "matrix_product_state_truncation_threshold",
+}
+
+GPU_INSTALL_HINT = (
+    "install the GPU build: `pip uninstall -y qiskit-aer && pip install 'echo_lab[gpu]'` "
+    "(qiskit-aer-gpu replaces qiskit-aer), on a machine with a CUDA device"
+)
+
+_BASIS_CHANGE = {"X": ("h",), "Y": ("sdg", "h")}
+
+
+def to_pauli_sum(op: Operator, n: int, *, name: str) -> SparsePauliOp:
+    """``op`` as an ``n``-qubit ``SparsePauliOp`` (dense arrays are expanded exactly, O(n 4^n))."""
+    if isinstance(op, SparsePauliOp):
+        pauli = op
+    else:
+        matrix = np.asarray(op)
+        if matrix.shape != (2**n, 2**n):
+            raise ConfigError(
+                f"observable {name!r} has shape {matrix.shape}; a {n}-qubit operator needs "
+                f"({2**n}, {2**n})"
+            )
+        pauli = SparsePauliOp.from_operator(matrix, atol=0.0, rtol=0.0)
+    if pauli.num_qubits != n:
+        raise ConfigError(
+            f"observable {name!r} acts on {pauli.num_qubits} qubits, the chain on {n}"
+        )
+    return pauli
+
+
+def entropy_from_mps(mps: tuple[Any, Any], n: int) -> float:
+    """Half-chain entropy from Aer's saved MPS: Schmidt values of the bond between n//2-1, n//2."""
+    if n < 2:
+        return 0.0
+    schmidt = np.asarray(mps[1][n // 2 - 1], dtype=float)
+    weights = schmidt**2
+    weights = weights[weights > 1e-300] / np.sum(weights)
+    return float(-np.sum(weights * np.log(weights)))
+
+
+def entropy_from_density_matrix(rho: np.ndarray) -> float:
+    """Von Neumann entropy (natural log) of a density matrix."""
+    weights = np.linalg.eigvalsh(np.asarray(rho))
+    weights = weights[weights > 1e-14]
+    return float(-np.sum(weights * np.log(weights)))
+
+
+class AerBackend:
+    """Trotter circuits on Qiskit Aer (module docstring for the circuits, noise, shots, memory).
+
+    Parameters
+    ----------
+    method : ``"statevector"``, ``"matrix_product_state"`` or ``"density_matrix"``.
+    device : ``"auto"`` (GPU when the GPU build sees one, else CPU), ``"CPU"`` or ``"GPU"``.
+    dt, order : Trotter step and order (1, 2 or 4).
+    shots : None for exact expectation values, or K > 0 for sampled estimates with stderr.
+    noise : a :class:`~echo_lab.noise.NoiseSpec`, an Aer ``NoiseModel`` (applied by gate name),
+        or None.
+    precision : ``"double"`` or ``"single"``.
+    mps_options : ``{"max_bond_dimension": chi, "truncation_threshold": eps}`` (MPS only).
+    seed_simulator : seed of Aer's sampling (shots and noise trajectories).
+    """
+
+    name = "aer"
+
+    def __init__(
+        self,
+        *,
+        method: str = "statevector",
+        device: str = "auto",
+        dt: float = 0.05,
+        order: int = 2,
+        shots: int | None = None,
+        noise: NoiseSpec | NoiseModel | None = None,
+        precision: str = "double",
+        mps_options: Mapping[str, float] | None = None,
+        seed_simulator: int | None = None,
+    ) -> None:
+        if method not in METHODS:
+            raise ConfigError(f"unknown Aer method {method!r}; choose one of {METHODS}")
+        if device not in DEVICES:
+            raise ConfigError(f"unknown device {device!r}; choose one of {DEVICES}")
+        if precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+        if not (np.isfinite(dt) and dt > 0):
+            raise ConfigError(f"the Trotter step dt must be finite and > 0, got {dt}")
+        if order not in trotter.ORDERS:
+            raise ConfigError(f"Trotter order must be one of {trotter.ORDERS}, got {order!r}")
+        if shots is not None and (isinstance(shots, bool) or int(shots) != shots or shots < 1):
+            raise ConfigError(f"shots must be None (exact) or an integer >= 1, got {shots!r}")
+        if noise is not None and not isinstance(noise, NoiseSpec | NoiseModel):
+            raise ConfigError(
+                f"noise must be an echo_lab.noise.NoiseSpec or a qiskit_aer NoiseModel, got "
+                f"{type(noise).__name__}"
+            )
+        if mps_options and method != "matrix_product_state":
+            raise ConfigError("mps_options only apply to method='matrix_product_state'")
+        unknown = sorted(set(mps_options or {}) - set(MPS_OPTIONS))
+        if unknown:
+            raise ConfigError(f"unknown mps_options {unknown}; known: {sorted(MPS_OPTIONS)}")
+        markovian = isinstance(noise, NoiseModel) or (
+            isinstance(noise, NoiseSpec) and noise.has_channels
+        )
+        if markovian and method != "density_matrix" and shots is None:
+            raise ConfigError(
+                "gate errors, relaxation and hardware noise are non-unitary channels: use "
+                "method='density_matrix', or shots=K to sample noise trajectories"
+            )
+        self.method = method
+        self.device = self._resolve_device(device, method)
+        self.dt = float(dt)
+        self.order = int(order)
+        self.shots = None if shots is None else int(shots)
+        self.noise = noise
+        self.precision = precision
+        self.mps_options = dict(mps_options or {})
+        self.seed_simulator = seed_simulator
+
+    @staticmethod
+    def _resolve_device(device: str, method: str) -> str:
+        available = AerSimulator().available_devices()
+        if device == "GPU":
+            if method == "matrix_product_state":
+                raise ConfigError(
+                    "Aer's matrix_product_state method has no GPU implementation: use "
+                    "device='CPU' (or 'auto'), or method='statevector' on the GPU"
+                )
+            if "GPU" not in available:
+                raise ConfigError(
+                    f"device='GPU' was requested but Aer sees no GPU: {GPU_INSTALL_HINT}"
+                )
+            return "GPU"
+        if device == "auto" and "GPU" in available and method != "matrix_product_state":
+            return "GPU"
+        return "CPU"
+
+    @property
+    def noise_spec(self) -> NoiseSpec:
+        """The noise as a NoiseSpec (the ideal one without noise or for a plain NoiseModel)."""
+        return self.noise if isinstance(self.noise, NoiseSpec) else NoiseSpec()
+
+    def simulator(self) -> AerSimulator:
+        """The configured ``AerSimulator``."""
+        options: dict[str, Any] = {
+            "method": self.method,
+            "device": self.device,
+            "precision": self.precision,
+        }
+        if self.seed_simulator is not None:
+            options["seed_simulator"] = self.seed_simulator
+        noise_model = (
+            self.noise
+            if isinstance(self.noise, NoiseModel)
+            else backend_noise_model(self.noise_spec)
+        )
+        if noise_model is not None:
+            options["noise_model"] = noise_model
+        if self.method == "matrix_product_state":
+            options["max_memory_mb"] = -1
+            options.update({MPS_OPTIONS[key]: value for key, value in self.mps_options.items()})
+        return AerSimulator(**options)
+
+    def estimate_memory(self, n: int, *, saved_states: int = 0) -> int:
+        """Bytes the simulation of ``n`` qubits needs (module docstring), before running."""
+        if self.method == "density_matrix":
+            return density_matrix_bytes(n)
+        if self.method == "matrix_product_state":
+            chi = int(self.mps_options.get("max_bond_dimension", 0))
+            return 32 * n * chi**2
+        per_state = statevector_bytes(n) // (2 if self.precision == "single" else 1)
+        return per_state * (1 + saved_states)
+
+    def _require_memory(self, n: int, saved_states: int) -> None:
+        need = self.estimate_memory(n, saved_states=saved_states)
+        if self.method == "density_matrix":
+            suggestion = (
+                f"A density matrix of {n} qubits is 16 * 4^{n} bytes: use fewer qubits (n <= 12 "
+                "is comfortable), or method='statevector' with shots to sample the noise."
+            )
+        else:
+            suggestion = (
+                f"A statevector of {n} qubits is 16 * 2^{n} bytes ({format_bytes(need)} here): "
+                "use method='matrix_product_state' with a max_bond_dimension, or a shorter chain."
+            )
+        require_memory(
+            need, what=f"an Aer {self.method} simulation of {n} qubits", suggestion=suggestion
+        )
+
+    def run(
+        self,
+        hamiltonian: SparsePauliOp,
+        sequence: PulseSequence,
+        state: ProductState,
+        times: np.ndarray,
+        *,
+        observables: Mapping[str, Operator],
+        entropy: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """Observables at each total time, shape ``(K,)`` (plus ``_stderr`` with shots)."""
+        times = check_times(times)
+        n = hamiltonian.num_qubits
+        if state.n != n:
+            raise ConfigError(f"initial state has {state.n} sites, the Hamiltonian {n}")
+        steps = self._steps(sequence, times)
+        self._check_request(n, entropy, saved_states=times.size if entropy else 0)
+        paulis = {name: to_pauli_sum(op, n, name=name) for name, op in observables.items()}
+        step = decompose_evolution(trotter.step_circuit(hamiltonian, dt=self.dt, order=self.order))
+        deltas, weights = dephasing_quadrature(self.noise_spec)
+
+        def evolution_for(delta: float) -> Callable[[int], QuantumCircuit]:
+            def evolve(k: int) -> QuantumCircuit:
+                if not self._per_step_noise(delta):
+                    merged = trotter.circuit(
+                        hamiltonian, time=k * self.dt, steps=k, order=self.order
+                    )
+                    return decompose_evolution(merged)
+                return self._repeat_step(step, k, delta)
+
+            return evolve
+
+        circuits: list[QuantumCircuit] = []
+        layouts = []
+        for delta in deltas:
+            built, where = self._circuits(
+                sequence, state.circuit(), steps, evolution_for(float(delta)), paulis, entropy
+            )
+            layouts.append((len(circuits), where, built))
+            circuits += built
+        data = self._execute(circuits)
+        per_node = [
+            self._collect(data[offset : offset + len(built)], where, paulis, entropy, n)
+            for offset, where, built in layouts
+        ]
+        return self._average(per_node, weights)
+
+    def run_realizations(
+        self,
+        model: HamiltonianModel,
+        sequence: PulseSequence,
+        states: ProductState | Sequence[ProductState],
+        times: np.ndarray,
+        *,
+        fields_list: Sequence[Sequence[float]] | np.ndarray,
+        observables: Mapping[str, Operator],
+        entropy: bool = False,
+    ) -> list[dict[str, np.ndarray]]:
+        """Run ``len(fields_list)`` disorder realizations of one sequence in one Aer call.
+
+        ``model`` fixes every term but the Z fields (``trotter.parameterized_circuit``); each row
+        of ``fields_list`` (shape ``(R, n)``) is one realization's fields, and ``states`` is one
+        initial state for all or one per realization. The circuits are built once with the
+        fields and initial Bloch angles as parameters and bound by Aer (``parameter_binds``).
+        Returns one result dict per realization, as :meth:`run` would. Not with shots or
+        quasi-static dephasing (use :meth:`run` per realization there).
+        """
+        times = check_times(times)
+        n = model.n
+        fields = np.asarray(fields_list, dtype=float)
+        if fields.ndim != 2 or fields.shape[1] != n or fields.shape[0] == 0:
+            raise ConfigError(
+                f"fields_list must have shape (realizations, {n}), got {fields.shape}"
+            )
+        state_list = [states] * len(fields) if isinstance(states, ProductState) else list(states)
+        if len(state_list) != len(fields) or any(s.n != n for s in state_list):
+            raise ConfigError(
+                f"give one {n}-site initial state, or one per realization ({len(fields)})"
+            )
+        if self.shots is not None or self.noise_spec.static_dephasing_sigma > 0:
+            raise ConfigError(
+                "run_realizations does not support shots or quasi-static dephasing; call run() "
+                "once per realization for those"
+            )
+        if self.noise_spec.backend is not None or isinstance(self.noise, NoiseModel):
+            raise ConfigError("run_realizations does not support hardware noise models; use run()")
+        steps = self._steps(sequence, times)
+        self._check_request(n, entropy, saved_states=times.size if entropy else 0)
+        paulis = {name: to_pauli_sum(op, n, name=name) for name, op in observables.items()}
+        field_params = ParameterVector("h", n)
+        theta = ParameterVector("theta", n)
+        phi = ParameterVector("phi", n)
+        prep = QuantumCircuit(n, name="prepare")
+        for q in range(n):
+            prep.ry(theta[q], q)
+            prep.rz(phi[q], q)
+
+        def parameterized(k: int) -> QuantumCircuit:
+            qc, own_fields, own_dt = trotter.parameterized_circuit(model, steps=k, order=self.order)
+            mapping: dict[Any, Any] = {own_dt: self.dt}
+            mapping.update(dict(zip(own_fields, field_params, strict=True)))
+            # Once dt is bound only the fields are parameters: merging each bond's rxx, ryy and
+            # rzz into one unitary gate makes the circuit about 2.4x faster to simulate.
+            consolidate = PassManager(
+                [Collect2qBlocks(), ConsolidateBlocks(force_consolidate=True)]
+            )
+            return consolidate.run(decompose_evolution(qc.assign_parameters(mapping)))
+
+        def evolve(k: int) -> QuantumCircuit:
+            if self._per_step_noise(0.0):
+                return self._repeat_step(parameterized(1), k, 0.0)
+            return parameterized(k)
+
+        built, where = self._circuits(sequence, prep, steps, evolve, paulis, entropy)
+        binds = []
+        for qc in built:
+            values = {p: fields[:, q] for q, p in enumerate(field_params) if p in qc.parameters}
+            values.update(
+                {p: np.array([s.angles[q, 0] for s in state_list]) for q, p in enumerate(theta)}
+            )
+            values.update(
+                {p: np.array([s.angles[q, 1] for s in state_list]) for q, p in enumerate(phi)}
+            )
+            binds.append({p: v.tolist() for p, v in values.items()})
+        data = self._execute(built, parameter_binds=binds)
+        count = len(fields)
+        # Aer orders the experiments circuit by circuit, each with all of its bindings.
+        return [self._collect(data[r::count], where, paulis, entropy, n) for r in range(count)]
+
+    def _steps(self, sequence: PulseSequence, times: np.ndarray) -> np.ndarray:
+        return np.array(
+            [trotter.segment_steps(sequence, float(t), dt=self.dt) for t in times], dtype=np.int64
+        ).reshape(times.size, -1)
+
+    def _check_request(self, n: int, entropy: bool, *, saved_states: int) -> None:
+        if entropy and self.shots is not None:
+            raise ConfigError(
+                "entropy needs exact amplitudes and is not estimated from shots: run it with "
+                "shots=None"
+            )
+        self._require_memory(n, saved_states if self.method == "statevector" else 0)
+
+    def _per_step_noise(self, delta: float) -> bool:
+        """True when every Trotter step must be its own circuit piece.
+
+        Merging steps (``trotter.circuit``) fuses layers across steps, so the number of noisy
+        gates would depend on how a trace is cut into save points; with gate errors, relaxation
+        or dephasing each step is appended separately and the noise per step is fixed.
+        """
+        spec = self.noise_spec
+        return delta != 0.0 or spec.relaxes or spec.has_gate_errors
+
+    def _repeat_step(self, step: QuantumCircuit, k: int, delta: float) -> QuantumCircuit:
+        spec = self.noise_spec
+        one = step.copy()
+        for q in spec.static_dephasing_qubits:
+            one.rz(2.0 * delta * self.dt, q)
+        one = self._with_step_noise(one, 1)
+        qc = QuantumCircuit(step.num_qubits)
+        for _ in range(k):
+            qc.compose(one, inplace=True)
+        return qc
+
+    def _with_step_noise(self, piece: QuantumCircuit, k: int) -> QuantumCircuit:
+        """Relaxation over k * dt after ``piece`` (k steps), when T1 / T2 are finite."""
+        error = step_error(self.noise_spec, k * self.dt)
+        if error is None:
+            return piece
+        out = piece.copy()
+        for q in range(piece.num_qubits):
+            out.append(error, [q])
+        return out
+
+    def _circuits(
+        self,
+        sequence: PulseSequence,
+        prep: QuantumCircuit,
+        steps: np.ndarray,
+        evolve: Callable[[int], QuantumCircuit],
+        paulis: Mapping[str, SparsePauliOp],
+        entropy: bool,
+    ) -> tuple[list[QuantumCircuit], list[tuple[int, str]]]:
+        """Circuits and, per total time, (circuit index, label suffix) of its saves."""
+        segments = sequence.segments
+        free_positions = [k for k, s in enumerate(segments) if isinstance(s, Free)]
+        active = [j for j in range(len(free_positions)) if np.any(steps[:, j] > 0)]
+        last_pulse = max((k for k, s in enumerate(segments) if not isinstance(s, Free)), default=-1)
+        single = (
+            self.shots is None
+            and self.noise_spec.backend is None
+            and len(active) <= 1
+            and (not active or last_pulse < free_positions[active[0]])
+        )
+        if single:
+            qc = prep.copy()
+            for segment in segments:
+                if not isinstance(segment, Free):
+                    qc.append(trotter.pulse_instruction(segment), list(segment.qubits))
+            counts = steps[:, active[0]] if active else np.zeros(len(steps), dtype=np.int64)
+            done = 0
+            for k in np.unique(counts):
+                if k > done:
+                    qc.compose(evolve(int(k - done)), inplace=True)
+                    done = int(k)
+                self._append_saves(qc, paulis, entropy, f"@{k}")
+            return [self._finish(qc)], [(0, f"@{k}") for k in counts]
+        circuits = []
+        for row in steps:
+            qc = prep.copy()
+            free_index = 0
+            for segment in segments:
+                if isinstance(segment, Free):
+                    if row[free_index] > 0:
+                        qc.compose(evolve(int(row[free_index])), inplace=True)
+                    free_index += 1
+                else:
+                    qc.append(trotter.pulse_instruction(segment), list(segment.qubits))
+            circuits.append(qc)
+        if self.noise_spec.backend is not None:
+            basis = [
+                g
+                for g in backend_noise_model(self.noise_spec).basis_gates  # type: ignore[union-attr]
+                if g in get_standard_gate_name_mapping()
+            ]
+            circuits = transpile(
+                circuits, basis_gates=basis, optimization_level=1, seed_transpiler=0
+            )
+        if self.shots is None:
+            for qc in circuits:
+                self._append_saves(qc, paulis, entropy, "")
+            return [self._finish(qc) for qc in circuits], [(j, "") for j in range(len(circuits))]
+        measured = []
+        groups = _measurement_groups(paulis)
+        for qc in circuits:
+            for group in groups:
+                measured.append(self._finish(_measure_in_basis(qc, group)))
+        return measured, [(j * len(groups), "") for j in range(len(circuits))]
+
+    def _finish(self, qc: QuantumCircuit) -> QuantumCircuit:
+        if self.noise_spec.has_gate_errors:
+            return insert_gate_errors(qc, self.noise_spec)
+        return qc
+
+    def _append_saves(
+        self, qc: QuantumCircuit, paulis: Mapping[str, SparsePauliOp], entropy: bool, suffix: str
+    ) -> None:
+        qubits = list(range(qc.num_qubits))
+        for name, op in paulis.items():
+            qc.save_expectation_value(op, qubits, label=name + suffix)
+        if not entropy:
+            return
+        label = "entropy" + suffix
+        if self.method == "statevector":
+            qc.save_statevector(label=label)
+        elif self.method == "matrix_product_state":
+            qc.save_matrix_product_state(label=label)
+        else:
+            qc.save_density_matrix(qubits[: qc.num_qubits // 2], label=label)
+
+    def _execute(
+        self, circuits: list[QuantumCircuit], *, parameter_binds: list[Any] | None = None
+    ) -> list[Any]:
+        if not circuits:
+            return []
+        options: dict[str, Any] = {"shots": self.shots or 1}
+        if parameter_binds is not None:
+            options["parameter_binds"] = parameter_binds
+        result = self.simulator().run(circuits, **options).result()
+        if not result.success:
+            raise NumericalError(f"Aer failed: {result.status}")
+        return [result.results[k] for k in range(len(result.results))]
+
+    def _collect(
+        self,
+        experiments: Sequence[Any],
+        where: list[tuple[int, str]],
+        paulis: Mapping[str, SparsePauliOp],
+        entropy: bool,
+        n: int,
+    ) -> dict[str, np.ndarray]:
+        if self.shots is not None:
+            return _estimate_from_counts(experiments, where, paulis, n)
+        out: dict[str, np.ndarray] = {}
+        for name in paulis:
+            out[name] = np.array(
+                [float(np.real(experiments[c].data.to_dict()[name + s])) for c, s in where]
+            )
+        if entropy:
+            values = []
+            for c, s in where:
+                saved = experiments[c].data.to_dict()["entropy" + s]
+                if self.method == "statevector":
+                    values.append(float(half_chain_entropy(np.asarray(saved), n)))
+                elif self.method == "matrix_product_state":
+                    values.append(entropy_from_mps(saved, n))
+                else:
+                    values.append(entropy_from_density_matrix(np.asarray(saved)))
+            out["entropy"] = np.array(values)
+        return out
+
+    @staticmethod
+    def _average(
+        per_node: list[dict[str, np.ndarray]], weights: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for key in per_node[0]:
+            stacked = np.array([node[key] for node in per_node])
+            if key.endswith("_stderr"):
+                out[key] = np.sqrt(np.einsum("j,jk->k", weights**2, stacked**2))
+            else:
+                out[key] = np.einsum("j,jk->k", weights, stacked)
+        check_health(out)
+        return out
+
+
+def decompose_evolution(qc: QuantumCircuit) -> QuantumCircuit:
+    """Expand ``PauliEvolutionGate`` (terms on 3+ qubits), which Aer does not simulate."""
+    if "PauliEvolution" in qc.count_ops():
+        return qc.decompose(gates_to_decompose=["PauliEvolution"])
+    return qc
+
+
+def _measurement_groups(paulis: Mapping[str, SparsePauliOp]) -> list[SparsePauliOp]:
+    """Qubit-wise commuting groups of all non-identity Pauli strings of the observables."""
+    labels = sorted(
+        {label for op in paulis.values() for label in op.paulis.to_labels() if set(label) != {"I"}}
+    )
+    if not labels:
+        return []
+    return SparsePauliOp(labels).group_commuting(qubit_wise=True)
+
+
+def _measure_in_basis(qc: QuantumCircuit, group: SparsePauliOp) -> QuantumCircuit:
+    """Copy of ``qc`` measuring every qubit in the basis that diagonalizes ``group``."""
+    n = qc.num_qubits
+    basis = ["Z"] * n
+    for label in group.paulis.to_labels():
+        for q, c in enumerate(reversed(label)):
+            if c != "I":
+                basis[q] = c
+    out = qc.copy()
+    for q, c in enumerate(basis):
+        for gate in _BASIS_CHANGE.get(c, ()):
+            getattr(out, gate)(q)
+    out.measure_all()
+    return out
+
+
+def _estimate_from_counts(
+    experiments: Sequence[Any],
+    where: list[tuple[int, str]],
+    paulis: Mapping[str, SparsePauliOp],
+    n: int,
+) -> dict[str, np.ndarray]:
+    """Sample means and standard errors of the observables from measured groups (shots mode)."""
+    groups = _measurement_groups(paulis)
+    means = {name: np.zeros(len(where)) for name in paulis}
+    variances = {name: np.zeros(len(where)) for name in paulis}
+    for j, (first, _) in enumerate(where):
+        for g, group in enumerate(groups):
+            counts = experiments[first + g].data.to_dict()["counts"]
+            outcomes = np.array([int(key, 16) for key in counts], dtype=object)
+            shots = np.array(list(counts.values()), dtype=float)
+            bits = np.array([[(int(o) >> q) & 1 for q in range(n)] for o in outcomes])
+            total = shots.sum()
+            members = set(group.paulis.to_labels())
+            for name, op in paulis.items():
+                values = np.zeros(len(outcomes))
+                for label, coeff in zip(op.paulis.to_labels(), op.coeffs, strict=True):
+                    if label not in members:
+                        continue
+                    support = [q for q, c in enumerate(reversed(label)) if c != "I"]
+                    parity = bits[:, support].sum(axis=1) % 2
+                    values += float(np.real(coeff)) * (1 - 2 * parity)
+                mean = float(np.sum(shots * values) / total)
+                spread = float(np.sum(shots * (values - mean) ** 2) / max(total - 1, 1))
+                means[name][j] += mean
+                variances[name][j] += spread / total
+    out: dict[str, np.ndarray] = {}
+    for name, op in paulis.items():
+        identity = sum(
+            float(np.real(c))
+            for label, c in zip(op.paulis.to_labels(), op.coeffs, strict=True)
+            if set(label) == {"I"}
+        )
+        out[name] = means[name] + identity
+        out[name + "_stderr"] = np.sqrt(variances[name])
+    return out

@@ -1,0 +1,353 @@
+"""The committed reference circuits (``circuits/``): the Qiskit-compatible face of echo_lab.
+
+:func:`export_reference_circuits` (``echo-lab export --out circuits/``) writes, for each circuit of
+:func:`build_reference_circuits`:
+
+* ``<name>.qpy``: the structured circuit (state preparation, exact Trotter blocks as
+  ``UnitaryGate``, pulses as ``XGate`` / labelled ``UnitaryGate``, labelled barriers), lossless;
+* ``<name>.qasm3``: OpenQASM 3 of the transpiled circuit (basis ``cx, rz, sx, x``);
+* ``<name>.qasm``: OpenQASM 2 transpiled to ``cx, u3`` (:data:`QASM2_BASIS`: gates of the
+  original qelib1.inc, which lacks ``sx``), loadable by any OpenQASM 2 reader;
+* ``manifest.json``: per circuit the file names, model parameters and fields, seed, dt, steps,
+  order, protocol, pulses, initial state, and the expected single-site expectation values
+  <X_i>, <Y_i>, <Z_i> of the final state (from the structured circuit's exact state vector), which
+  the tests compare with every file after loading it back.
+
+The set (all chains: random-field XXZ, W = 8, J = Jz = 1, disorder seed :data:`REFERENCE_SEED`,
+Strang order 2; the initial state is the probe in |+> with a ``z-random`` background drawn from
+the same seed):
+
+==========================  ===  ====================================================
+name                        n    content
+==========================  ===  ====================================================
+``trotter_step_xxz8``       8    one Trotter step, dt = 0.1
+``fid_xxz8``                8    FID at T = 2 (8 steps of dt = 0.25), with the trace
+``hahn_pbit_xxz5``          5    Hahn echo, T = 2, X pulse on the probe
+``hahn_lbit_xxz5``          5    Hahn echo, exact l-bit pulse tau^x_p (overlap l-bits)
+``hahn_lbit_r1_xxz5``       5    Hahn echo, l-bit pulse truncated to radius 1
+``deer_xxz5``               5    DEER, r = 1 l-bit pulses on probe 1 and partner 3
+==========================  ===  ====================================================
+
+l-bit pulses are dense unitaries (2^n x 2^n for the exact pulse), so their echoes use n = 5:
+a transpiled 5-qubit unitary is a few hundred CX gates (~60 KiB of OpenQASM), an 8-qubit one
+would be ~30 000. For the same reason DEER uses the 3-qubit truncated pulses; the whole set
+stays below 400 KiB.
+
+Export is deterministic: fixed seeds, a fixed transpiler seed, no timestamps; exporting twice
+writes identical files (same machine and library versions). Cost: a few seconds, dominated by
+transpiling the l-bit pulses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qiskit
+from qiskit import QuantumCircuit, qasm2, qasm3, qpy
+from qiskit.quantum_info import Statevector
+
+from echo_lab import trotter
+from echo_lab.errors import ConfigError
+from echo_lab.models import RandomFieldXXZ
+from echo_lab.protocols import build_sequence
+from echo_lab.schedule import Pulse, PulseSequence
+from echo_lab.states import ProductState, probe_state
+
+__all__ = [
+    "BASIS",
+    "MANIFEST_NAME",
+    "QASM2_BASIS",
+    "REFERENCE_SEED",
+    "ReferenceCircuit",
+    "build_reference_circuits",
+    "export_reference_circuits",
+    "load_circuit_file",
+    "single_site_expectations",
+]
+
+#: Disorder and initial-state seed of every reference circuit.
+REFERENCE_SEED = 2024
+#: Gate set of the transpiled OpenQASM 3 circuits.
+BASIS = ("cx", "rz", "sx", "x")
+#: Gate set of the OpenQASM 2 files: all in the original qelib1.inc.
+QASM2_BASIS = ("cx", "u3")
+MANIFEST_NAME = "manifest.json"
+#: Version of the manifest layout; bump it when keys change.
+MANIFEST_FORMAT = 1
+
+_ORDER = 2
+_TOTAL_TIME = 2.0
+_ECHO_DT = 0.25
+#: One gate per bond block: 3-qubit fused gates would transpile to ~20 CX instead of 2 x 3.
+_FUSE_QUBITS = 2
+
+
+@dataclass
+class ReferenceCircuit:
+    """One reference circuit: ``circuit`` (structured) and its manifest entry ``info``."""
+
+    name: str
+    circuit: QuantumCircuit
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def single_site_expectations(qc: QuantumCircuit) -> dict[str, list[float]]:
+    """<X_i>, <Y_i>, <Z_i> for every qubit i of the state ``qc`` prepares from |0...0>.
+
+    Exact state vector (``qiskit.quantum_info.Statevector``): O(gates * 2^n) time, 16 * 2^n bytes.
+    Returns ``{"X": [...], "Y": [...], "Z": [...]}``, each of length n.
+    """
+    state = Statevector(qc)
+    n = qc.num_qubits
+    out: dict[str, list[float]] = {}
+    for axis in ("X", "Y", "Z"):
+        out[axis] = [
+            float(np.real(state.expectation_value(qiskit.quantum_info.Pauli(axis), [q])))
+            for q in range(n)
+        ]
+    return out
+
+
+def _chain(n: int) -> RandomFieldXXZ:
+    return RandomFieldXXZ(n=n, W=8.0, J=1.0, Jz=1.0, seed=REFERENCE_SEED)
+
+
+def _initial_state(n: int, probe: int) -> ProductState:
+    return probe_state(n, probe, background="z-random", rng=np.random.default_rng(REFERENCE_SEED))
+
+
+def _pulse_info(pulse: Pulse) -> dict[str, Any]:
+    return {"label": pulse.label, "kind": pulse.kind, "qubits": list(pulse.qubits)}
+
+
+def _sequence_reference(
+    name: str,
+    description: str,
+    model: RandomFieldXXZ,
+    sequence: PulseSequence,
+    *,
+    probe: int,
+    dt: float,
+    total_time: float,
+    extra: dict[str, Any] | None = None,
+) -> ReferenceCircuit:
+    state = _initial_state(model.n, probe)
+    qc = trotter.sequence_circuit(
+        model.hamiltonian(),
+        sequence,
+        total_time,
+        dt=dt,
+        order=_ORDER,
+        initial_state=state,
+        fuse_qubits=_FUSE_QUBITS,
+    )
+    qc.name = name
+    info = {
+        "description": description,
+        "num_qubits": model.n,
+        "model": model.describe(),
+        "seed": REFERENCE_SEED,
+        "protocol": sequence.name,
+        "probe": probe,
+        "initial_state": {
+            "kind": "probe |+> with z-random background",
+            "seed": REFERENCE_SEED,
+            "angles": state.angles.tolist(),
+        },
+        "dt": dt,
+        "total_time": total_time,
+        "steps": trotter.segment_steps(sequence, total_time, dt=dt),
+        "order": _ORDER,
+        "pulses": [_pulse_info(p) for p in sequence.pulses],
+        **(extra or {}),
+    }
+    return ReferenceCircuit(name, qc, info)
+
+
+def _fid_trace(model: RandomFieldXXZ, *, probe: int, dt: float, steps: int) -> dict[str, Any]:
+    """<X_p>, <Y_p> after k = 0..steps Trotter steps (times k * dt)."""
+    hamiltonian = model.hamiltonian()
+    state = _initial_state(model.n, probe)
+    step = trotter.step_circuit(hamiltonian, dt=dt, order=_ORDER)
+    qc = state.circuit()
+    xs, ys = [], []
+    for k in range(steps + 1):
+        if k:
+            qc.compose(step, inplace=True)
+        values = single_site_expectations(qc)
+        xs.append(values["X"][probe])
+        ys.append(values["Y"][probe])
+    return {"times": [k * dt for k in range(steps + 1)], "X_probe": xs, "Y_probe": ys}
+
+
+def _trotter_step_reference() -> ReferenceCircuit:
+    model = _chain(8)
+    probe, dt = 3, 0.1
+    state = _initial_state(model.n, probe)
+    qc = state.circuit()
+    step = trotter.step_circuit(model.hamiltonian(), dt=dt, order=_ORDER, fuse_qubits=_FUSE_QUBITS)
+    qc.compose(step, inplace=True)
+    qc.name = "trotter_step_xxz8"
+    info = {
+        "description": "prepare the initial state, then one Strang Trotter step of dt",
+        "num_qubits": model.n,
+        "model": model.describe(),
+        "seed": REFERENCE_SEED,
+        "protocol": "trotter-step",
+        "probe": probe,
+        "initial_state": {
+            "kind": "probe |+> with z-random background",
+            "seed": REFERENCE_SEED,
+            "angles": state.angles.tolist(),
+        },
+        "dt": dt,
+        "total_time": dt,
+        "steps": [1],
+        "order": _ORDER,
+        "pulses": [],
+    }
+    return ReferenceCircuit(qc.name, qc, info)
+
+
+def build_reference_circuits() -> list[ReferenceCircuit]:
+    """The reference set of the module docstring, freshly built (structured circuits).
+
+    Needs :mod:`echo_lab.lbits` for the l-bit echoes (one overlap construction of a 5-site
+    chain). Cost: under a second plus the FID trace (nine 8-qubit state vectors).
+    """
+    from echo_lab import lbits
+
+    chain8 = _chain(8)
+    chain5 = _chain(5)
+    lb = lbits.construct(chain5.hamiltonian(), method="overlap")
+    steps_fid = round(_TOTAL_TIME / _ECHO_DT)
+    references = [
+        _trotter_step_reference(),
+        _sequence_reference(
+            "fid_xxz8",
+            "free induction decay of the probe; trace: <X_p>, <Y_p> at every multiple of dt",
+            chain8,
+            build_sequence("fid", n=8, probe=3),
+            probe=3,
+            dt=_ECHO_DT,
+            total_time=_TOTAL_TIME,
+            extra={"trace": _fid_trace(chain8, probe=3, dt=_ECHO_DT, steps=steps_fid)},
+        ),
+    ]
+    echoes: list[tuple[str, str, Callable[[], PulseSequence]]] = [
+        (
+            "hahn_pbit_xxz5",
+            "Hahn echo with a p-bit pulse X_p",
+            lambda: build_sequence("hahn", n=5, probe=2, pulse="pbit"),
+        ),
+        (
+            "hahn_lbit_xxz5",
+            "Hahn echo with the exact l-bit pulse tau^x_p (overlap assignment)",
+            lambda: build_sequence("hahn", n=5, probe=2, pulse="lbit", lbit_system=lb),
+        ),
+        (
+            "hahn_lbit_r1_xxz5",
+            "Hahn echo with the l-bit pulse truncated to the window [p-1, p+1]",
+            lambda: build_sequence("hahn", n=5, probe=2, pulse="lbit:1", lbit_system=lb),
+        ),
+        (
+            "deer_xxz5",
+            "DEER: l-bit pulses truncated to radius 1 on probe p and partner q at T/2",
+            lambda: build_sequence("deer", n=5, probe=1, partner=3, pulse="lbit:1", lbit_system=lb),
+        ),
+    ]
+    for name, description, make in echoes:
+        sequence = make()
+        probe = 1 if name.startswith("deer") else 2
+        extra: dict[str, Any] = (
+            {"lbit_method": "overlap"} if "lbit" in name or "deer" in name else {}
+        )
+        if name.startswith("deer"):
+            extra["partner"] = 3
+        references.append(
+            _sequence_reference(
+                name,
+                description,
+                chain5,
+                sequence,
+                probe=probe,
+                dt=_ECHO_DT,
+                total_time=_TOTAL_TIME,
+                extra=extra,
+            )
+        )
+    return references
+
+
+def load_circuit_file(path: Path) -> list[QuantumCircuit]:
+    """Circuits stored in ``path``: ``.qpy`` (all of them), ``.qasm3`` or ``.qasm`` (one)."""
+    path = Path(path)
+    if path.suffix == ".qpy":
+        with path.open("rb") as handle:
+            return list(qpy.load(handle))
+    if path.suffix == ".qasm3":
+        return [qasm3.loads(path.read_text())]
+    if path.suffix == ".qasm":
+        return [qasm2.loads(path.read_text())]
+    raise ConfigError(f"unknown circuit file type {path.suffix!r} ({path}); use .qpy/.qasm3/.qasm")
+
+
+def export_reference_circuits(out: Path) -> list[Path]:
+    """Write the reference set into the folder ``out`` (created if needed); return the paths.
+
+    Per circuit ``<name>.qpy`` (structured), ``<name>.qasm3`` (transpiled to :data:`BASIS`) and
+    ``<name>.qasm`` (transpiled to :data:`QASM2_BASIS`), then ``manifest.json``. Existing files
+    of the same names are overwritten; other files in ``out`` are left alone. Deterministic
+    (module docstring).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"export target {out} exists and is not a folder; pass a folder path")
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    entries: dict[str, Any] = {}
+    for reference in build_reference_circuits():
+        structured = reference.circuit
+        transpiled = trotter.transpile_to_basis(structured, basis=BASIS)
+        transpiled.name = structured.name
+        transpiled_qasm2 = trotter.transpile_to_basis(structured, basis=QASM2_BASIS)
+        transpiled_qasm2.name = structured.name
+        files = {
+            "qpy": f"{reference.name}.qpy",
+            "qasm3": f"{reference.name}.qasm3",
+            "qasm2": f"{reference.name}.qasm",
+        }
+        with (out / files["qpy"]).open("wb") as handle:
+            qpy.dump(structured, handle)
+        (out / files["qasm3"]).write_text(qasm3.dumps(transpiled) + "\n")
+        (out / files["qasm2"]).write_text(qasm2.dumps(transpiled_qasm2) + "\n")
+        written += [out / name for name in files.values()]
+        entries[reference.name] = {
+            **reference.info,
+            "files": files,
+            "basis": {"qasm3": list(BASIS), "qasm2": list(QASM2_BASIS)},
+            "transpiled_ops": {
+                "qasm3": dict(sorted(transpiled.count_ops().items())),
+                "qasm2": dict(sorted(transpiled_qasm2.count_ops().items())),
+            },
+            "expected": single_site_expectations(structured),
+        }
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "generator": "echo-lab export (echo_lab.export.export_reference_circuits)",
+        "qiskit_version": qiskit.__version__,
+        "conventions": (
+            "qubit 0 least significant (Qiskit order); bit 0 = sigma^z = +1; Pauli units; "
+            "expected values are <X_i>, <Y_i>, <Z_i> of the final state from |0...0>"
+        ),
+        "circuits": entries,
+    }
+    manifest_path = out / MANIFEST_NAME
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    written.append(manifest_path)
+    return written

@@ -1,0 +1,138 @@
+"""Tests of the committed reference circuits (circuits/) and of echo_lab.export."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.linalg
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+from echo_lab import export
+from echo_lab.errors import ConfigError
+from echo_lab.linalg import expectations
+from echo_lab.models import RandomFieldXXZ
+from echo_lab.states import ProductState
+
+COMMITTED = Path(__file__).resolve().parent.parent / "circuits"
+EXPECTATION_TOLERANCE = 1e-8
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / export.MANIFEST_NAME).read_text())
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("circuits")
+    export.export_reference_circuits(out)
+    return out
+
+
+#: Manifest keys not compared for staleness: transpiler gate counts move with 1e-15 changes of
+#: the pulse matrices (tiny rotations are dropped or kept), without any physical change.
+UNCOMPARED_KEYS = {"transpiled_ops"}
+
+
+def _assert_close(committed: Any, fresh: Any, where: str) -> None:
+    """Equal structure; floats equal to 1e-9 (relative or absolute), everything else exactly."""
+    if isinstance(committed, dict):
+        assert isinstance(fresh, dict) and set(committed) == set(fresh), where
+        for key in set(committed) - UNCOMPARED_KEYS:
+            _assert_close(committed[key], fresh[key], f"{where}.{key}")
+    elif isinstance(committed, list):
+        assert isinstance(fresh, list) and len(committed) == len(fresh), where
+        for k, (a, b) in enumerate(zip(committed, fresh, strict=True)):
+            _assert_close(a, b, f"{where}[{k}]")
+    elif isinstance(committed, float) or isinstance(fresh, float):
+        assert math.isclose(committed, fresh, rel_tol=1e-9, abs_tol=1e-9), where
+    else:
+        assert committed == fresh, where
+
+
+def test_every_committed_file_loads_and_reproduces_the_manifest():
+    manifest = _manifest(COMMITTED)
+    listed = {export.MANIFEST_NAME}
+    assert len(manifest["circuits"]) == 6
+    for name, entry in manifest["circuits"].items():
+        listed.update(entry["files"].values())
+        circuits = []
+        for file_name in entry["files"].values():
+            loaded = export.load_circuit_file(COMMITTED / file_name)
+            assert len(loaded) == 1
+            circuits += loaded
+        for qc in circuits:
+            assert qc.num_qubits == entry["num_qubits"]
+            values = export.single_site_expectations(qc)
+            for axis in ("X", "Y", "Z"):
+                np.testing.assert_allclose(
+                    values[axis], entry["expected"][axis], atol=EXPECTATION_TOLERANCE, err_msg=name
+                )
+        for kind in ("qasm3", "qasm2"):
+            qc = export.load_circuit_file(COMMITTED / entry["files"][kind])[0]
+            assert set(qc.count_ops()) <= {*entry["basis"][kind], "barrier"}, name
+    assert {p.name for p in COMMITTED.iterdir()} == listed
+
+
+def test_committed_set_is_not_stale(fresh: Path):
+    committed, regenerated = _manifest(COMMITTED), _manifest(fresh)
+    assert committed["format"] == regenerated["format"]
+    _assert_close(committed["circuits"], regenerated["circuits"], "circuits")
+    for name, entry in regenerated["circuits"].items():
+        new = export.load_circuit_file(fresh / entry["files"]["qpy"])[0]
+        old = export.load_circuit_file(COMMITTED / entry["files"]["qpy"])[0]
+        overlap = abs(np.vdot(Statevector(old).data, Statevector(new).data))
+        assert overlap == pytest.approx(1.0, abs=1e-10), name
+
+
+def test_export_is_deterministic(fresh: Path, tmp_path: Path):
+    written = export.export_reference_circuits(tmp_path)
+    assert sorted(p.name for p in written) == sorted(p.name for p in fresh.iterdir())
+    for path in written:
+        assert path.read_bytes() == (fresh / path.name).read_bytes(), path.name
+
+
+def test_manifest_records_the_model_and_fresh_circuits_match_it():
+    manifest = _manifest(COMMITTED)["circuits"]
+    for name, reference in ((r.name, r) for r in export.build_reference_circuits()):
+        entry = manifest[name]
+        model = RandomFieldXXZ(n=entry["num_qubits"], W=8.0, seed=entry["seed"])
+        np.testing.assert_allclose(entry["model"]["fields"], model.fields, rtol=0, atol=0)
+        values = export.single_site_expectations(reference.circuit)
+        np.testing.assert_allclose(values["X"], entry["expected"]["X"], atol=1e-10)
+
+
+def test_trotter_step_reference_approximates_exact_evolution():
+    entry = _manifest(COMMITTED)["circuits"]["trotter_step_xxz8"]
+    model = RandomFieldXXZ(n=8, W=8.0, J=1.0, Jz=1.0, seed=entry["seed"])
+    psi0 = ProductState(np.array(entry["initial_state"]["angles"])).vector()
+    exact = scipy.linalg.expm(-1j * entry["dt"] * model.hamiltonian().to_matrix()) @ psi0
+    qc = export.load_circuit_file(COMMITTED / entry["files"]["qasm3"])[0]
+    infidelity = 1.0 - abs(np.vdot(exact, Statevector(qc).data)) ** 2
+    # Strang error of one step ~ dt^3 |[[H_a, H_b], H]|, |amplitude error| ~ 1e-2 at W = 8;
+    # the step itself moves the state far more than that.
+    assert infidelity < 5e-4
+    assert 1.0 - abs(np.vdot(exact, psi0)) ** 2 > 100 * infidelity
+    observed = [
+        expectations(SparsePauliOp.from_sparse_list([("X", [q], 1.0)], 8), exact) for q in range(8)
+    ]
+    np.testing.assert_allclose(entry["expected"]["X"], observed, atol=1e-2)
+
+
+def test_fid_trace_is_consistent_with_the_fid_circuit():
+    entry = _manifest(COMMITTED)["circuits"]["fid_xxz8"]
+    trace, probe = entry["trace"], entry["probe"]
+    assert trace["X_probe"][0] == pytest.approx(1.0, abs=1e-12)
+    assert trace["Y_probe"][0] == pytest.approx(0.0, abs=1e-12)
+    assert trace["times"][-1] == pytest.approx(entry["total_time"])
+    assert trace["X_probe"][-1] == pytest.approx(entry["expected"]["X"][probe], abs=1e-12)
+    assert trace["Y_probe"][-1] == pytest.approx(entry["expected"]["Y"][probe], abs=1e-12)
+
+
+def test_load_circuit_file_rejects_unknown_types(tmp_path: Path):
+    with pytest.raises(ConfigError, match="unknown circuit file type"):
+        export.load_circuit_file(tmp_path / "circuit.txt")
