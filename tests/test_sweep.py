@@ -1,0 +1,50 @@
+"""Serial and Dask execution of work units give bit-identical results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from echo_lab.errors import ConfigError
+from echo_lab.sweep import run_units
+
+
+def symmetric_matrices(count: int, size: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(11)
+    out = []
+    for _ in range(count):
+        a = rng.standard_normal((size, size))
+        out.append(a + a.T)
+    return out
+
+
+def test_serial_run_yields_every_unit_once_in_order() -> None:
+    units = [3, 1, 4, 1, 5]
+    results = list(run_units(np.square, units, progress=False))
+    assert results == [(i, u * u) for i, u in enumerate(units)]
+
+
+def test_two_worker_dask_cluster_equals_serial_bit_for_bit() -> None:
+    matrices = symmetric_matrices(6, 300)
+    serial = dict(run_units(np.linalg.eigh, matrices, progress=False))
+    parallel = dict(run_units(np.linalg.eigh, matrices, workers=2, progress=False))
+    assert sorted(parallel) == list(range(len(matrices)))
+    for i in range(len(matrices)):
+        assert np.array_equal(serial[i][0], parallel[i][0])
+        assert np.array_equal(serial[i][1], parallel[i][1])
+    # the eigenvalues are right, too (not just equally wrong)
+    np.testing.assert_allclose(serial[0][0], np.linalg.eigvalsh(matrices[0]), atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("workers", "scheduler", "words"),
+    [(-1, None, "workers"), (2, "tcp://127.0.0.1:1", "not both"), (True, None, "workers")],
+)
+def test_invalid_execution_options(workers: int, scheduler: str | None, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        list(run_units(np.square, [1, 2], workers=workers, scheduler=scheduler, progress=False))
+
+
+def test_an_error_in_a_unit_propagates() -> None:
+    with pytest.raises(np.linalg.LinAlgError):
+        list(run_units(np.linalg.inv, [np.eye(2), np.zeros((2, 2))], progress=False))
