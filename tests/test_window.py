@@ -1,0 +1,189 @@
+"""Window l-bits of long chains and window observables of Aer matrix product states."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp, Statevector, partial_trace, random_unitary
+from qiskit_aer import AerSimulator
+
+from echo_lab import lbits, models
+from echo_lab.backends.exact import ExactBackend
+from echo_lab.errors import ConfigError
+from echo_lab.linalg import embed
+from echo_lab.models import Lattice, pauli_label
+from echo_lab.protocols import build_hahn
+from echo_lab.pulses import pbit_pulse
+from echo_lab.states import probe_state
+from echo_lab.window import (
+    MAX_WINDOW_SITES,
+    mps_bond_dimensions,
+    mps_window_density_matrix,
+    window_hamiltonian,
+    window_lbits,
+    window_sites,
+)
+
+
+def test_window_sites_are_centred_and_shifted_inside_the_chain() -> None:
+    assert window_sites(10, 5, width=5) == [3, 4, 5, 6, 7]
+    assert window_sites(10, 5, width=4) == [3, 4, 5, 6]
+    assert window_sites(10, 1, width=5) == [0, 1, 2, 3, 4]
+    assert window_sites(10, 9, width=4) == [6, 7, 8, 9]
+    assert window_sites(10, 3, width=10) == list(range(10))
+    ring = Lattice.chain(10, periodic=True)
+    assert window_sites(ring, 0, width=3) == [0, 1, 9]
+
+
+def test_window_hamiltonian_is_the_open_subchain_with_the_window_fields() -> None:
+    model = models.RandomFieldXXZ(n=12, W=8.0, J=0.7, Jz=1.3, seed=5)
+    sites = [3, 4, 5, 6, 7, 8]
+    sub = models.RandomFieldXXZ(n=6, J=0.7, Jz=1.3, fields=model.fields[3:9])
+    difference = (window_hamiltonian(model, sites) - sub.hamiltonian()).simplify(atol=1e-14)
+    assert np.all(np.abs(difference.coeffs) < 1e-14)
+
+
+def test_window_hamiltonian_relabels_general_terms_and_drops_crossing_ones() -> None:
+    n = 6
+    hamiltonian = SparsePauliOp(
+        [pauli_label(n, {1: "X", 2: "Y", 4: "Z"}), pauli_label(n, {4: "Y", 5: "X"}), "I" * n],
+        coeffs=[0.5, -2.0, 3.0],
+    )
+    window = window_hamiltonian(hamiltonian, [1, 2, 4])
+    expected = SparsePauliOp(["ZYX", "III"], coeffs=[0.5, 3.0])
+    assert window.num_qubits == 3
+    assert np.allclose(window.to_matrix(), expected.to_matrix(), atol=0)
+
+
+@pytest.mark.parametrize("probe", [5, 0])
+def test_a_window_covering_the_chain_reproduces_the_full_lbits(probe: int) -> None:
+    model = models.RandomFieldXXZ(n=10, W=8.0, seed=12)
+    full = lbits.construct(model.hamiltonian(), method="overlap")
+    windowed = window_lbits(model, probe, width=10)
+    assert windowed.sites == tuple(range(10))
+    for a in ("x", "z"):
+        assert np.allclose(windowed.tau(a), full.tau(a, probe), atol=1e-12)
+
+
+def window_distances(n: int, w_values: list[int], strength: float, count: int) -> np.ndarray:
+    """Normalized Frobenius distance ||tau_full - tau_window (x) 1|| / sqrt(2^n) of tau^x_p.
+
+    Shape ``(count, len(w_values))``, one row per disorder realization.
+    """
+    probe = n // 2
+    rows = []
+    for seed in np.random.SeedSequence(2024).spawn(count):
+        model = models.RandomFieldXXZ(n=n, W=strength, seed=seed)
+        full = lbits.construct(model.hamiltonian()).tau("x", probe)
+        row = []
+        for w in w_values:
+            windowed = window_lbits(model, probe, width=w)
+            embedded = embed(windowed.tau("x"), list(windowed.sites), n)
+            row.append(np.linalg.norm(full - embedded) / np.sqrt(2**n))
+        rows.append(row)
+    return np.array(rows)
+
+
+def test_window_tau_approaches_the_full_tau_as_the_window_grows() -> None:
+    # This sample's typical (exp mean log) distances are 0.28, 0.22, 0.16, 0.09 for w = 3, 5, 7,
+    # 9. Single realizations are not monotone: an open window edge can cut a resonant pair next to
+    # the probe, which tau^x_p contains (tau^x is less local than tau^z near resonances).
+    distances = window_distances(10, [3, 5, 7, 9, 10], strength=20.0, count=12)
+    typical = np.exp(np.mean(np.log(distances[:, :-1]), axis=0))
+    mean = np.mean(distances[:, :-1], axis=0)
+    assert np.all(np.diff(typical) < 0), typical
+    assert np.all(np.diff(mean) < 0), mean
+    assert typical[-1] < 0.5 * typical[0], typical
+    assert np.max(distances[:, -1]) < 1e-10
+
+
+def test_window_pulses_are_unitary_involutions_on_the_window_sites() -> None:
+    model = models.RandomFieldXXZ(n=40, W=12.0, seed=3)
+    windowed = window_lbits(model, 20, width=7)
+    assert windowed.sites == tuple(range(17, 24))
+    whole = windowed.pulse()
+    truncated = windowed.pulse(2)
+    assert whole.qubits == windowed.sites
+    assert truncated.qubits == (18, 19, 20, 21, 22)
+    for pulse in (whole, truncated):
+        eye = np.eye(pulse.matrix.shape[0])
+        assert np.allclose(pulse.matrix @ pulse.matrix, eye, atol=1e-10)
+        assert np.allclose(pulse.matrix.conj().T, pulse.matrix, atol=1e-10)
+    # A radius that covers the window keeps every Pauli component: the window l-bit itself.
+    assert np.allclose(windowed.pulse(3).matrix, whole.matrix, atol=1e-10)
+
+
+def test_window_pulse_recovers_more_lbit_echo_than_the_pbit_pulse() -> None:
+    n, probe, times = 10, 5, np.array([50.0, 200.0])
+    recovered: dict[str, list[np.ndarray]] = {"pbit": [], "window": []}
+    for k, seed in enumerate(np.random.SeedSequence(11).spawn(4)):
+        model = models.RandomFieldXXZ(n=n, W=20.0, seed=seed)
+        hamiltonian = model.hamiltonian()
+        full = lbits.construct(hamiltonian)
+        tau_x = full.tau("x", probe)
+        state = probe_state(n, probe, background="z-random", rng=np.random.default_rng(k))
+        pulses = {"pbit": pbit_pulse(probe), "window": window_lbits(model, probe, width=8).pulse()}
+        backend = ExactBackend(eigensystem=(full.energies, full.vectors))
+        for name, pulse in pulses.items():
+            result = backend.run(
+                hamiltonian, build_hahn(pulse), state, times, observables={"tau_x": tau_x}
+            )
+            recovered[name].append(result["tau_x"])
+    mean_pbit = np.mean(recovered["pbit"], axis=0)
+    mean_window = np.mean(recovered["window"], axis=0)
+    assert np.all(mean_window > mean_pbit), (mean_window, mean_pbit)
+
+
+def random_brickwork_mps(n: int, depth: int) -> tuple[QuantumCircuit, object]:
+    rng = np.random.default_rng(4)
+    qc = QuantumCircuit(n)
+    for layer in range(depth):
+        for i in range(layer % 2, n - 1, 2):
+            qc.unitary(random_unitary(4, seed=int(rng.integers(2**31))), [i, i + 1])
+    saved = qc.copy()
+    saved.save_matrix_product_state(label="mps")
+    simulator = AerSimulator(method="matrix_product_state", max_memory_mb=-1)
+    return qc, simulator.run(saved).result().data(0)["mps"]
+
+
+def test_mps_window_density_matrix_equals_the_statevector_partial_trace() -> None:
+    n = 8
+    qc, mps = random_brickwork_mps(n, depth=8)
+    psi = Statevector(qc)
+    for sites in ([2, 3, 4, 5], [0, 1], [7], list(range(n))):
+        traced = [q for q in range(n) if q not in sites]
+        expected = partial_trace(psi, traced).data if traced else psi.to_operator().data
+        assert np.allclose(mps_window_density_matrix(mps, sites), expected, atol=1e-10)
+    # A generic deep circuit saturates every Schmidt rank: min(2^(k+1), 2^(n-k-1)).
+    ranks = [min(2 ** (k + 1), 2 ** (n - k - 1)) for k in range(n - 1)]
+    assert mps_bond_dimensions(mps).tolist() == ranks
+
+
+@pytest.mark.parametrize(
+    ("width", "probe", "match"),
+    [
+        (MAX_WINDOW_SITES + 1, 20, "exceeds 12"),
+        (11, 5, "larger than the chain"),
+        (0, 5, "integer >= 1"),
+        (4, 40, "outside"),
+    ],
+)
+def test_invalid_windows_are_rejected(width: int, probe: int, match: str) -> None:
+    n = 10 if width == 11 else 40
+    model = models.RandomFieldXXZ(n=n, W=8.0, seed=1)
+    with pytest.raises(ConfigError, match=match):
+        window_lbits(model, probe, width=width)
+
+
+def test_invalid_inputs_name_the_problem() -> None:
+    model = models.RandomFieldXXZ(n=12, W=8.0, seed=1)
+    with pytest.raises(ConfigError, match="unknown l-bit method"):
+        window_lbits(model, 5, width=4, method="nearest")
+    with pytest.raises(ConfigError, match="distinct sites"):
+        window_hamiltonian(model, [3, 3, 4])
+    _, mps = random_brickwork_mps(4, depth=2)
+    with pytest.raises(ConfigError, match="consecutive"):
+        mps_window_density_matrix(mps, [0, 2])
+    with pytest.raises(ConfigError, match="outside the MPS"):
+        mps_window_density_matrix(mps, [3, 4])
