@@ -1,0 +1,739 @@
+"""l-bits of a fully many-body-localized Hamiltonian: the seed's construction (physics.md sec. 4).
+
+An **assignment** pi maps every configuration s in {0,1}^n to an eigenstate |E_pi(s)>. It defines
+the encoding unitary U = sum_s |E_pi(s)><s| (column s of U is the assigned eigenvector, its phase
+fixed so that <s|E_pi(s)> is real and >= 0; where that overlap is exactly 0 the eigensolver's
+phase is kept) and the l-bit Pauli operators tau^a_i = U sigma^a_i U^dagger::
+
+    tau^z_i = sum_s (1 - 2 s_i) |E_pi(s)><E_pi(s)|                                 (seed Eq. 1)
+    tau^x_i = sum_{s_i = 0} |E_pi(s)><E_pi(s^i)| + h.c.,  s^i = s with bit i flipped  (Eq. 2)
+    H = sum_S c_S prod_{i in S} tau^z_i,   c_S = 2^-n sum_s E_pi(s) prod_{i in S} (1 - 2 s_i).
+
+Sign convention: Tr(tau^z_i sigma^z_i) >= 0. Flipping the sign of tau^z_i is the same as
+relabelling bit i of every configuration (s -> s ^ 2^i), which changes no range; the
+construction applies that relabelling to every l-bit that violates the convention.
+
+Methods (``construct(H, method=...)``):
+
+* ``"overlap"``: maximize sum_s log |<s|E_pi(s)>|^2 by linear assignment
+  (``scipy.optimize.linear_sum_assignment``; zero overlaps count as log of the smallest normal
+  float). Recovers planted l-bits when the dressing unitary is near the identity and, at
+  Jz = 0 with strong disorder, non-interacting l-bits (all c_S with |S| >= 2 vanish). Near
+  resonances it can pick another assignment: at n = 8, W = 4, Jz = 0 four of 20 realizations
+  have a larger total log-overlap than the free-fermion (orbital product) assignment.
+* ``"range"``: the seed's criterion. Starting from ``"overlap"``, lower the average range of the
+  tau^z_i by exchanging the eigenstates of two configurations. The mean range of tau^z_i is the
+  quadratic form sigma_i^T K sigma_i, where sigma_i[e] = +-1 is the tau^z_i eigenvalue of
+  eigenstate e and K[e, f] = sum_P range(P) c_P(|e><e|) c_P(|f><f|) (R is diagonal in the Pauli
+  basis). A swap changes sigma_i at two entries (a rank-2 change of tau^z_i), so the exact
+  change of every swap follows from K and g_i = K sigma_i, all swaps at once by three matrix
+  products. Each sweep applies the improving swaps best first, each re-checked exactly; the
+  average range therefore never increases. ``lb.info`` records it before and after.
+
+The ``time-average`` diagnostic (Chandran et al.) is :meth:`LBitSystem.time_averaged_tau`,
+tilde tau_i = sum_E <E|sigma^z_i|E> |E><E|, with :meth:`LBitSystem.time_averaged_mean_range`. It
+is not an involution and defines no assignment, so it is not a ``construct`` method.
+
+Costs (times on the shared 2-core machine, see experiments/benchmarks/lbits_pipeline.json).
+When H is block diagonal in the computational basis (the XXZ chain without transverse field
+conserves the total sigma^z), each block is diagonalized separately and every tau is assembled
+block by block; at n = 12, W = 8 the whole pipeline (diagonalization, overlap assignment, the 2n
+operators tau^z_i, tau^x_i, their Pauli expansions and mean ranges) took 36 s under heavy load
+from other jobs (the issue's target is 60 s). Without block structure (or with a given dense
+``eigensystem``) it is one dense ``eigh`` (``spectrum.diagonalize``, ~10 s idle at n = 12) and
+per tau one 2^n x 2^(n-1) by 2^(n-1) x 2^n product (~1-2 s at n = 12). The Pauli expansion of
+one tau takes ~0.4 s at n = 12 (:mod:`echo_lab.pauli`).
+
+Memory per step, for real H (complex H or tau^y: twice), n = 12 / n = 14:
+
+* eigenvectors: blocks of at most binomial(n, n/2)^2 entries, or one dense matrix
+  (128 MiB / 2 GiB, plus two more during a dense ``eigh``); ``lb.vectors`` assembles the dense
+  matrix on first use (128 MiB / 2 GiB);
+* one tau: the dense result plus the column matrices, about two matrices (256 MiB / 4 GiB);
+* its Pauli expansion: three matrices (384 MiB / 6 GiB);
+* the tau cache: at most ``cache_bytes`` (default 1 GiB); support weights are kept (2^n each).
+
+``construct`` checks an estimate of six dense matrices (768 MiB / 12 GiB) with
+:func:`echo_lab.resources.require_memory` before any allocation, so n = 16 (192 GiB) is refused
+with the estimate. The ``"range"`` method costs O(16^n) for K: ~0.25 s per realization at n = 8
+on an idle machine, minutes at n = 10, refused above 10.
+
+Examples
+--------
+>>> from echo_lab import lbits, models
+>>> H = models.RandomFieldXXZ(n=6, W=8.0, J=1.0, Jz=1.0, seed=3).hamiltonian()
+>>> lb = lbits.construct(H, method="overlap")
+>>> lb.tau("z", 0).shape
+(64, 64)
+>>> bool(lb.mean_range("z").max() < 1.0)
+True
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from qiskit.quantum_info import SparsePauliOp
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse.csgraph import connected_components
+
+from echo_lab import pauli
+from echo_lab.errors import ConfigError
+from echo_lab.models import Lattice
+from echo_lab.resources import (
+    COMPLEX_BYTES,
+    REAL_BYTES,
+    dense_operator_bytes,
+    format_bytes,
+    require_memory,
+)
+from echo_lab.spectrum import diagonalize
+
+__all__ = [
+    "COUPLING_FIT_FLOOR",
+    "DEFAULT_CACHE_BYTES",
+    "MAX_RANGE_QUBITS",
+    "METHODS",
+    "TAIL_FIT_FLOOR",
+    "LBitSystem",
+    "construct",
+]
+
+METHODS = ("overlap", "range")
+
+#: Largest n for the ``"range"`` method (its K matrix costs O(16^n) time).
+MAX_RANGE_QUBITS = 10
+
+#: Byte budget of the tau-operator cache of one :class:`LBitSystem` (least recently used first).
+DEFAULT_CACHE_BYTES = 2**30
+
+#: Relative floor of the tail fit: tails below 1e-20 of the largest are numerical noise (tau is
+#: accurate to ~1e-15 per matrix element, its weights to ~1e-25 in total).
+TAIL_FIT_FLOOR = 1e-20
+
+#: Relative floor of the coupling fit: c_S comes from sums of energies accurate to ~1e-14.
+COUPLING_FIT_FLOOR = 1e-12
+
+#: Swaps must lower the summed mean range by more than this to be applied (rounding guard).
+_SWAP_TOLERANCE = 1e-10
+
+_OPERATORS = ("x", "y", "z")
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Eigenvectors of one block of H: ``basis`` (d,) basis indices, ``states`` (d,) global
+    eigenstate indices, ``vectors`` (d, d) with column j the eigenstate ``states[j]``."""
+
+    basis: np.ndarray
+    states: np.ndarray
+    vectors: np.ndarray
+
+
+def _check_hamiltonian(hamiltonian: SparsePauliOp) -> int:
+    if not isinstance(hamiltonian, SparsePauliOp):
+        raise ConfigError(
+            f"construct needs a qiskit SparsePauliOp, got {type(hamiltonian).__name__}; "
+            "use model.hamiltonian() for an echo_lab model"
+        )
+    coeffs = np.asarray(hamiltonian.coeffs)
+    if not np.all(np.isfinite(coeffs)):
+        raise ConfigError("the Hamiltonian has non-finite coefficients")
+    scale = max(1.0, float(np.max(np.abs(coeffs), initial=0.0)))
+    if float(np.max(np.abs(coeffs.imag), initial=0.0)) > 1e-12 * scale:
+        raise ConfigError(
+            "the Hamiltonian is not Hermitian (a SparsePauliOp is Hermitian exactly when its "
+            "coefficients are real): remove the imaginary parts"
+        )
+    return int(hamiltonian.num_qubits)
+
+
+def _sparse_matrix(hamiltonian: SparsePauliOp) -> sp.csr_matrix:
+    matrix = sp.csr_matrix(hamiltonian.to_matrix(sparse=True))
+    if matrix.nnz and float(np.max(np.abs(matrix.data.imag))) == 0.0:
+        matrix = sp.csr_matrix(matrix.real)
+    matrix.eliminate_zeros()
+    return matrix
+
+
+def _diagonalize_blocks(hamiltonian: SparsePauliOp) -> tuple[np.ndarray, list[_Block]]:
+    """Energies (ascending) and eigenvector blocks of H.
+
+    The blocks are the connected components of H's matrix graph in the computational basis;
+    with a single component this is ``spectrum.diagonalize``.
+    """
+    matrix = _sparse_matrix(hamiltonian)
+    dim = matrix.shape[0]
+    count, labels = connected_components(abs(matrix), directed=False)
+    if count == 1:
+        energies, vectors = diagonalize(hamiltonian)
+        everything = np.arange(dim)
+        return energies, [_Block(everything, everything, vectors)]
+    itemsize = COMPLEX_BYTES if np.iscomplexobj(matrix.data) else REAL_BYTES
+    sizes = np.bincount(labels)
+    require_memory(
+        3 * itemsize * float(np.sum(sizes.astype(float) ** 2)),
+        what=f"diagonalizing the {count} blocks of a {hamiltonian.num_qubits}-qubit Hamiltonian",
+        suggestion="Use fewer qubits.",
+    )
+    order = np.argsort(labels, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for c in range(count):
+        basis = order[starts[c] : starts[c + 1]]
+        block = matrix[basis][:, basis].toarray()
+        values, vectors = np.linalg.eigh(block)
+        parts.append((basis, values, vectors))
+    energies = np.concatenate([values for _, values, _ in parts])
+    ranking = np.argsort(energies, kind="stable")
+    position = np.empty(dim, dtype=np.int64)
+    position[ranking] = np.arange(dim)
+    blocks = [
+        _Block(basis, position[starts[c] : starts[c + 1]], vectors)
+        for c, (basis, _, vectors) in enumerate(parts)
+    ]
+    return energies[ranking], blocks
+
+
+def _blocks_from_eigensystem(
+    eigensystem: tuple[np.ndarray, np.ndarray], hamiltonian: SparsePauliOp
+) -> tuple[np.ndarray, list[_Block]]:
+    """Validate a given ``(E, V)`` (shapes, finiteness, residual of a few columns)."""
+    try:
+        energies, vectors = eigensystem
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("eigensystem must be a pair (energies, vectors)") from exc
+    energies = np.asarray(energies, dtype=float)
+    vectors = np.asarray(vectors)
+    dim = 1 << hamiltonian.num_qubits
+    if energies.shape != (dim,) or vectors.shape != (dim, dim):
+        raise ConfigError(
+            f"eigensystem must have energies of shape {(dim,)} and vectors of shape {(dim, dim)}, "
+            f"got {energies.shape} and {vectors.shape}"
+        )
+    if not (np.all(np.isfinite(energies)) and np.all(np.isfinite(vectors))):
+        raise ConfigError("eigensystem contains NaN or infinite values")
+    probe = np.unique(np.linspace(0, dim - 1, min(dim, 8)).astype(np.int64))
+    matrix = _sparse_matrix(hamiltonian)
+    residual = matrix @ vectors[:, probe] - vectors[:, probe] * energies[probe]
+    scale = max(1.0, float(np.max(np.abs(energies))))
+    if float(np.max(np.abs(residual))) > 1e-8 * scale:
+        raise ConfigError(
+            "eigensystem does not diagonalize this Hamiltonian (H v != E v): pass the (E, V) "
+            "of the same Hamiltonian, e.g. (lb.energies, lb.vectors)"
+        )
+    everything = np.arange(dim)
+    return energies, [_Block(everything, everything, vectors)]
+
+
+def _bits(values: np.ndarray, n: int) -> np.ndarray:
+    """``bits[i, k] = bit i of values[k]``, shape ``(n, len(values))``, int64."""
+    return (np.asarray(values)[None, :] >> np.arange(n)[:, None]) & 1
+
+
+@dataclass
+class LBitSystem:
+    """The l-bits of one Hamiltonian for one assignment (module docstring).
+
+    Attributes
+    ----------
+    hamiltonian : the Hermitian ``SparsePauliOp`` on n qubits.
+    lattice : the :class:`~echo_lab.models.Lattice` that defines ranges and distances.
+    method : the assignment method.
+    energies : shape ``(2^n,)``, ascending.
+    assignment : shape ``(2^n,)``; ``assignment[s]`` is the index of the eigenstate assigned to
+        configuration s (bit i of s = 0 means tau^z_i = +1).
+    info : method details (e.g. ``average_range_before`` / ``average_range_after`` for
+        ``"range"``, ``relabelled_bits`` for the sign convention).
+    """
+
+    hamiltonian: SparsePauliOp
+    lattice: Lattice
+    method: str
+    energies: np.ndarray
+    assignment: np.ndarray
+    info: dict[str, Any]
+    _blocks: list[_Block] = field(repr=False)
+    cache_bytes: int = DEFAULT_CACHE_BYTES
+    _phases: np.ndarray = field(init=False, repr=False)
+    _state_block: np.ndarray = field(init=False, repr=False)
+    _state_column: np.ndarray = field(init=False, repr=False)
+    _tau_cache: OrderedDict[tuple[str, int], np.ndarray] = field(init=False, repr=False)
+    _weight_cache: dict[tuple[str, int], np.ndarray] = field(init=False, repr=False)
+    _dense_vectors: np.ndarray | None = field(init=False, repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        dim = 1 << self.n
+        self._state_block = np.empty(dim, dtype=np.int64)
+        self._state_column = np.empty(dim, dtype=np.int64)
+        for b, block in enumerate(self._blocks):
+            self._state_block[block.states] = b
+            self._state_column[block.states] = np.arange(block.states.size)
+        self._phases = self._overlap_phases()
+        self._tau_cache = OrderedDict()
+        self._weight_cache = {}
+
+    @property
+    def n(self) -> int:
+        """Number of sites (= qubits = l-bits)."""
+        return int(self.hamiltonian.num_qubits)
+
+    @property
+    def is_real(self) -> bool:
+        """True when all eigenvectors are real (real H), so tau^x and tau^z are real."""
+        return not any(np.iscomplexobj(block.vectors) for block in self._blocks)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """Eigenvectors as a dense ``(2^n, 2^n)`` array, column k for ``energies[k]``.
+
+        ``V @ diag(E) @ V^dag == H``; reusable as ``ExactBackend(eigensystem=(lb.energies,
+        lb.vectors))``. Assembled from the blocks on first use (one dense matrix of memory).
+        """
+        if self._dense_vectors is None:
+            dim = 1 << self.n
+            require_memory(
+                dense_operator_bytes(self.n, real=self.is_real),
+                what=f"the dense eigenvectors of {self.n} qubits",
+                suggestion="Use fewer qubits.",
+            )
+            dense = np.zeros((dim, dim), dtype=float if self.is_real else complex)
+            for block in self._blocks:
+                dense[np.ix_(block.basis, block.states)] = block.vectors
+            self._dense_vectors = dense
+        return self._dense_vectors
+
+    def _eigenvector_entries(self, rows: np.ndarray, states: np.ndarray) -> np.ndarray:
+        """``<rows[k]|E_states[k]>`` (0 where the row lies outside the state's block)."""
+        values = np.zeros(rows.size, dtype=complex)
+        blocks = self._state_block[states]
+        for b in np.unique(blocks):
+            block = self._blocks[b]
+            pick = np.flatnonzero(blocks == b)
+            local_row = np.searchsorted(block.basis, rows[pick])
+            local_row = np.minimum(local_row, block.basis.size - 1)
+            inside = block.basis[local_row] == rows[pick]
+            entries = block.vectors[local_row, self._state_column[states[pick]]]
+            values[pick] = np.where(inside, entries, 0.0)
+        return values
+
+    def _overlap_phases(self) -> np.ndarray:
+        """Phase of column s of U: conj(<s|E_pi(s)>) / |<s|E_pi(s)>| (1 when the overlap is 0)."""
+        configs = np.arange(1 << self.n)
+        overlaps = self._eigenvector_entries(configs, self.assignment)
+        magnitude = np.abs(overlaps)
+        phases = np.ones(configs.size, dtype=complex)
+        nonzero = magnitude > 0
+        phases[nonzero] = np.conj(overlaps[nonzero]) / magnitude[nonzero]
+        if self.is_real:
+            return phases.real.copy()
+        return phases
+
+    def _check_site(self, i: int) -> int:
+        if not (isinstance(i, int | np.integer) and 0 <= i < self.n):
+            raise ConfigError(f"site {i!r} is outside 0..{self.n - 1}")
+        return int(i)
+
+    @staticmethod
+    def _check_operator_name(a: str) -> str:
+        if a not in _OPERATORS:
+            raise ConfigError(f"unknown l-bit operator {a!r}; choose one of {_OPERATORS}")
+        return a
+
+    def _assemble(
+        self, first: np.ndarray, second: np.ndarray | None, factor: complex, *, complex_out: bool
+    ) -> np.ndarray:
+        """Dense tau from columns of U, block by block (see :meth:`tau`).
+
+        ``second is None``: 2 sum_k |u_first[k]><u_first[k]| - 1. Otherwise
+        sum_k factor |u_second[k]><u_first[k]| + h.c. Columns are grouped by the blocks of their
+        eigenstates, so each group costs one product of its block-sized column matrices.
+        """
+        dim = 1 << self.n
+        require_memory(
+            2 * dense_operator_bytes(self.n, real=not complex_out),
+            what=f"a dense {self.n}-qubit l-bit operator",
+            suggestion="Use fewer qubits.",
+        )
+        out = np.zeros((dim, dim), dtype=complex if complex_out else float)
+        full = len(self._blocks) == 1
+        block_first = self._state_block[self.assignment[first]]
+        if second is None:
+            for b in np.unique(block_first):
+                w = self._columns(int(b), first[block_first == b])
+                gram = 2.0 * (w @ w.conj().T)
+                if full:
+                    out += gram
+                else:
+                    rows = self._blocks[b].basis
+                    out[np.ix_(rows, rows)] += gram
+            out[np.diag_indices(dim)] -= 1.0
+            return out
+        block_second = self._state_block[self.assignment[second]]
+        keys = block_first * len(self._blocks) + block_second
+        for key in np.unique(keys):
+            pick = keys == key
+            b1, b2 = divmod(int(key), len(self._blocks))
+            product = factor * (
+                self._columns(b2, second[pick]) @ self._columns(b1, first[pick]).conj().T
+            )
+            if not complex_out:
+                product = product.real
+            if full:
+                out += product
+                out += product.conj().T
+            else:
+                rows1, rows2 = self._blocks[b1].basis, self._blocks[b2].basis
+                out[np.ix_(rows2, rows1)] += product
+                out[np.ix_(rows1, rows2)] += product.conj().T
+        return out
+
+    def _columns(self, b: int, configs: np.ndarray) -> np.ndarray:
+        """Columns ``configs`` of U restricted to the basis of block b (their own block)."""
+        block = self._blocks[b]
+        columns = block.vectors[:, self._state_column[self.assignment[configs]]]
+        return columns * self._phases[configs]
+
+    def tau(self, a: str, i: int) -> np.ndarray:
+        """l-bit Pauli operator tau^a_i = U sigma^a_i U^dag, dense ``(2^n, 2^n)``, Qiskit order.
+
+        ``a`` is ``"x"``, ``"y"`` or ``"z"``. Real for real H except tau^y (imaginary). Built from
+        the columns u_s of U: tau^z_i = 2 W W^dag - 1 with W the 2^(n-1) columns with s_i = 0,
+        tau^x_i = W' W^dag + h.c. and tau^y_i = i W' W^dag + h.c. with W' the partner columns
+        u_{s^i}; block by block when H is block diagonal.
+        Cached (least recently used evicted beyond ``cache_bytes``); the array is read-only.
+        """
+        a = self._check_operator_name(a)
+        i = self._check_site(i)
+        key = (a, i)
+        if key in self._tau_cache:
+            self._tau_cache.move_to_end(key)
+            return self._tau_cache[key]
+        configs = np.arange(1 << self.n)
+        first = configs[(configs >> i) & 1 == 0]
+        if a == "z":
+            operator = self._assemble(first, None, 1.0, complex_out=not self.is_real)
+        else:
+            factor = 1.0 if a == "x" else 1j
+            complex_out = a == "y" or not self.is_real
+            operator = self._assemble(first, first | (1 << i), factor, complex_out=complex_out)
+        self._store(key, operator)
+        return operator
+
+    def _store(self, key: tuple[str, int], operator: np.ndarray) -> None:
+        operator.flags.writeable = False
+        self._tau_cache[key] = operator
+        while self._tau_cache and (
+            sum(op.nbytes for op in self._tau_cache.values()) > self.cache_bytes
+        ):
+            self._tau_cache.popitem(last=False)
+
+    def support_weights(self, a: str, i: int) -> np.ndarray:
+        """Pauli weight of tau^a_i per support mask (:func:`echo_lab.pauli.support_weights`).
+
+        Shape ``(2^n,)``, sums to 1. Cached; costs one Pauli transform on first use.
+        """
+        a = self._check_operator_name(a)
+        i = self._check_site(i)
+        key = (a, i)
+        if key not in self._weight_cache:
+            self._weight_cache[key] = pauli.support_weights(self.tau(a, i))
+        return self._weight_cache[key]
+
+    def mean_range(self, a: str = "z") -> np.ndarray:
+        """Mean range lbar_i = sum_P |c_P|^2 range(P) of tau^a_i for every site; shape ``(n,)``."""
+        return np.array(
+            [pauli.mean_range(self.support_weights(a, i), self.lattice) for i in range(self.n)]
+        )
+
+    def average_range(self, a: str = "z") -> float:
+        """Average range of the assignment: the mean of :meth:`mean_range` over sites."""
+        return float(np.mean(self.mean_range(a)))
+
+    def weights_by_range(self, a: str, i: int) -> np.ndarray:
+        """Pauli weight of tau^a_i per range r = 0..max; shape ``(max + 1,)``."""
+        return pauli.weights_by_range(self.support_weights(a, i), self.lattice)
+
+    def tail_profile(self, a: str, i: int) -> np.ndarray:
+        """Weight of tau^a_i outside the window of radius r around site i, r = 0..max."""
+        return pauli.tail_profile(self.support_weights(a, i), self._check_site(i), self.lattice)
+
+    def xi_tails(self, a: str = "z") -> float:
+        """Localization length from the tails of all tau^a_i, fitted together.
+
+        Pools the points (r, tail_i(r)) of every site and fits tail ~ exp(-r / xi) with
+        :func:`echo_lab.pauli.fit_localization_length` (floor ``TAIL_FIT_FLOOR``, so exact zeros
+        and rounding noise are left out).
+        """
+        profiles = np.array([self.tail_profile(a, i) for i in range(self.n)])
+        radii = np.broadcast_to(np.arange(profiles.shape[1]), profiles.shape)
+        return pauli.fit_localization_length(radii, profiles, floor=TAIL_FIT_FLOOR)
+
+    def effective_coefficients(self) -> np.ndarray:
+        """All c_S indexed by the site mask S (bit i set when i is in S), shape ``(2^n,)``.
+
+        c_S = 2^-n sum_s E_pi(s) prod_{i in S} (1 - 2 s_i): a Walsh-Hadamard transform,
+        O(n 2^n). Entry 0 is the mean energy; sum_S c_S prod (1 - 2 s_i) = E_pi(s) exactly.
+        """
+        return pauli.walsh_hadamard(self.energies[self.assignment]) / (1 << self.n)
+
+    def effective_hamiltonian(self) -> dict[tuple[int, ...], float]:
+        """H = c_0 + sum_S c_S prod_{i in S} tau^z_i as ``{sorted sites: c_S}``, all |S| >= 1.
+
+        Has 2^n - 1 entries; h_i = c_(i,), J_ij = c_(i, j), K_ijk = c_(i, j, k).
+        """
+        coeffs = self.effective_coefficients()
+        bits = _bits(np.arange(coeffs.size), self.n)
+        return {
+            tuple(int(i) for i in np.flatnonzero(bits[:, mask])): float(coeffs[mask])
+            for mask in range(1, coeffs.size)
+        }
+
+    def couplings(self) -> np.ndarray:
+        """J_ij = c_{ij}, symmetric ``(n, n)`` with zero diagonal."""
+        coeffs = self.effective_coefficients()
+        sites = np.arange(self.n)
+        masks = (1 << sites)[:, None] | (1 << sites)[None, :]
+        matrix = coeffs[masks]
+        np.fill_diagonal(matrix, 0.0)
+        return matrix
+
+    def xi_couplings(self) -> float:
+        """Localization length from |J_ij| ~ J0 exp(-d_ij / xi).
+
+        For every lattice distance d >= 1, the median of log|J_ij| over the pairs at distance d
+        (exact zeros give -inf and fall below the fit floor); these medians are fitted with
+        :func:`echo_lab.pauli.fit_localization_length` (floor ``COUPLING_FIT_FLOOR``).
+        """
+        distances, medians = self.coupling_medians()
+        return pauli.fit_localization_length(distances, medians, floor=COUPLING_FIT_FLOOR)
+
+    def coupling_medians(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distances d >= 1 present in the lattice and exp(median log|J_ij|) at each d."""
+        magnitude = np.abs(self.couplings())
+        dist = self.lattice.distances
+        upper = np.triu_indices(self.n, k=1)
+        distances = np.unique(dist[upper])
+        with np.errstate(divide="ignore"):
+            logs = np.log(magnitude[upper])
+        medians = np.array([np.exp(np.median(logs[dist[upper] == d])) for d in distances])
+        return distances.astype(float), medians
+
+    def _z_expectations(self) -> np.ndarray:
+        """``<E|sigma^z_i|E>`` for every site and eigenstate, shape ``(n, 2^n)``."""
+        values = np.zeros((self.n, 1 << self.n))
+        for block in self._blocks:
+            signs = 1 - 2 * _bits(block.basis, self.n)
+            values[:, block.states] = signs @ np.abs(block.vectors) ** 2
+        return values
+
+    def time_averaged_tau(self, i: int) -> np.ndarray:
+        """Time-averaged sigma^z_i: sum_E <E|sigma^z_i|E> |E><E|, dense ``(2^n, 2^n)``.
+
+        The diagnostic of Chandran et al. (PRB 91, 085425, 2015): commutes with H but is not an
+        involution. Not cached.
+        """
+        i = self._check_site(i)
+        dim = 1 << self.n
+        require_memory(
+            2 * dense_operator_bytes(self.n, real=self.is_real),
+            what=f"a dense {self.n}-qubit time-averaged operator",
+            suggestion="Use fewer qubits.",
+        )
+        out = np.zeros((dim, dim), dtype=float if self.is_real else complex)
+        expectations = self._z_expectations()[i]
+        for block in self._blocks:
+            weighted = block.vectors * expectations[block.states]
+            gram = weighted @ block.vectors.conj().T
+            if block.basis.size == dim:
+                out = gram[np.ix_(np.argsort(block.basis), np.argsort(block.basis))]
+            else:
+                out[np.ix_(block.basis, block.basis)] = gram
+        return out
+
+    def time_averaged_mean_range(self) -> np.ndarray:
+        """Mean range of every time-averaged sigma^z_i, shape ``(n,)``.
+
+        The weights are normalized by their sum (this operator is not an involution).
+        """
+        return np.array(
+            [
+                pauli.mean_range(pauli.support_weights(self.time_averaged_tau(i)), self.lattice)
+                for i in range(self.n)
+            ]
+        )
+
+
+def _overlap_assignment(blocks: list[_Block], dim: int) -> np.ndarray:
+    """Per block, maximize sum_s log |<s|E_pi(s)>|^2 (zero overlaps count as log(tiny))."""
+    assignment = np.empty(dim, dtype=np.int64)
+    tiny = np.finfo(float).tiny
+    for block in blocks:
+        cost = -np.log(np.maximum(np.abs(block.vectors) ** 2, tiny))
+        rows, cols = linear_sum_assignment(cost)
+        assignment[block.basis[rows]] = block.states[cols]
+    return assignment
+
+
+def _range_matrix(system: LBitSystem) -> np.ndarray:
+    """K[e, f] = sum_P range(P) c_P(|e><e|) c_P(|f><f|), shape ``(2^n, 2^n)``.
+
+    For every X mask x: A[r, e] = <r|e> conj(<r^x|e>), a Walsh-Hadamard transform over r gives
+    2^n c_{x,z}(e) up to the phase i^{|x & z|} (which cancels in c(e) conj(c(f))), and the
+    range-weighted Gram matrix is accumulated. Time O(16^n), memory a few 4^n arrays.
+    """
+    n = system.n
+    dim = 1 << n
+    vectors = system.vectors
+    masks = np.arange(dim)
+    ranges = pauli.support_ranges(system.lattice).astype(float)
+    gram = np.zeros((dim, dim))
+    for x in range(dim):
+        products = vectors * np.conj(vectors[masks ^ x, :])
+        transformed = pauli.walsh_hadamard(products, axis=0)
+        weighted = transformed * ranges[x | masks][:, None]
+        gram += np.real(weighted.T @ np.conj(transformed))
+    return gram / (dim * dim)
+
+
+def _minimize_range(system: LBitSystem, *, max_sweeps: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Lower the average range of the tau^z by swaps (module docstring); new assignment."""
+    n = system.n
+    dim = 1 << n
+    gram = _range_matrix(system)
+    config_of_state = np.empty(dim, dtype=np.int64)
+    config_of_state[system.assignment] = np.arange(dim)
+    sigma = (1 - 2 * _bits(config_of_state, n)).astype(float)
+    g = sigma @ gram
+    total = float(np.sum(sigma * g))
+    before = total / n
+    diagonal = np.diag(gram)
+    swap_curvature = diagonal[:, None] + diagonal[None, :] - 2.0 * gram
+    upper = np.triu_indices(dim, k=1)
+    sweeps = moves = 0
+    for _ in range(max_sweeps):
+        sweeps += 1
+        cross = sigma.T @ g
+        own = np.sum(sigma * g, axis=0)
+        linear = cross + cross.T - own[:, None] - own[None, :]
+        flips = 2.0 * n - 2.0 * (sigma.T @ sigma)
+        gains = (2.0 * linear + flips * swap_curvature)[upper]
+        candidates = np.flatnonzero(gains < -_SWAP_TOLERANCE)
+        applied = 0
+        for k in candidates[np.argsort(gains[candidates], kind="stable")]:
+            e, f = int(upper[0][k]), int(upper[1][k])
+            t = sigma[:, f] - sigma[:, e]
+            if not np.any(t):
+                continue
+            delta = 2.0 * float(t @ (g[:, e] - g[:, f])) + float(t @ t) * swap_curvature[e, f]
+            if delta < -_SWAP_TOLERANCE:
+                sigma[:, [e, f]] = sigma[:, [f, e]]
+                g += np.outer(t, gram[e] - gram[f])
+                config_of_state[[e, f]] = config_of_state[[f, e]]
+                total += delta
+                applied += 1
+        moves += applied
+        if applied == 0:
+            break
+    assignment = np.empty(dim, dtype=np.int64)
+    assignment[config_of_state] = np.arange(dim)
+    info = {
+        "average_range_before": before,
+        "average_range_after": total / n,
+        "sweeps": sweeps,
+        "moves": moves,
+    }
+    return assignment, info
+
+
+def _enforce_signs(
+    assignment: np.ndarray, z_expectations: np.ndarray, n: int
+) -> tuple[np.ndarray, list[int]]:
+    """Relabel bit i wherever Tr(tau^z_i sigma^z_i) < 0 (this flips the sign of tau^z_i only)."""
+    configs = np.arange(assignment.size)
+    relabelled = []
+    for i in range(n):
+        signs = 1 - 2 * ((configs >> i) & 1)
+        if float(signs @ z_expectations[i, assignment]) < 0:
+            assignment = assignment[configs ^ (1 << i)]
+            relabelled.append(i)
+    return assignment, relabelled
+
+
+def _estimate_bytes(n: int, real: bool) -> float:
+    """Eigenvectors, one tau and the Pauli transform of it: about six dense matrices."""
+    return 6 * dense_operator_bytes(n, real=real)
+
+
+def construct(
+    hamiltonian: SparsePauliOp,
+    method: str = "overlap",
+    *,
+    lattice: Lattice | None = None,
+    eigensystem: tuple[np.ndarray, np.ndarray] | None = None,
+    max_sweeps: int = 100,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+) -> LBitSystem:
+    """Construct the l-bits of a Hermitian ``hamiltonian`` with the assignment ``method``.
+
+    Parameters
+    ----------
+    hamiltonian : Hermitian ``SparsePauliOp`` on n qubits (site i = qubit i).
+    method : ``"overlap"`` or ``"range"`` (module docstring).
+    lattice : defines ranges and distances; default an open chain of n sites.
+    eigensystem : ``(E, V)`` of this Hamiltonian to reuse (``V @ diag(E) @ V^dag == H``);
+        default: diagonalize (block by block when H is block diagonal).
+    max_sweeps : ``"range"`` only: at most this many sweeps over all swaps.
+    cache_bytes : byte budget of the tau cache.
+
+    Returns an :class:`LBitSystem`. Raises :class:`ConfigError` on invalid input and
+    :class:`~echo_lab.errors.ResourceError` when n is too large for memory (see module
+    docstring), both before any expensive step.
+    """
+    n = _check_hamiltonian(hamiltonian)
+    if method == "time-average":
+        raise ConfigError(
+            "'time-average' is a diagnostic, not an assignment: construct with 'overlap' and use "
+            "lb.time_averaged_tau(i) / lb.time_averaged_mean_range()"
+        )
+    if method not in METHODS:
+        raise ConfigError(f"unknown l-bit method {method!r}; choose one of {METHODS}")
+    if lattice is None:
+        lattice = Lattice.chain(n)
+    if not isinstance(lattice, Lattice) or lattice.n != n:
+        raise ConfigError(f"lattice must be a models.Lattice with {n} sites to match H")
+    if not isinstance(max_sweeps, int) or max_sweeps < 0:
+        raise ConfigError(f"max_sweeps must be an integer >= 0, got {max_sweeps!r}")
+    if not isinstance(cache_bytes, int) or cache_bytes < 0:
+        raise ConfigError(f"cache_bytes must be an integer >= 0, got {cache_bytes!r}")
+    if method == "range" and n > MAX_RANGE_QUBITS:
+        raise ConfigError(
+            f"the 'range' method costs O(16^n) and is limited to n <= {MAX_RANGE_QUBITS} "
+            f"(got n = {n}); use method='overlap' for longer chains"
+        )
+    real = bool(np.all(np.asarray(hamiltonian.coeffs).imag == 0))
+    estimate = _estimate_bytes(n, real)
+    require_memory(
+        estimate,
+        what=f"the l-bit construction for n = {n} (eigenvectors, one tau and its Pauli "
+        f"transform, {format_bytes(estimate)})",
+        suggestion="Use n <= 14; dense l-bit operators need 4^n entries.",
+    )
+    if eigensystem is None:
+        energies, blocks = _diagonalize_blocks(hamiltonian)
+    else:
+        energies, blocks = _blocks_from_eigensystem(eigensystem, hamiltonian)
+    assignment = _overlap_assignment(blocks, 1 << n)
+    system = LBitSystem(
+        hamiltonian, lattice, "overlap", energies, assignment, {}, blocks, cache_bytes
+    )
+    info: dict[str, Any] = {}
+    if method == "range":
+        assignment, info = _minimize_range(system, max_sweeps=max_sweeps)
+    assignment, relabelled = _enforce_signs(assignment, system._z_expectations(), n)
+    info["relabelled_bits"] = relabelled
+    return LBitSystem(hamiltonian, lattice, method, energies, assignment, info, blocks, cache_bytes)
