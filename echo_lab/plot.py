@@ -213,7 +213,8 @@ def plot_recovery(
     ax.set_xticks(list(ticks), list(ticks.values()))
     ax.set_xlabel("l-bit pulse window radius r (sites)")
     name = ds[observable].attrs.get("long_name", observable)
-    ax.set_ylabel(f"late-time mean {name} (T >= T_max / 10)")
+    ax.set_ylabel(f"late-time mean {name}")
+    ax.set_title("average over T >= T_max / 10", fontsize="small")
     if any(_describe(point) for point, _ in _points(ds)):
         ax.legend(fontsize="small", title="dotted: FID")
 
