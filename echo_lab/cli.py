@@ -8,6 +8,7 @@ exits with code 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -124,17 +125,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``echo-lab`` console script."""
+    """Entry point of the ``echo-lab`` console script.
+
+    While the command runs, echo_lab's INFO messages (e.g. how many work units a resumed study
+    reused) go to stderr as ``echo-lab: ...`` lines.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    package_logger = logging.getLogger("echo_lab")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("echo-lab: %(message)s"))
+    previous_level = package_logger.level
+    package_logger.addHandler(handler)
+    package_logger.setLevel(logging.INFO)
     try:
         return int(args.func(args))
     except EchoLabError as exc:
         print(f"echo-lab {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"echo-lab {args.command}: interrupted", file=sys.stderr)
+        hint = (
+            "; finished work units are kept in the checkpoint: rerun with --resume to continue"
+            if args.command == "run"
+            else ""
+        )
+        print(f"echo-lab {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(previous_level)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,16 @@ Everything is checked here, before any computation: unknown keys are rejected ou
 the key and listing the allowed ones), and every missing key, wrong type, negative size, NaN or
 infinite number, empty time grid, probe outside the chain, window radius larger than the chain and
 unknown backend, pulse or protocol raises :class:`~echo_lab.errors.ConfigError` with the key's
-dotted name and the fix. The spec keeps the original TOML text (stored in the results' attrs)
-and a hash of its normalized content (:meth:`StudySpec.spec_hash`, used by checkpoints).
+dotted name and the fix. So do requests no machine can serve, whatever its memory: a chain
+longer than the dense steps of the study allow (``MAX_EXACT_QUBITS`` = 14 for the exact backend,
+l-bit pulses, DEER and l-bit locality; 12 for trotter-exact; 10 for the ``range`` assignment),
+and sizes beyond the limits ``MAX_SITES``, ``MAX_UNITS``, ``MAX_TIMES``, ``MAX_TIME``,
+``MAX_COUPLING``, ``MAX_PULSES``, ``MAX_TROTTER_STEPS`` and ``MAX_SEED`` below. Whether a valid
+study fits in *this* machine's memory is checked by :func:`echo_lab.study.check_resources` before
+any work unit runs. No input makes the loader raise anything but ConfigError (a property test
+feeds it random and mutated documents). The spec keeps the original TOML text (stored in the
+results' attrs) and a hash of its normalized content (:meth:`StudySpec.spec_hash`, used by
+checkpoints).
 
 File format (``experiments/README.md`` has a worked example of every study kind)::
 
@@ -53,7 +61,8 @@ File format (``experiments/README.md`` has a worked example of every study kind)
     method = "density_matrix"      # aer: statevector | matrix_product_state | density_matrix
     device = "auto"                # aer device: auto | CPU | GPU
     shots = 1000                   # aer sampling (left out: exact expectation values)
-    options = {}                   # further keyword arguments of the backend
+    options = {}                   # aer: precision, mps_options, seed_simulator; estimator:
+                                   # precision (BACKEND_OPTIONS)
 
     [backend.noise]                # aer only: echo_lab.noise.NoiseSpec, times in 1/J
     t1 = 15.4                      # (t1, t2, gate_time_1q, gate_time_2q, depolarizing_1q,
@@ -77,10 +86,12 @@ the study runs their outer product, ``realizations`` realizations at each point.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -96,6 +107,7 @@ from echo_lab.states import BACKGROUNDS
 
 __all__ = [
     "BACKEND_KEYS",
+    "BACKEND_OPTIONS",
     "KINDS",
     "SWEEPABLE",
     "BackendSpec",
@@ -173,6 +185,43 @@ _TIMES_KEYS = ("start", "stop", "num", "spacing", "values")
 _CHECK_KEYS = ("backend", "times", "realizations", "pulses", "tolerance")
 
 Scalar = int | float
+
+#: Limits that keep a study file from asking for the impossible (each refusal names the key).
+#: Largest number of sites of any model (the lattice distance table is n x n).
+MAX_SITES = 1000
+#: Largest number of work units (parameter points x realizations) of one study.
+MAX_UNITS = 1_000_000
+#: Largest number of points of a time grid.
+MAX_TIMES = 100_000
+#: Largest total time, in 1/J: beyond it the phase E t of a double loses its meaning.
+MAX_TIME = 1e12
+#: Largest |J|, |Jz|, W, |g| (Pauli units); larger values overflow the dense eigensolvers.
+MAX_COUPLING = 1e6
+#: Largest number of pulses of a CPMG / XY-4 sequence.
+MAX_PULSES = 10_000
+#: Largest number of Trotter steps to the longest time (circuit depth of the Trotter backends).
+MAX_TROTTER_STEPS = 10_000_000
+#: Seeds are stored as 64-bit NetCDF attributes.
+MAX_SEED = 2**63 - 1
+#: Sites of a level-statistics study of a model that conserves the total sigma^z (one sector).
+MAX_SECTOR_SITES = 20
+
+#: ``[backend] options`` each backend accepts, with the TOML type of each value.
+BACKEND_OPTIONS: dict[str, dict[str, tuple[type, ...]]] = {
+    "exact": {},
+    "krylov": {},
+    "trotter-exact": {},
+    "aer": {"precision": (str,), "mps_options": (dict,), "seed_simulator": (int,)},
+    "estimator": {"precision": (int, float)},
+}
+
+#: ``options.mps_options`` of the aer backend: (integer?, minimum) of each value.
+_MPS_OPTIONS: dict[str, tuple[bool, float]] = {
+    "max_bond_dimension": (True, 1),
+    "truncation_threshold": (False, 0.0),
+}
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -412,16 +461,27 @@ class _Table:
         return value
 
 
-def _number(value: Any, dotted: str, *, integer: bool, minimum: float | None) -> Scalar:
+def _number(
+    value: Any,
+    dotted: str,
+    *,
+    integer: bool,
+    minimum: float | None,
+    maximum: float | None = None,
+) -> Scalar:
     if isinstance(value, bool) or not isinstance(value, int | float):
         kind = "an integer" if integer else "a number"
         raise ConfigError(f"{dotted} must be {kind}, got {value!r} ({_type_name(value)})")
     if integer and not isinstance(value, int):
         raise ConfigError(f"{dotted} must be an integer, got {value!r}")
+    if isinstance(value, int) and abs(value) > 2**63 - 1:
+        raise ConfigError(f"{dotted} = {value} does not fit in 64 bits; give a smaller number")
     if not math.isfinite(value):
         raise ConfigError(f"{dotted} must be finite, got {value!r}; give a finite number")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{dotted} must be >= {minimum:g}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{dotted} must be <= {maximum:g}, got {value!r}")
     return int(value) if integer else float(value)
 
 
@@ -432,21 +492,31 @@ def _scalar(
     *,
     integer: bool = False,
     minimum: float | None = None,
+    maximum: float | None = None,
 ) -> Scalar:
     if key not in table.data:
         if default is None:
             table.require(key, "an integer" if integer else "a number")
         assert default is not None
         return default
-    return _number(table.data[key], table.key(key), integer=integer, minimum=minimum)
+    return _number(
+        table.data[key], table.key(key), integer=integer, minimum=minimum, maximum=maximum
+    )
 
 
 def _optional_scalar(
-    table: _Table, key: str, *, integer: bool = False, minimum: float | None = None
+    table: _Table,
+    key: str,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
 ) -> Scalar | None:
     if key not in table.data:
         return None
-    return _number(table.data[key], table.key(key), integer=integer, minimum=minimum)
+    return _number(
+        table.data[key], table.key(key), integer=integer, minimum=minimum, maximum=maximum
+    )
 
 
 def _sweepable(
@@ -456,22 +526,21 @@ def _sweepable(
     *,
     integer: bool = False,
     minimum: float | None = None,
+    maximum: float | None = None,
 ) -> tuple[Scalar, ...]:
     """A number or a non-empty list of distinct numbers (a sweep dimension)."""
     value = table.data.get(key, default)
     if value is None:
         table.require(key, "an integer" if integer else "a number")
+    check = functools.partial(_number, integer=integer, minimum=minimum, maximum=maximum)
     if isinstance(value, list):
         if not value:
             raise ConfigError(f"{table.key(key)} is an empty list; give at least one value")
-        values = tuple(
-            _number(v, f"{table.key(key)}[{i}]", integer=integer, minimum=minimum)
-            for i, v in enumerate(value)
-        )
+        values = tuple(check(v, f"{table.key(key)}[{i}]") for i, v in enumerate(value))
         if len(set(values)) != len(values):
             raise ConfigError(f"{table.key(key)} repeats a value: {list(values)}; list each once")
         return values
-    return (_number(value, table.key(key), integer=integer, minimum=minimum),)
+    return (check(value, table.key(key)),)
 
 
 def _string_list(table: _Table, key: str, default: Sequence[str]) -> tuple[str, ...]:
@@ -511,8 +580,13 @@ def _parse_model(table: _Table, sweep: dict[str, tuple[Scalar, ...]]) -> ModelSp
     lattice = table.string("lattice", "chain", choices=LATTICES)
     lx = ly = None
     if lattice == "square":
-        lx = int(_scalar(table, "Lx", None, integer=True, minimum=1))
-        ly = int(_scalar(table, "Ly", None, integer=True, minimum=1))
+        lx = int(_scalar(table, "Lx", None, integer=True, minimum=1, maximum=MAX_SITES))
+        ly = int(_scalar(table, "Ly", None, integer=True, minimum=1, maximum=MAX_SITES))
+        if not 2 <= lx * ly <= MAX_SITES:
+            raise ConfigError(
+                f"model.Lx * model.Ly = {lx * ly} sites; a square lattice needs 2 to "
+                f"{MAX_SITES} sites"
+            )
         n_values: tuple[Scalar, ...] = (lx * ly,)
         if table.has("n"):
             given = _number(table.data["n"], table.key("n"), integer=True, minimum=1)
@@ -527,13 +601,14 @@ def _parse_model(table: _Table, sweep: dict[str, tuple[Scalar, ...]]) -> ModelSp
                 raise ConfigError(
                     f"{table.key(key)} is only used with lattice = 'square'; remove it"
                 )
-        n_values = _sweepable(table, "n", None, integer=True, minimum=2)
+        n_values = _sweepable(table, "n", None, integer=True, minimum=2, maximum=MAX_SITES)
+    coupling = functools.partial(_sweepable, table, minimum=-MAX_COUPLING, maximum=MAX_COUPLING)
     values: dict[str, tuple[Scalar, ...]] = {
         "n": n_values,
-        "J": _sweepable(table, "J", 1.0) if model_type == "xxz" else (0.0,),
-        "Jz": _sweepable(table, "Jz", 1.0),
-        "W": _sweepable(table, "W", 0.0, minimum=0.0),
-        "g": _sweepable(table, "g", 1.0 if model_type == "ising" else 0.0),
+        "J": coupling("J", 1.0) if model_type == "xxz" else (0.0,),
+        "Jz": coupling("Jz", 1.0),
+        "W": _sweepable(table, "W", 0.0, minimum=0.0, maximum=MAX_COUPLING),
+        "g": coupling("g", 1.0 if model_type == "ising" else 0.0),
     }
     for key in SWEEPABLE["model"]:
         if len(values[key]) > 1:
@@ -602,8 +677,8 @@ def _parse_protocol(
                 f"protocol.background = {background!r} is not known; choose one of "
                 f"{', '.join(BACKGROUNDS)}"
             )
-    angle_errors = _sweepable(table, "angle_error", 0.0)
-    n_pulses = _sweepable(table, "n_pulses", 4, integer=True, minimum=1)
+    angle_errors = _sweepable(table, "angle_error", 0.0, minimum=-1.0, maximum=1.0)
+    n_pulses = _sweepable(table, "n_pulses", 4, integer=True, minimum=1, maximum=MAX_PULSES)
     for key, values in (("angle_error", angle_errors), ("n_pulses", n_pulses)):
         if len(values) > 1:
             sweep[key] = values
@@ -656,33 +731,44 @@ def _parse_times(table: _Table) -> tuple[float, ...]:
         for key in ("start", "stop", "num", "spacing"):
             if table.has(key):
                 raise ConfigError(f"times.values and {table.key(key)} are both given; keep one")
-        raw = table.data["values"]
-        if not isinstance(raw, list):
-            raise ConfigError(f"times.values must be a list of times, got {raw!r}")
-        if not raw:
-            raise ConfigError("times.values is empty: the time grid needs at least one time")
-        values = [
-            float(_number(v, f"times.values[{i}]", integer=False, minimum=0.0))
-            for i, v in enumerate(raw)
-        ]
-    else:
-        spacing = table.string("spacing", "log", choices=("log", "linear"))
-        start = float(_scalar(table, "start", None, minimum=0.0))
-        stop = float(_scalar(table, "stop", None, minimum=0.0))
-        num = int(_scalar(table, "num", None, integer=True, minimum=0))
-        if num == 0:
-            raise ConfigError("times.num = 0 gives an empty time grid; use num >= 1")
-        if spacing == "log" and start <= 0:
-            raise ConfigError(
-                f"times.start = {start:g} must be > 0 for spacing = 'log'; use a positive start "
-                "or spacing = 'linear'"
-            )
-        if stop < start:
-            raise ConfigError(f"times.stop = {stop:g} is smaller than times.start = {start:g}")
-        grid = np.geomspace(start, stop, num) if spacing == "log" else np.linspace(start, stop, num)
-        values = [float(t) for t in grid]
+        return _time_values(table.data["values"], table.key("values"))
+    spacing = table.string("spacing", "log", choices=("log", "linear"))
+    start = float(_scalar(table, "start", None, minimum=0.0, maximum=MAX_TIME))
+    stop = float(_scalar(table, "stop", None, minimum=0.0, maximum=MAX_TIME))
+    num = int(_scalar(table, "num", None, integer=True, minimum=0, maximum=MAX_TIMES))
+    if num == 0:
+        raise ConfigError("times.num = 0 gives an empty time grid; use num >= 1")
+    if spacing == "log" and start <= 0:
+        raise ConfigError(
+            f"times.start = {start:g} must be > 0 for spacing = 'log'; use a positive start "
+            "or spacing = 'linear'"
+        )
+    if stop < start:
+        raise ConfigError(f"times.stop = {stop:g} is smaller than times.start = {start:g}")
+    grid = np.geomspace(start, stop, num) if spacing == "log" else np.linspace(start, stop, num)
+    values = tuple(float(t) for t in grid)
     if any(b <= a for a, b in itertools.pairwise(values)):
-        raise ConfigError("times must be strictly increasing; sort the list and drop repeats")
+        raise ConfigError(
+            f"the time grid start = {start:g}, stop = {stop:g}, num = {num} has repeated times; "
+            "use fewer points (times.num) or a wider range"
+        )
+    return values
+
+
+def _time_values(raw: Any, dotted: str) -> tuple[float, ...]:
+    """An explicit list of times: non-empty, finite, in [0, MAX_TIME], strictly increasing."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{dotted} must be a list of times, got {raw!r}")
+    if not raw:
+        raise ConfigError(f"{dotted} is empty: the time grid needs at least one time")
+    if len(raw) > MAX_TIMES:
+        raise ConfigError(f"{dotted} lists {len(raw)} times; at most {MAX_TIMES} are allowed")
+    values = [
+        float(_number(v, f"{dotted}[{i}]", integer=False, minimum=0.0, maximum=MAX_TIME))
+        for i, v in enumerate(raw)
+    ]
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        raise ConfigError(f"{dotted} must be strictly increasing; sort the list and drop repeats")
     return tuple(values)
 
 
@@ -709,6 +795,44 @@ def _parse_noise(data: Any, dotted: str) -> Any:
         raise ConfigError(f"[{dotted}]: {exc}") from None
 
 
+def _parse_options(raw: Any, dotted: str, backend: str) -> tuple[tuple[str, Any], ...]:
+    """``options = {...}``: only the keyword arguments :data:`BACKEND_OPTIONS` lists, each of
+    the listed TOML type (values are checked again when the backend is built)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{dotted} must be a table, got {raw!r}")
+    accepted = BACKEND_OPTIONS[backend]
+    for key, value in raw.items():
+        if key not in accepted:
+            raise ConfigError(
+                f"{dotted}.{key} is not an option of backend {backend!r}; "
+                + (f"allowed: {', '.join(accepted)}" if accepted else "it takes no options")
+            )
+        types = accepted[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            wanted = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"{dotted}.{key} must be of type {wanted}, got {value!r}")
+        if isinstance(value, float | int):
+            _number(value, f"{dotted}.{key}", integer=isinstance(value, int), minimum=0.0)
+        if key == "mps_options":
+            mps = _Table(value, f"{dotted}.{key}", tuple(_MPS_OPTIONS))
+            for option, (integer, minimum) in _MPS_OPTIONS.items():
+                _optional_scalar(mps, option, integer=integer, minimum=minimum)
+    return tuple(sorted(raw.items()))
+
+
+def _check_trotter_steps(backend: BackendSpec, times: Sequence[float], dotted: str) -> None:
+    """A Trotter backend must reach the longest time in at most MAX_TROTTER_STEPS steps."""
+    if backend.name not in ("trotter-exact", "aer", "estimator") or not times:
+        return
+    dt = 0.05 if backend.dt is None else backend.dt
+    steps = max(times) / dt
+    if steps > MAX_TROTTER_STEPS:
+        raise ConfigError(
+            f"{dotted} = {dt:g} needs {steps:.3g} Trotter steps to reach t = {max(times):g} "
+            f"(at most {MAX_TROTTER_STEPS:.0e}); use a larger dt or shorter times"
+        )
+
+
 def _parse_backend(table: _Table, *, name_key: str) -> BackendSpec:
     from echo_lab.backends import BACKEND_NAMES
 
@@ -731,14 +855,11 @@ def _parse_backend(table: _Table, *, name_key: str) -> BackendSpec:
         )
     method = table.string("method", choices=AER_METHODS) if table.has("method") else None
     device = table.string("device", choices=AER_DEVICES) if table.has("device") else None
-    shots = _optional_scalar(table, "shots", integer=True, minimum=1)
+    shots = _optional_scalar(table, "shots", integer=True, minimum=1, maximum=1e9)
     noise = _parse_noise(table.data["noise"], table.key("noise")) if table.has("noise") else None
     options: tuple[tuple[str, Any], ...] = ()
     if table.has("options"):
-        raw = table.data["options"]
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{table.key('options')} must be a table, got {raw!r}")
-        options = tuple(sorted(raw.items()))
+        options = _parse_options(table.data["options"], table.key("options"), name)
     return BackendSpec(
         name=name,
         dt=None if dt is None else float(dt),
@@ -757,7 +878,7 @@ def _parse_check(data: Any, protocol: ProtocolSpec) -> CheckSpec:
     table.require("backend", "the name of the backend to compare against, e.g. 'trotter-exact'")
     backend = _parse_backend(table, name_key="backend")
     raw_times = table.require("times", "a short list of total times, e.g. [1.0, 10.0]")
-    times = _parse_times(_Table({"values": raw_times}, "check", ("values",)))
+    times = _time_values(raw_times, table.key("times"))
     realizations = int(_scalar(table, "realizations", 1, integer=True, minimum=1))
     pulses = _string_list(table, "pulses", protocol.labels)
     for pulse in pulses:
@@ -774,6 +895,57 @@ def _parse_check(data: Any, protocol: ProtocolSpec) -> CheckSpec:
         pulses=pulses,
         tolerance=None if tolerance is None else float(tolerance),
     )
+
+
+def _exact_limit(spec: StudySpec) -> tuple[int, str] | None:
+    """The largest n the study's dense steps allow, and why; None without dense steps."""
+    from echo_lab.backends.trotter_exact import MAX_TROTTER_EXACT_QUBITS
+    from echo_lab.spectrum import MAX_EXACT_QUBITS
+
+    names = {spec.backend.name} | ({spec.check.backend.name} if spec.check else set())
+    limits: list[tuple[int, str]] = []
+    if spec.kind == "level_statistics":
+        conserving = spec.model.type == "xxz" and all(
+            model.g == 0 for model, _ in map(spec.resolve, spec.points())
+        )
+        if conserving:
+            limits.append((MAX_SECTOR_SITES, "level statistics diagonalize one dense sector"))
+        else:
+            limits.append(
+                (MAX_EXACT_QUBITS, "level statistics without a conserved sigma^z are dense")
+            )
+    if spec.kind in ("deer", "lbit_locality"):
+        limits.append((MAX_EXACT_QUBITS, f"a {spec.kind} study builds dense l-bit operators"))
+    if spec.protocol is not None and any(
+        parse_pulse_spec(p)[0] == "lbit" for p in spec.protocol.pulses
+    ):
+        limits.append((MAX_EXACT_QUBITS, "l-bit pulses need the dense eigenbasis"))
+    if "range" in spec.lbits.methods:
+        from echo_lab.lbits import MAX_RANGE_QUBITS
+
+        limits.append((MAX_RANGE_QUBITS, "the 'range' l-bit assignment costs O(16^n)"))
+    if spec.kind in ("echo", "entanglement") and "exact" in names:
+        limits.append((MAX_EXACT_QUBITS, "the exact backend diagonalizes 2^n x 2^n matrices"))
+    if "trotter-exact" in names:
+        limits.append(
+            (MAX_TROTTER_EXACT_QUBITS, "the trotter-exact backend diagonalizes a dense step")
+        )
+    return min(limits) if limits else None
+
+
+def _check_sizes(spec: StudySpec) -> None:
+    """Refuse chain lengths beyond the hard limits of the study's dense steps (any machine)."""
+    limit = _exact_limit(spec)
+    if limit is None:
+        return
+    largest = max(spec.resolve(point)[0].n for point in spec.points())
+    maximum, reason = limit
+    if largest > maximum:
+        raise ConfigError(
+            f"model.n = {largest} is too large: {reason}, which is limited to n <= {maximum}; "
+            "use a shorter chain, or p-bit pulses with backend 'krylov' or 'aer' (statevector "
+            "or matrix_product_state) for long chains"
+        )
 
 
 def _check_geometry(spec: StudySpec) -> None:
@@ -843,7 +1015,9 @@ def parse_spec(text: str, *, source: str = "<string>") -> StudySpec:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+        raise ConfigError(
+            f"{source} is not valid TOML: {exc}; fix the syntax at that line"
+        ) from None
     study = _table_or_none(raw, "study")
     if study is None:
         raise ConfigError(f"{source} has no [study] table; add one with name and kind")
@@ -857,10 +1031,15 @@ def parse_spec(text: str, *, source: str = "<string>") -> StudySpec:
         if section not in raw:
             raise ConfigError(f"missing required section [{section}] for a {kind} study")
     name = study.string("name")
-    if not name or any(c in name for c in "/\\") or name.startswith("."):
+    if not _NAME.fullmatch(name):
         raise ConfigError(
-            f"study.name = {name!r} must be a plain file name (no slashes, not starting with '.')"
+            f"study.name = {name!r} must be a plain file name of at most 100 letters, digits, "
+            "'_', '-' and '.', starting with a letter or digit (it names the output files)"
         )
+    realizations = int(
+        _scalar(study, "realizations", 1, integer=True, minimum=1, maximum=MAX_UNITS)
+    )
+    seed = int(_scalar(study, "seed", 0, integer=True, minimum=0, maximum=MAX_SEED))
     sweep: dict[str, tuple[Scalar, ...]] = {}
     model_table = _table_or_none(raw, "model")
     assert model_table is not None
@@ -896,12 +1075,22 @@ def parse_spec(text: str, *, source: str = "<string>") -> StudySpec:
                 f"spectrum.fraction = {fraction:g} must lie in (0, 1]: the share of the middle "
                 "of the spectrum whose spacing ratios are averaged"
             )
+    points = math.prod(len(values) for values in sweep.values())
+    if points * realizations > MAX_UNITS:
+        raise ConfigError(
+            f"the study has {points} parameter points x {realizations} realizations = "
+            f"{points * realizations} work units (at most {MAX_UNITS}); shorten the sweep lists "
+            "or study.realizations"
+        )
+    _check_trotter_steps(backend, times, "backend.dt")
+    if check is not None:
+        _check_trotter_steps(check.backend, check.times, "check.dt")
     spec = StudySpec(
         name=name,
         kind=kind,
         description=study.string("description", ""),
-        realizations=int(_scalar(study, "realizations", 1, integer=True, minimum=1)),
-        seed=int(_scalar(study, "seed", 0, integer=True, minimum=0)),
+        realizations=realizations,
+        seed=seed,
         model=model,
         lbits=lbits,
         protocol=protocol,
@@ -913,6 +1102,7 @@ def parse_spec(text: str, *, source: str = "<string>") -> StudySpec:
         text=text,
         normalized="",
     )
+    _check_sizes(spec)
     _check_geometry(spec)
     content = _normalize(dataclasses.replace(spec, text="", description=""))
     normalized = json.dumps(content, sort_keys=True, default=repr)
@@ -926,6 +1116,10 @@ def load_spec(path: str | Path) -> StudySpec:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"study file {path} does not exist; check the path") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"study file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read study file {path}: {exc}") from None
     return parse_spec(text, source=str(path))

@@ -21,10 +21,12 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import xarray as xr
 
 from echo_lab.errors import CheckpointError
@@ -34,8 +36,10 @@ __all__ = [
     "PACKAGES",
     "environment_attrs",
     "load_results",
+    "remove_stale_temporaries",
     "save_results",
     "temporary_path",
+    "write_text_atomically",
 ]
 
 #: NetCDF engine of every file the package writes and reads.
@@ -71,6 +75,48 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
+_TEMPORARY = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}\.tmp")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporaries of :func:`temporary_path` in ``folder`` whose writer is gone.
+
+    A process killed in the middle of an atomic write leaves its hidden ``.tmp`` file behind;
+    files of a process that is still running are left alone. Returns the removed paths.
+    """
+    removed = []
+    for candidate in Path(folder).glob(".*.tmp"):
+        match = _TEMPORARY.fullmatch(candidate.name)
+        if match and not _process_alive(int(match.group(1))):
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and ``os.replace``."""
+    temporary = temporary_path(path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+    return path
+
+
 def save_results(dataset: xr.Dataset, path: str | Path) -> Path:
     """Write ``dataset`` to the NetCDF file ``path`` atomically; return the path.
 
@@ -94,16 +140,45 @@ def save_results(dataset: xr.Dataset, path: str | Path) -> Path:
 def load_results(path: str | Path) -> xr.Dataset:
     """Read a results file written by :func:`save_results` fully into memory.
 
-    Raises :class:`~echo_lab.errors.CheckpointError` naming the file when it is missing or not a
-    readable NetCDF file (a truncated or foreign file is never returned half-read).
+    Only numbers and strings come back: the h5netcdf engine never unpickles, and a variable of
+    object dtype holding anything but ``str`` is refused. Raises
+    :class:`~echo_lab.errors.CheckpointError` naming the file when it is missing, not a readable
+    NetCDF file, or holds such objects (a truncated or foreign file is never returned half-read).
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"results file {path} does not exist")
     try:
-        return xr.load_dataset(path, engine=ENGINE)
+        dataset = xr.load_dataset(path, engine=ENGINE)
     except Exception as exc:
         raise CheckpointError(
             f"results file {path} cannot be read ({type(exc).__name__}: {exc}); it is damaged "
             "or not a NetCDF file written by echo_lab: delete it and run the study again"
         ) from exc
+    for name, variable in dataset.variables.items():
+        if not _plain(variable.values):
+            raise CheckpointError(
+                f"results file {path}: variable {name!r} holds {variable.dtype} data other than "
+                "numbers and strings, which echo_lab never writes; the file is not trusted"
+            )
+    for owner, attrs in [("", dataset.attrs)] + [
+        (f" of {name!r}", variable.attrs) for name, variable in dataset.variables.items()
+    ]:
+        for key, value in attrs.items():
+            if not _plain(value):
+                raise CheckpointError(
+                    f"results file {path}: attribute {key!r}{owner} is a {type(value).__name__}, "
+                    "not a number or string; the file is not trusted"
+                )
+    return dataset
+
+
+def _plain(value: object) -> bool:
+    """True for numbers, strings and arrays of them (object arrays: of ``str`` only)."""
+    if isinstance(value, str | bytes | int | float | complex | np.number | np.bool_):
+        return True
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return all(isinstance(v, str) for v in value.flat)
+        return value.dtype.kind in "biufcSUmM"
+    return False

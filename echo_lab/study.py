@@ -35,21 +35,28 @@ finished unit at once, assembles the units into one Dataset with the sweep dimen
 Checkpoints. Unit (point i, realization k) is written atomically to
 ``out/<name>.ckpt/unit-<i>-<k>.nc`` (NetCDF, temporary file + ``os.replace``) as soon as it
 finishes; ``manifest.json`` beside the units holds the hash of the validated spec. With
-``resume=True`` the finished units are reused and only the missing ones are computed; a manifest
-whose hash differs from the spec's, or a unit file that does not load or belongs to another
-unit, raises :class:`~echo_lab.errors.CheckpointError` and nothing is mixed in. Without
-``resume`` an existing checkpoint of the same name is cleared first. The final file is always
-assembled from the unit files, so it is the same whether or not the run was interrupted.
+``resume=True`` the finished units are reused and only the missing ones are computed (the log
+line ``reused K of N work units`` says how many); a manifest whose hash differs from the spec's,
+or a unit file that does not load or belongs to another unit, raises
+:class:`~echo_lab.errors.CheckpointError` before any unit runs, and nothing is mixed in. Without
+``resume`` a checkpoint that holds finished units is refused with a CheckpointError (pass
+``resume``, or delete the folder to start over): finished work is never deleted silently. The
+checkpoint is kept after a successful run, so a later ``resume`` only reassembles. The final file
+is always assembled from the unit files, so it is identical whether or not the run was
+interrupted.
+
+Before any unit runs, :func:`check_resources` builds the backends (refusing options they do not
+accept) and refuses, with :class:`~echo_lab.errors.ResourceError` and the estimate, a study whose
+units (:func:`estimate_unit_bytes`, times the number of workers) do not fit in memory.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import json
+import logging
 import math
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,13 +68,32 @@ from echo_lab import observables as obs
 from echo_lab.backends import get_backend
 from echo_lab.backends.base import Backend
 from echo_lab.backends.exact import diagonalize
-from echo_lab.config import ProtocolSpec, Scalar, StudySpec, load_spec
+from echo_lab.config import (
+    BackendSpec,
+    ModelSpec,
+    ProtocolSpec,
+    Scalar,
+    StudySpec,
+    load_spec,
+)
 from echo_lab.errors import CheckpointError, ConfigError, NumericalError
 from echo_lab.models import Lattice, RandomFieldXXZ, disorder_seeds
 from echo_lab.protocols import build_sequence
 from echo_lab.pulses import parse_pulse_spec
-from echo_lab.resources import REAL_BYTES, dense_operator_bytes, require_memory
-from echo_lab.results import environment_attrs, load_results, save_results, temporary_path
+from echo_lab.resources import (
+    REAL_BYTES,
+    dense_operator_bytes,
+    format_bytes,
+    require_memory,
+    statevector_bytes,
+)
+from echo_lab.results import (
+    environment_attrs,
+    load_results,
+    remove_stale_temporaries,
+    save_results,
+    write_text_atomically,
+)
 from echo_lab.states import probe_state
 from echo_lab.sweep import run_units
 
@@ -75,12 +101,14 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "WorkUnit",
     "assemble_results",
+    "check_resources",
     "compute_deer",
     "compute_echo",
     "compute_entanglement",
     "compute_lbit_locality",
     "compute_level_statistics",
     "compute_unit",
+    "estimate_unit_bytes",
     "list_units",
     "realization_seeds",
     "run_study",
@@ -91,6 +119,8 @@ __all__ = [
 CHECKPOINT_FORMAT = 1
 
 _TIME_ATTRS = {"units": "1/J", "long_name": "total evolution time"}
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -638,39 +668,48 @@ class _Checkpoint:
         }
 
     def open(self, *, resume: bool) -> None:
-        """Validate (``resume``) or clear and start the checkpoint."""
+        """Validate (``resume``) or start the checkpoint; never delete finished units."""
+        unit_files = sorted(self.folder.glob("unit-*.nc")) if self.folder.is_dir() else []
         if resume and self.manifest.exists():
-            try:
-                stored = json.loads(self.manifest.read_text(encoding="utf-8"))
-                stored_hash = stored["spec_hash"]
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise CheckpointError(
-                    f"checkpoint manifest {self.manifest} is unreadable ({exc}); delete "
-                    f"{self.folder} and run without --resume"
-                ) from None
-            if stored_hash != self.spec.spec_hash():
-                raise CheckpointError(
-                    f"checkpoint {self.folder} belongs to a different study configuration "
-                    f"(spec hash {str(stored_hash)[:12]} != {self.spec.spec_hash()[:12]}); run "
-                    "without --resume to start over, or restore the original study file"
-                )
-            self._remove(pattern="*.tmp")
+            self._validate_manifest()
+            remove_stale_temporaries(self.folder)
             return
+        if unit_files and not resume:
+            raise CheckpointError(
+                f"{self.folder} holds {len(unit_files)} finished work unit(s) of an earlier run; "
+                "pass --resume (resume=True) to reuse them with the unchanged study file, or "
+                "delete that folder to start over"
+            )
+        if unit_files:
+            raise CheckpointError(
+                f"{self.folder} holds {len(unit_files)} unit file(s) but no manifest.json, so "
+                "they cannot be matched to this study; delete that folder and run again"
+            )
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._remove(pattern="unit-*.nc")
-        self._remove(pattern="*.tmp")
-        self._write_text(self.manifest, json.dumps(self._manifest_content(), indent=2))
+        remove_stale_temporaries(self.folder)
+        write_text_atomically(self.manifest, json.dumps(self._manifest_content(), indent=2))
 
-    def _remove(self, *, pattern: str) -> None:
-        for path in self.folder.glob(pattern):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-
-    @staticmethod
-    def _write_text(path: Path, text: str) -> None:
-        temporary = temporary_path(path)
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
+    def _validate_manifest(self) -> None:
+        try:
+            stored = json.loads(self.manifest.read_text(encoding="utf-8"))
+            stored_format = stored["format"]
+            stored_hash = stored["spec_hash"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(
+                f"checkpoint manifest {self.manifest} is unreadable ({exc}); delete "
+                f"{self.folder} and run without --resume"
+            ) from None
+        if stored_format != CHECKPOINT_FORMAT:
+            raise CheckpointError(
+                f"checkpoint {self.folder} has format {stored_format!r}, this version writes "
+                f"{CHECKPOINT_FORMAT}; delete the folder and run without --resume"
+            )
+        if stored_hash != self.spec.spec_hash():
+            raise CheckpointError(
+                f"checkpoint {self.folder} belongs to a different study configuration "
+                f"(spec hash {str(stored_hash)[:12]} != {self.spec.spec_hash()[:12]}); restore "
+                "the original study file, or delete the folder and run without --resume"
+            )
 
     def path(self, unit: WorkUnit) -> Path:
         return self.folder / unit.filename
@@ -684,19 +723,21 @@ class _Checkpoint:
         try:
             dataset = load_results(path)
         except CheckpointError as exc:
+            cause = exc.__cause__
+            reason = str(exc) if cause is None else f"{type(cause).__name__}: {cause}"
             raise CheckpointError(
-                f"checkpoint unit {path.name} fails to load: {exc}. Delete it and resume to "
-                "recompute it"
+                f"checkpoint unit {path} is damaged or not an echo_lab file ({reason}); delete "
+                "that file and run again with --resume to recompute only it"
             ) from None
-        stamp = (
-            dataset.attrs.get("spec_hash"),
-            dataset.attrs.get("point"),
-            dataset.attrs.get("realization"),
-        )
-        if stamp != (self.spec.spec_hash(), unit.point, unit.realization):
+        stored_hash = str(dataset.attrs.get("spec_hash"))
+        stored_unit = (dataset.attrs.get("point"), dataset.attrs.get("realization"))
+        if stored_hash != self.spec.spec_hash() or stored_unit != (unit.point, unit.realization):
+            point, realization = (str(value) for value in stored_unit)
             raise CheckpointError(
-                f"checkpoint unit {path} belongs to another study or unit (stamp {stamp}); "
-                "delete the checkpoint folder and run again"
+                f"checkpoint unit {path} belongs to another study or unit (it holds point "
+                f"{point}, realization {realization} of spec hash {stored_hash[:12]}; expected "
+                f"point {unit.point}, realization {unit.realization} of "
+                f"{self.spec.spec_hash()[:12]}); delete that file and run again with --resume"
             )
         return dataset
 
@@ -704,14 +745,107 @@ class _Checkpoint:
         return [u for u in list_units(self.spec) if self.path(u).exists()]
 
 
-def _unit_memory_bytes(spec: StudySpec) -> int:
-    """Rough peak memory of one work unit (largest n of the sweep)."""
-    n = max(spec.resolve(point)[0].n for point in spec.points())
+def estimate_unit_bytes(spec: StudySpec) -> int:
+    """Estimated peak memory of one work unit of ``spec`` at the largest n of its sweep, bytes.
+
+    Dense steps (the exact and trotter-exact backends, l-bits, DEER, l-bit locality) count eight
+    dense 2^n x 2^n complex matrices (H, V, tau^x, tau^y, a Pauli-transform buffer, work
+    copies); level statistics two real matrices of the half-filling sector (the full space
+    without a conserved sigma^z); ``krylov`` its sparse H and work vectors; ``aer`` the
+    simulator's state (:meth:`~echo_lab.backends.aer.AerBackend.estimate_memory`); ``estimator``
+    two state vectors. The main and the [check] backend add up. Cost: microseconds (the aer and
+    krylov estimates build the backend and the Hamiltonian, no state).
+    """
+    model = max((spec.resolve(point)[0] for point in spec.points()), key=lambda m: m.n)
+    n = model.n
     if spec.kind == "level_statistics":
-        sector = math.comb(n, n // 2)
-        return 2 * REAL_BYTES * sector * sector
-    # H, V, the l-bit operators (tau^x, tau^y, a Pauli transform buffer) and work copies.
-    return 8 * dense_operator_bytes(n)
+        conserving = spec.model.type == "xxz" and all(
+            spec.resolve(point)[0].g == 0 for point in spec.points()
+        )
+        dimension = math.comb(n, n // 2) if conserving else 2**n
+        return 2 * REAL_BYTES * dimension * dimension
+    backends = {"backend": spec.backend}
+    if spec.check is not None:
+        backends["check"] = spec.check.backend
+    protocol = spec.protocol
+    dense = (
+        spec.kind in ("deer", "lbit_locality")
+        or (protocol is not None and _needs_lbits(protocol.pulses))
+        or any(b.name in ("exact", "trotter-exact") for b in backends.values())
+    )
+    total = 8 * dense_operator_bytes(n) if dense else 0
+    for key, backend_spec in backends.items():
+        total += _backend_state_bytes(spec, backend_spec, model, key=key)
+    return total
+
+
+def _backend_state_bytes(
+    spec: StudySpec, backend_spec: BackendSpec, model: ModelSpec, *, key: str
+) -> int:
+    """Memory of a non-dense backend's state at the largest n (0 for the dense ones)."""
+    n = model.n
+    if backend_spec.name == "krylov":
+        from echo_lab.backends.krylov import WORK_VECTORS, estimate_sparse_bytes
+
+        hamiltonian = model.build(seed=0).hamiltonian()
+        return estimate_sparse_bytes(hamiltonian) + WORK_VECTORS * statevector_bytes(n)
+    if backend_spec.name == "aer":
+        from echo_lab.backends.aer import AerBackend
+
+        backend = _build_backend(backend_spec, key=key)
+        assert isinstance(backend, AerBackend)
+        saved = len(spec.times) if spec.kind == "entanglement" else 0
+        return backend.estimate_memory(n, saved_states=saved)
+    if backend_spec.name == "estimator":
+        return 2 * statevector_bytes(n)
+    return 0
+
+
+def _build_backend(backend_spec: BackendSpec, *, key: str) -> Backend:
+    """The backend of ``backend_spec``; options it does not accept raise ConfigError."""
+    if backend_spec.name == "exact":
+        return get_backend("exact")
+    try:
+        return get_backend(backend_spec.name, **backend_spec.kwargs())
+    except ConfigError as exc:
+        raise ConfigError(f"[{key}] backend {backend_spec.name!r}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"[{key}] backend {backend_spec.name!r} does not accept these options "
+            f"({type(exc).__name__}: {exc}); fix {key}.options"
+        ) from None
+
+
+def check_resources(spec: StudySpec, *, workers: int = 0) -> int:
+    """Refuse ``spec`` before any work if its backends cannot be built or it cannot fit.
+
+    Builds the main and the [check] backend once (unavailable devices and bad options raise
+    :class:`ConfigError`), then calls :func:`~echo_lab.resources.require_memory` with
+    :func:`estimate_unit_bytes` times ``max(1, workers)`` (units run side by side), which raises
+    :class:`~echo_lab.errors.ResourceError` with the estimate. Returns the estimate in bytes.
+    Cost: milliseconds (plus the Qiskit Aer import for the aer backend).
+    """
+    _build_backend(spec.backend, key="backend")
+    if spec.check is not None:
+        _build_backend(spec.check.backend, key="check")
+    per_unit = estimate_unit_bytes(spec)
+    parallel = max(1, workers)
+    largest = max(spec.resolve(point)[0].n for point in spec.points())
+    suggestion = "Use fewer workers, a smaller n, or another backend."
+    if spec.backend.name in ("aer", "krylov", "estimator") and spec.kind != "level_statistics":
+        suggestion = (
+            "Use a smaller n, fewer workers, or for long chains [backend] name = 'aer' with "
+            "method = 'matrix_product_state' and options.mps_options.max_bond_dimension."
+        )
+    require_memory(
+        per_unit * parallel,
+        what=(
+            f"study {spec.name!r} ({spec.kind}, backend {spec.backend.name!r}, largest n = "
+            f"{largest}; {format_bytes(per_unit)} per work unit x {parallel} worker(s))"
+        ),
+        suggestion=suggestion,
+    )
+    return per_unit * parallel
 
 
 def run_study(
@@ -727,21 +861,28 @@ def run_study(
 
     Units run serially (``workers=0``), on a local Dask cluster of ``workers`` processes, or on
     the Dask ``scheduler`` at that address (:func:`echo_lab.sweep.run_units`), each checkpointed
-    as it finishes; ``resume`` reuses a matching checkpoint (module docstring). Memory is checked
-    before any work (one unit's estimate times the number of parallel workers). Returns the path
-    of the results file.
+    as it finishes; ``resume`` reuses a matching checkpoint, and without it a checkpoint holding
+    finished units is refused (module docstring). :func:`check_resources` runs before any work
+    (backends built, one unit's memory estimate times the number of parallel workers checked).
+    Logs (logger ``echo_lab.study``, INFO) how many units were reused and how many computed.
+    Returns the path of the results file.
     """
     out = Path(out)
-    require_memory(
-        _unit_memory_bytes(spec) * max(1, workers),
-        what=f"study {spec.name!r} on {max(1, workers)} worker(s)",
-        suggestion="Use fewer workers or a smaller n.",
-    )
+    check_resources(spec, workers=workers)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = _Checkpoint(out / f"{spec.name}.ckpt", spec)
     checkpoint.open(resume=resume)
+    remove_stale_temporaries(out)
     done = {unit: checkpoint.read(unit) for unit in checkpoint.finished()}
     todo = [unit for unit in list_units(spec) if unit not in done]
+    logger.info(
+        "%s: reused %d of %d work units from %s, computing %d",
+        spec.name,
+        len(done),
+        len(done) + len(todo),
+        checkpoint.folder,
+        len(todo),
+    )
     compute = functools.partial(compute_unit, spec)
     for index, dataset in run_units(
         compute,

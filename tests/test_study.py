@@ -174,8 +174,13 @@ def test_resume_refuses_a_foreign_or_damaged_checkpoint(tmp_path: Path) -> None:
     unit.write_bytes(unit.read_bytes()[:200])
     with pytest.raises(CheckpointError, match=unit.name):
         study.run_study(spec, out=tmp_path, resume=True, progress=False)
-    # without resume the damaged checkpoint is discarded and the run starts over
-    path = study.run_study(spec, out=tmp_path, progress=False)
+    # without resume a checkpoint with finished units is refused, never silently cleared
+    with pytest.raises(CheckpointError, match="--resume"):
+        study.run_study(spec, out=tmp_path, progress=False)
+    assert len(list((tmp_path / "pbit_echo.ckpt").glob("unit-*.nc"))) == 6
+    # deleting the damaged unit and resuming recomputes it
+    unit.unlink()
+    path = study.run_study(spec, out=tmp_path, resume=True, progress=False)
     assert load_results(path).sizes["realization"] == 3
 
 
