@@ -35,9 +35,10 @@ Aer 0.18 overestimates their memory and refuses long circuits otherwise.
 **Many disorder realizations** of one sequence: :meth:`AerBackend.run_realizations` builds one
 circuit with the fields (and the initial Bloch angles) as parameters, transpiles it once (each
 bond's fixed rxx, ryy, rzz consolidated into one unitary) and lets Aer bind all realizations in
-one call (``parameter_binds``), so circuit construction is paid once. Its Trotter split keeps the
-fields in their own layer (``trotter.parameterized_circuit``), so it differs from :meth:`run`
-(fields folded into the bonds) by the O(dt^2) Trotter error, not by rounding.
+one call (``parameter_binds``), so circuit construction is paid once; below 14 qubits the bound
+experiments run in parallel, one per core (``max_parallel_experiments=0``). Its Trotter split
+keeps the fields in their own layer (``trotter.parameterized_circuit``), so it differs from
+:meth:`run` (fields folded into the bonds) by the O(dt^2) Trotter error, not by rounding.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ MPS_OPTIONS = {
     "max_bond_dimension": "matrix_product_state_max_bond_dimension",
     "truncation_threshold": "matrix_product_state_truncation_threshold",
 }
+
+#: Below this many qubits :meth:`AerBackend.run_realizations` runs the bound experiments in
+#: parallel (Aer's ``max_parallel_experiments=0``); from Aer's default parallel-state threshold
+#: (14) on, each experiment uses all threads instead.
+PARALLEL_BINDINGS_QUBITS = 14
 
 GPU_INSTALL_HINT = (
     "install the GPU build: `pip uninstall -y qiskit-aer && pip install 'echo_lab[gpu]'` "
@@ -394,7 +400,14 @@ class AerBackend:
                 {p: np.array([s.angles[q, 1] for s in state_list]) for q, p in enumerate(phi)}
             )
             binds.append({p: v.tolist() for p, v in values.items()})
-        data = self._execute(built, parameter_binds=binds)
+        # Below Aer's parallel-state threshold (14 qubits) every statevector experiment runs on one
+        # thread, so the bindings are spread over the cores instead (measured ~1.8x on 2 cores).
+        parallel = (
+            self.method == "statevector" and self.device == "CPU" and n < PARALLEL_BINDINGS_QUBITS
+        )
+        data = self._execute(
+            built, parameter_binds=binds, max_parallel_experiments=0 if parallel else 1
+        )
         count = len(fields)
         # Aer orders the experiments circuit by circuit, each with all of its bindings.
         return [self._collect(data[r::count], where, paulis, entropy, n) for r in range(count)]
@@ -530,11 +543,18 @@ class AerBackend:
             qc.save_density_matrix(qubits[: qc.num_qubits // 2], label=label)
 
     def _execute(
-        self, circuits: list[QuantumCircuit], *, parameter_binds: list[Any] | None = None
+        self,
+        circuits: list[QuantumCircuit],
+        *,
+        parameter_binds: list[Any] | None = None,
+        max_parallel_experiments: int = 1,
     ) -> list[Any]:
         if not circuits:
             return []
-        options: dict[str, Any] = {"shots": self.shots or 1}
+        options: dict[str, Any] = {
+            "shots": self.shots or 1,
+            "max_parallel_experiments": max_parallel_experiments,
+        }
         if parameter_binds is not None:
             options["parameter_binds"] = parameter_binds
         result = self.simulator().run(circuits, **options).result()
