@@ -18,7 +18,8 @@ Costs, with ``||H||_1`` the largest absolute column sum of H and ``nnz ~ 2^n * (
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
@@ -56,7 +57,27 @@ def evolve(matrix: sp.csr_matrix, psi: np.ndarray, duration: float, *, trace: fl
     """
     if duration == 0.0:
         return psi
-    return np.asarray(expm_multiply((-1j * duration) * matrix, psi, traceA=-1j * duration * trace))
+    with _fixed_global_random_state():
+        return np.asarray(
+            expm_multiply((-1j * duration) * matrix, psi, traceA=-1j * duration * trace)
+        )
+
+
+@contextmanager
+def _fixed_global_random_state() -> Iterator[None]:
+    """Run with numpy's global random state fixed, and restore the caller's state afterwards.
+
+    ``expm_multiply`` chooses its Taylor degree from norm estimates (``onenormest``) that draw
+    from ``np.random``; without this, the same evolution differs in the last bits between
+    processes (seen: 1e-15 between a serial and a Dask run), and the caller's random stream would
+    be consumed.
+    """
+    saved = np.random.get_state()  # noqa: NPY002 - scipy reads the legacy global state
+    np.random.seed(0)  # noqa: NPY002
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)  # noqa: NPY002
 
 
 class KrylovBackend:
