@@ -51,7 +51,6 @@ import dataclasses
 import functools
 import importlib
 import json
-import logging
 import os
 import pstats
 import re
@@ -832,7 +831,7 @@ def bench_dask(*, n: int, realizations: int, workers: int) -> dict[str, Any]:
 
     from echo_lab.config import parse_spec
     from echo_lab.study import compute_unit, list_units
-    from echo_lab.sweep import run_units
+    from echo_lab.sweep import run_units, start_local_cluster
 
     spec = parse_spec(_dask_study_text(n, realizations), source="bench_dask")
     units = list_units(spec)
@@ -842,13 +841,7 @@ def bench_dask(*, n: int, realizations: int, workers: int) -> dict[str, Any]:
     serial_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    cluster = distributed.LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    )
+    cluster = start_local_cluster(workers)
     try:
         with distributed.Client(cluster) as client:
             client.run(_import_study)

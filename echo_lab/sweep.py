@@ -48,6 +48,22 @@ def _import_distributed() -> Any:
     return distributed
 
 
+def start_local_cluster(workers: int) -> Any:
+    """A local Dask cluster of ``workers`` single-threaded worker processes (no dashboard).
+
+    One thread per worker: parallelism comes from processes, and each unit's BLAS runs on one
+    thread, as in serial runs, so the results are identical bit for bit.
+    """
+    distributed = _import_distributed()
+    return distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )
+
+
 def run_units(
     func: Callable[[U], R],
     units: Sequence[U],
@@ -96,13 +112,7 @@ def _run_distributed(
     if scheduler:
         client = distributed.Client(scheduler)
     else:
-        cluster = distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        )
+        cluster = start_local_cluster(workers)
         client = distributed.Client(cluster)
     try:
         futures = [client.submit(call_single_threaded, func, unit, pure=False) for unit in units]
