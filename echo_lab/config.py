@@ -7,8 +7,9 @@ unknown backend, pulse or protocol raises :class:`~echo_lab.errors.ConfigError` 
 dotted name and the fix. So do requests no machine can serve, whatever its memory: a chain
 longer than the dense steps of the study allow (``MAX_EXACT_QUBITS`` = 14 for the exact backend,
 l-bit pulses, DEER and l-bit locality; 12 for trotter-exact; 10 for the ``range`` assignment),
-and sizes beyond the limits ``MAX_SITES``, ``MAX_UNITS``, ``MAX_TIMES``, ``MAX_TIME``,
-``MAX_COUPLING``, ``MAX_PULSES``, ``MAX_TROTTER_STEPS`` and ``MAX_SEED`` below. Whether a valid
+window pulses wider than ``window.MAX_WINDOW_SITES`` = 12 sites (10 with ``range``), and sizes
+beyond the limits ``MAX_SITES``, ``MAX_UNITS``, ``MAX_TIMES``, ``MAX_TIME``, ``MAX_COUPLING``,
+``MAX_PULSES``, ``MAX_TROTTER_STEPS`` and ``MAX_SEED`` below. Whether a valid
 study fits in *this* machine's memory is checked by :func:`echo_lab.study.check_resources` before
 any work unit runs. No input makes the loader raise anything but ConfigError (a property test
 feeds it random and mutated documents). The spec keeps the original TOML text (stored in the
@@ -39,7 +40,9 @@ File format (``experiments/README.md`` has a worked example of every study kind)
 
     [protocol]
     sequence = "hahn"              # echo: hahn | cpmg | xy4 | global (default hahn)
-    pulses = ["pbit", "lbit", "lbit:1"]   # pbit | lbit | lbit:r (r >= 0)
+    pulses = ["pbit", "lbit", "lbit:1"]   # pbit | lbit | lbit:r (r >= 0) | window:w
+                                   # | window:w:r (l-bit of the w <= 12 sites around the probe,
+                                   # 0 <= r < w; echo only, any n; no tau_x/tau_y recorded)
     fid = true                     # echo: add the free induction decay as pulse "fid"
     probe = "center"               # "center" (site n // 2) or a site index
     background = "z-random"        # z-random | x | neel | random-bloch, or a list of them
@@ -102,7 +105,7 @@ import numpy as np
 
 from echo_lab.errors import ConfigError
 from echo_lab.models import Lattice, RandomFieldIsing, RandomFieldXXZ, SeedLike
-from echo_lab.pulses import parse_pulse_spec
+from echo_lab.pulses import parse_pulse_spec, parse_window_spec
 from echo_lab.states import BACKGROUNDS
 
 __all__ = [
@@ -644,13 +647,29 @@ def _parse_lbits(table: _Table | None, kind: str) -> LbitSpec:
     return LbitSpec(methods)
 
 
-def _parse_pulses(table: _Table, default: Sequence[str]) -> tuple[str, ...]:
+def _parse_pulses(table: _Table, default: Sequence[str], *, kind: str) -> tuple[str, ...]:
+    from echo_lab.window import MAX_WINDOW_SITES
+
     pulses = _string_list(table, "pulses", default)
     for i, pulse in enumerate(pulses):
         try:
-            parse_pulse_spec(pulse)
+            family, _ = parse_pulse_spec(pulse)
         except ConfigError as exc:
             raise ConfigError(f"protocol.pulses[{i}]: {exc}") from None
+        if family != "window":
+            continue
+        if kind != "echo":
+            raise ConfigError(
+                f"protocol.pulses[{i}] = {pulse!r}: window l-bit pulses are for echo studies; "
+                "use 'lbit' or 'lbit:r' in a DEER study"
+            )
+        width = parse_window_spec(pulse)[0]
+        if width > MAX_WINDOW_SITES:
+            raise ConfigError(
+                f"protocol.pulses[{i}] = {pulse!r}: window width {width} exceeds "
+                f"{MAX_WINDOW_SITES} sites (the window is diagonalized exactly); use w <= "
+                f"{MAX_WINDOW_SITES}"
+            )
     return pulses
 
 
@@ -695,9 +714,16 @@ def _parse_protocol(
         spec = dataclasses.replace(
             spec,
             sequence=table.string("sequence", "hahn", choices=ECHO_SEQUENCES),
-            pulses=_parse_pulses(table, ["pbit"]),
+            pulses=_parse_pulses(table, ["pbit"], kind=kind),
             fid=table.boolean("fid", True),
         )
+        if spec.sequence == "global" and any(
+            parse_pulse_spec(p)[0] == "window" for p in spec.pulses
+        ):
+            raise ConfigError(
+                "protocol.pulses: window l-bit pulses flip the probe only, not every site of "
+                "protocol.sequence = 'global'; use 'hahn', 'cpmg' or 'xy4', or 'lbit' pulses"
+            )
         if spec.sequence == "xy4" and any(int(k) % 4 for k in n_pulses):
             raise ConfigError(
                 f"protocol.n_pulses = {list(n_pulses)}: XY-4 needs a multiple of 4 pulses"
@@ -721,7 +747,7 @@ def _parse_protocol(
             spec,
             sequence="deer",
             max_coupling=None if max_coupling is None else float(max_coupling),
-            pulses=_parse_pulses(table, ["lbit"]) if kind == "deer" else ("lbit",),
+            pulses=_parse_pulses(table, ["lbit"], kind=kind) if kind == "deer" else ("lbit",),
         )
     return spec
 
@@ -914,13 +940,15 @@ def _exact_limit(spec: StudySpec) -> tuple[int, str] | None:
             limits.append(
                 (MAX_EXACT_QUBITS, "level statistics without a conserved sigma^z are dense")
             )
-    if spec.kind in ("deer", "lbit_locality"):
+    full_lbits = spec.kind in ("deer", "lbit_locality")
+    if full_lbits:
         limits.append((MAX_EXACT_QUBITS, f"a {spec.kind} study builds dense l-bit operators"))
     if spec.protocol is not None and any(
         parse_pulse_spec(p)[0] == "lbit" for p in spec.protocol.pulses
     ):
+        full_lbits = True
         limits.append((MAX_EXACT_QUBITS, "l-bit pulses need the dense eigenbasis"))
-    if "range" in spec.lbits.methods:
+    if "range" in spec.lbits.methods and full_lbits:
         from echo_lab.lbits import MAX_RANGE_QUBITS
 
         limits.append((MAX_RANGE_QUBITS, "the 'range' l-bit assignment costs O(16^n)"))
@@ -949,7 +977,9 @@ def _check_sizes(spec: StudySpec) -> None:
 
 
 def _check_geometry(spec: StudySpec) -> None:
-    """Probe, window radii and partners must fit every chain length of the sweep."""
+    """Probe, window radii and widths and partners must fit every chain length of the sweep."""
+    from echo_lab.lbits import MAX_RANGE_QUBITS
+
     if spec.protocol is None:
         return
     for point in spec.points():
@@ -963,9 +993,22 @@ def _check_geometry(spec: StudySpec) -> None:
                 f"protocol.probe = {probe} is outside the chain 0..{n - 1} (n = {n}); use a "
                 "smaller site index or 'center'"
             )
-        for pulse in protocol.pulses:
-            _, radius = parse_pulse_spec(pulse)
-            if radius is not None and radius > n - 1:
+        for i, pulse in enumerate(protocol.pulses):
+            family, radius = parse_pulse_spec(pulse)
+            if family == "window":
+                width = parse_window_spec(pulse)[0]
+                if width > n:
+                    raise ConfigError(
+                        f"protocol.pulses[{i}] = {pulse!r}: window width {width} is larger than "
+                        f"the chain of n = {n} sites; use w <= {n}"
+                    )
+                if width > MAX_RANGE_QUBITS and spec.lbits.method == "range":
+                    raise ConfigError(
+                        f"protocol.pulses[{i}] = {pulse!r}: lbits.method = 'range' costs "
+                        f"O(16^w), limited to w <= {MAX_RANGE_QUBITS}; use a narrower window or "
+                        "lbits.method = 'overlap'"
+                    )
+            elif radius is not None and radius > n - 1:
                 raise ConfigError(
                     f"protocol.pulses: window radius {radius} of {pulse!r} is larger than the "
                     f"chain of n = {n} sites allows (at most {n - 1}); use 'lbit' for the whole "

@@ -37,7 +37,7 @@ import xarray as xr
 
 from echo_lab.errors import ConfigError
 from echo_lab.observables import disorder_summary
-from echo_lab.pulses import parse_pulse_spec
+from echo_lab.pulses import parse_pulse_spec, parse_window_spec
 from echo_lab.results import load_results
 from echo_lab.spectrum import GOE_R, POISSON_R
 
@@ -160,6 +160,10 @@ def _pulse_label(pulse: str) -> str:
     family, radius = parse_pulse_spec(pulse)
     if family == "pbit":
         return "p-bit pulse"
+    if family == "window":
+        width = parse_window_spec(pulse)[0]
+        suffix = "" if radius is None else f", r = {radius}"
+        return f"window l-bit pulse, w = {width}{suffix}"
     return "exact l-bit pulse" if radius is None else f"l-bit pulse, r = {radius}"
 
 
@@ -183,16 +187,27 @@ def plot_recovery(
 ) -> None:
     """Late-time disorder mean of ``observable`` vs window radius r, one line per point.
 
-    x positions: the p-bit pulse at r = -1, ``lbit:r`` at r, the exact l-bit pulse one step
-    right of the largest r (labelled "exact"); the FID is a dotted horizontal line.
+    x positions: the p-bit pulse at r = -1, ``lbit:r`` and ``window:w:r`` at r, the exact
+    l-bit pulse one step right of the largest r (labelled "exact") and the whole window l-bit
+    ``window:w`` further right, one step each (labelled "w = w"); the FID is a dotted
+    horizontal line.
     """
     pulses = [str(p) for p in ds["pulse"].values if p != "fid"]
-    radii = [parse_pulse_spec(p)[1] for p in pulses if parse_pulse_spec(p)[0] == "lbit"]
+    radii = [parse_pulse_spec(p)[1] for p in pulses]
     largest = max((r for r in radii if r is not None), default=-1)
     positions = {}
+    whole_windows = 0
     for pulse in pulses:
         family, radius = parse_pulse_spec(pulse)
-        positions[pulse] = -1 if family == "pbit" else (largest + 1 if radius is None else radius)
+        if family == "pbit":
+            positions[pulse] = -1
+        elif radius is not None:
+            positions[pulse] = radius
+        elif family == "window":
+            whole_windows += 1
+            positions[pulse] = largest + 1 + whole_windows
+        else:
+            positions[pulse] = largest + 1
     order = sorted(pulses, key=positions.__getitem__)
     x = np.array([positions[p] for p in order], dtype=float)
     for point, at in _points(ds):
@@ -206,10 +221,13 @@ def plot_recovery(
             ax.axhline(fid, ls=":", color=bars.lines[0].get_color(), lw=1)
     ticks = {x_: str(int(x_)) for x_ in x}
     for pulse, position in positions.items():
-        if parse_pulse_spec(pulse)[0] == "pbit":
+        family, radius = parse_pulse_spec(pulse)
+        if family == "pbit":
             ticks[position] = "p-bit"
-        elif parse_pulse_spec(pulse)[1] is None:
-            ticks[position] = "exact"
+        elif radius is None:
+            ticks[position] = (
+                f"w = {parse_window_spec(pulse)[0]}" if family == "window" else "exact"
+            )
     ax.set_xticks(list(ticks), list(ticks.values()))
     ax.set_xlabel("l-bit pulse window radius r (sites)")
     name = ds[observable].attrs.get("long_name", observable)

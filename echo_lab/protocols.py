@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from echo_lab.errors import ConfigError
 from echo_lab.models import Lattice
-from echo_lab.pulses import LBitSystemLike, make_pulse, parse_pulse_spec
+from echo_lab.pulses import LBitSystemLike, WindowLBitsLike, make_pulse, parse_pulse_spec
 from echo_lab.schedule import Free, Pulse, PulseSequence
 
 __all__ = [
@@ -133,16 +133,19 @@ def build_sequence(
     partner: int | None = None,
     n_pulses: int = 4,
     lbit_system: LBitSystemLike | None = None,
+    window_system: WindowLBitsLike | None = None,
     angle_error: float = 0.0,
     lattice: Lattice | None = None,
 ) -> PulseSequence:
     """The sequence of ``protocol`` (one of :data:`PROTOCOLS`) on an ``n``-site system.
 
     ``pulse`` is a spec for :func:`echo_lab.pulses.make_pulse` (``"pbit"``, ``"lbit"``,
-    ``"lbit:r"``); l-bit specs need ``lbit_system``. ``partner`` is the DEER partner site (needed
-    by ``"deer"`` only, rejected otherwise). ``n_pulses`` is the pulse count of ``"cpmg"`` and of
-    ``"xy4"`` (a multiple of 4; one XY-4 cycle per 4 pulses); other protocols ignore it. The global
-    echo flips every site with ``pulse``. All inputs are validated before any pulse is built.
+    ``"lbit:r"``, ``"window:w"``, ``"window:w:r"``); l-bit specs need ``lbit_system``, window
+    specs the probe's ``window_system`` (:func:`echo_lab.window.window_lbits`; Hahn, CPMG and
+    XY-4 only, since it holds the l-bit of the probe alone). ``partner`` is the DEER partner site
+    (needed by ``"deer"`` only, rejected otherwise). ``n_pulses`` is the pulse count of ``"cpmg"``
+    and of ``"xy4"`` (a multiple of 4; one XY-4 cycle per 4 pulses); other protocols ignore it. The
+    global echo flips every site with ``pulse``. All inputs are validated before any pulse is built.
     """
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
@@ -178,6 +181,11 @@ def build_sequence(
                 f"window radius {radius} of pulse spec {pulse!r} is larger than the chain of {n} "
                 f"sites allows (at most {n - 1}); use 'lbit' for the exact pulse"
             )
+    if protocol != "fid" and family == "window" and protocol not in ("hahn", "cpmg", "xy4"):
+        raise ConfigError(
+            f"protocol {protocol!r} does not take window pulse {pulse!r} (it holds the l-bit of "
+            "the probe only); use 'hahn', 'cpmg' or 'xy4'"
+        )
 
     def flip(site: int, axis: str = "x") -> Pulse:
         built = make_pulse(
@@ -185,6 +193,7 @@ def build_sequence(
             site,
             axis=axis,
             lbit_system=lbit_system,
+            window_system=window_system,
             angle_error=angle_error,
             lattice=lattice,
         )

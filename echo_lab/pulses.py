@@ -8,7 +8,9 @@ qubits, ready to be placed in a :class:`~echo_lab.schedule.PulseSequence`:
   (label ``"tau^x_3"``, kind ``"lbit"``);
 * :func:`truncated_lbit_pulse` the polar factor of tau^a_p restricted to a window around p
   (label ``"tau^x_3[r=1]"``, kind ``"lbit:1"``);
-* :func:`make_pulse` parses the specs ``"pbit"``, ``"lbit"`` and ``"lbit:r"``.
+* :func:`make_pulse` parses the specs ``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"window:w"`` and
+  ``"window:w:r"`` (the l-bit of the w-site window around p, :mod:`echo_lab.window`, whole or
+  truncated to radius r; label ``"tau^x_3[w=8,r=1]"``, kind ``"lbit-window:1"``).
 
 Ideal pulses are pi rotations about an involutory Hermitian generator A (A^2 = 1), which up to a
 global phase is A itself. An imperfect pulse rotates by theta = pi (1 + eps)::
@@ -39,9 +41,11 @@ from echo_lab.schedule import Pulse
 __all__ = [
     "PULSE_AXES",
     "LBitSystemLike",
+    "WindowLBitsLike",
     "lbit_pulse",
     "make_pulse",
     "parse_pulse_spec",
+    "parse_window_spec",
     "pbit_pulse",
     "rotate_about",
     "truncate_to_window",
@@ -61,6 +65,7 @@ _PAULI = {
 }
 
 _SPEC = re.compile(r"^lbit:(\d+)$")
+_WINDOW_SPEC = re.compile(r"^window:(\d+)(?::(\d+))?$")
 
 
 class LBitSystemLike(Protocol):
@@ -68,6 +73,26 @@ class LBitSystemLike(Protocol):
 
     def tau(self, a: str, i: int) -> np.ndarray:
         """Dense ``2^n x 2^n`` l-bit Pauli operator tau^a_i in Qiskit order."""
+        ...
+
+
+class WindowLBitsLike(Protocol):
+    """What :func:`make_pulse` needs from window l-bits (``window.window_lbits(model, p, ...)``)."""
+
+    @property
+    def probe(self) -> int:
+        """The chain site p whose l-bit the window holds."""
+        ...
+
+    @property
+    def width(self) -> int:
+        """Number of window sites w."""
+        ...
+
+    def pulse(
+        self, radius: int | None = None, *, axis: str = "x", angle_error: float = 0.0
+    ) -> Pulse:
+        """tau^axis_p of the window (truncated to ``radius``) as a pulse on chain sites."""
         ...
 
 
@@ -256,16 +281,48 @@ def parse_pulse_spec(spec: str) -> tuple[str, int | None]:
     """Split a pulse spec into its family and window radius.
 
     ``"pbit"`` -> ``("pbit", None)``, ``"lbit"`` -> ``("lbit", None)``, ``"lbit:2"`` ->
-    ``("lbit", 2)``; anything else raises :class:`ConfigError`.
+    ``("lbit", 2)``, ``"window:8"`` -> ``("window", None)``, ``"window:8:1"`` -> ``("window", 1)``
+    (the width comes from :func:`parse_window_spec`); anything else raises :class:`ConfigError`.
     """
     if spec in ("pbit", "lbit"):
         return spec, None
+    if isinstance(spec, str) and spec.startswith("window:"):
+        return "window", parse_window_spec(spec)[1]
     match = _SPEC.match(spec) if isinstance(spec, str) else None
     if match is None:
         raise ConfigError(
-            f"unknown pulse spec {spec!r}; use 'pbit', 'lbit' or 'lbit:r' with an integer r >= 0"
+            f"unknown pulse spec {spec!r}; use 'pbit', 'lbit', 'lbit:r' with an integer r >= 0, "
+            "'window:w' or 'window:w:r' with integers 1 <= w and 0 <= r < w"
         )
     return "lbit", int(match.group(1))
+
+
+def parse_window_spec(spec: str) -> tuple[int, int | None]:
+    """Width w and radius r (None for the whole window) of ``"window:w"`` / ``"window:w:r"``.
+
+    Checks the syntax, w >= 1 and r < w; the limits that depend on the chain and on the exact
+    diagonalization of the window (w <= n, w <= ``window.MAX_WINDOW_SITES``) are checked where
+    the window is built. Raises :class:`ConfigError` otherwise.
+
+    >>> parse_window_spec("window:8:1")
+    (8, 1)
+    """
+    match = _WINDOW_SPEC.match(spec) if isinstance(spec, str) else None
+    if match is None:
+        raise ConfigError(
+            f"malformed window pulse spec {spec!r}; use 'window:w' or 'window:w:r' with integers "
+            "w >= 1 (window sites) and 0 <= r < w (truncation radius)"
+        )
+    width = int(match.group(1))
+    radius = None if match.group(2) is None else int(match.group(2))
+    if width < 1:
+        raise ConfigError(f"window pulse spec {spec!r} has width {width}; use w >= 1 sites")
+    if radius is not None and radius >= width:
+        raise ConfigError(
+            f"window pulse spec {spec!r} has radius {radius} >= width {width}; use r <= "
+            f"{width - 1}, or 'window:{width}' for the whole window l-bit"
+        )
+    return width, radius
 
 
 def make_pulse(
@@ -276,12 +333,17 @@ def make_pulse(
     lbit_system: LBitSystemLike | None = None,
     angle_error: float = 0.0,
     lattice: Lattice | None = None,
+    window_system: WindowLBitsLike | None = None,
 ) -> Pulse:
-    """Pulse on site ``p`` from a spec: ``"pbit"``, ``"lbit"`` or ``"lbit:r"`` (r integer >= 0).
+    """Pulse on site ``p`` from a spec: ``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"window:w"`` or
+    ``"window:w:r"``.
 
     The l-bit specs take tau^axis_p from ``lbit_system.tau(axis, p)``; ``lattice`` sets the
-    window of ``"lbit:r"`` on non-chain geometries. Raises :class:`ConfigError` for an unknown
-    spec, a radius larger than the chain, or an l-bit spec without ``lbit_system``.
+    window of ``"lbit:r"`` on non-chain geometries. The window specs take the pulse from
+    ``window_system.pulse(r, ...)`` (``window.window_lbits(model, p, width=w)``), which must
+    hold the l-bit of site ``p`` and have width w. Raises :class:`ConfigError` for an unknown
+    spec, a radius larger than the chain, or an l-bit (window) spec without ``lbit_system``
+    (a matching ``window_system``).
 
     >>> make_pulse("pbit", 1).label
     'X_1'
@@ -290,6 +352,14 @@ def make_pulse(
     _check_axis(axis)
     if family == "pbit":
         return pbit_pulse(p, axis=axis, angle_error=angle_error)
+    if family == "window":
+        width = parse_window_spec(spec)[0]
+        if window_system is None or window_system.probe != p or window_system.width != width:
+            raise ConfigError(
+                f"pulse spec {spec!r} on site {p} needs the window l-bits of that site and "
+                f"width: pass window_system=window.window_lbits(model, {p}, width={width})"
+            )
+        return window_system.pulse(radius, axis=axis, angle_error=angle_error)
     if lbit_system is None:
         raise ConfigError(
             f"pulse spec {spec!r} needs an l-bit system: pass lbit_system=lbits.construct(H)"

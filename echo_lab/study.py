@@ -79,7 +79,7 @@ from echo_lab.config import (
 from echo_lab.errors import CheckpointError, ConfigError, NumericalError
 from echo_lab.models import Lattice, RandomFieldXXZ, disorder_seeds
 from echo_lab.protocols import build_sequence
-from echo_lab.pulses import parse_pulse_spec
+from echo_lab.pulses import parse_pulse_spec, parse_window_spec
 from echo_lab.resources import (
     REAL_BYTES,
     dense_operator_bytes,
@@ -96,6 +96,7 @@ from echo_lab.results import (
 )
 from echo_lab.states import probe_state
 from echo_lab.sweep import run_units
+from echo_lab.window import window_lbits
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -203,6 +204,13 @@ def _needs_lbits(pulses: tuple[str, ...]) -> bool:
     return any(parse_pulse_spec(p)[0] == "lbit" for p in pulses)
 
 
+def _window_width(label: str) -> int | None:
+    """Window width w of a ``"window:w[:r]"`` pulse label, None for other labels."""
+    if label == "fid" or parse_pulse_spec(label)[0] != "window":
+        return None
+    return parse_window_spec(label)[0]
+
+
 def _states(setup: _Setup, probe: int) -> dict[str, Any]:
     """The initial state of each background (fresh generator from b_k for each)."""
     assert setup.protocol is not None
@@ -233,8 +241,12 @@ def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int)
 
     For every background and every row of ``protocol.labels`` (``"fid"``, then each pulse spec
     run through ``protocol.sequence``): <sigma^x_p>, <sigma^y_p>, the coherence and, when any
-    pulse is an l-bit pulse, <tau^x_p>, <tau^y_p>, at all total times. One diagonalization
-    serves the l-bit construction and the exact backend. Dims: (background, pulse, time).
+    pulse is an l-bit pulse (``"lbit"``, ``"lbit:r"``), <tau^x_p>, <tau^y_p>, at all total
+    times. One diagonalization serves the l-bit construction and the exact backend. Window
+    pulses (``"window:w"``, ``"window:w:r"``) need no full l-bits: the window l-bits of each
+    width are built once (:func:`echo_lab.window.window_lbits`, O(8^w)), so they run on long
+    chains (aer, matrix_product_state) where only ``sx``, ``sy`` and ``coherence`` are recorded.
+    Dims: (background, pulse, time).
     With a [check] and ``realization < check.realizations``: ``check_sx/sy`` from the check
     backend and ``reference_sx/sy`` from the main backend over (background, check_pulse,
     check_time), and ``check_deviation`` (their largest absolute difference); NaN otherwise.
@@ -257,6 +269,11 @@ def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int)
         eigensystem = diagonalize(hamiltonian)
     probe = protocol.probe_site(setup.lattice)
     operators = obs.probe_observables(setup.n, probe, lbit_system=lbit_system)
+    widths = {_window_width(label) for label in protocol.labels} - {None}
+    windows = {
+        width: window_lbits(setup.model, probe, width=width, method=spec.lbits.method)
+        for width in sorted(w for w in widths if w is not None)
+    }
     sequences = {
         label: build_sequence(
             "fid" if label == "fid" else protocol.sequence,
@@ -265,6 +282,7 @@ def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int)
             pulse="pbit" if label == "fid" else label,
             n_pulses=protocol.n_pulses,
             lbit_system=lbit_system,
+            window_system=windows.get(_window_width(label) or 0),
             angle_error=protocol.angle_error,
             lattice=setup.lattice,
         )
@@ -750,11 +768,12 @@ def estimate_unit_bytes(spec: StudySpec) -> int:
 
     Dense steps (the exact and trotter-exact backends, l-bits, DEER, l-bit locality) count eight
     dense 2^n x 2^n complex matrices (H, V, tau^x, tau^y, a Pauli-transform buffer, work
-    copies); level statistics two real matrices of the half-filling sector (the full space
-    without a conserved sigma^z); ``krylov`` its sparse H and work vectors; ``aer`` the
-    simulator's state (:meth:`~echo_lab.backends.aer.AerBackend.estimate_memory`); ``estimator``
-    two state vectors. The main and the [check] backend add up. Cost: microseconds (the aer and
-    krylov estimates build the backend and the Hamiltonian, no state).
+    copies), window pulses eight 2^w x 2^w ones of the widest window; level statistics two real
+    matrices of the half-filling sector (the full space without a conserved sigma^z); ``krylov``
+    its sparse H and work vectors; ``aer`` the simulator's state
+    (:meth:`~echo_lab.backends.aer.AerBackend.estimate_memory`); ``estimator`` two state vectors.
+    The main and the [check] backend add up. Cost: microseconds (the aer and krylov estimates
+    build the backend and the Hamiltonian, no state).
     """
     model = max((spec.resolve(point)[0] for point in spec.points()), key=lambda m: m.n)
     n = model.n
@@ -774,6 +793,13 @@ def estimate_unit_bytes(spec: StudySpec) -> int:
         or any(b.name in ("exact", "trotter-exact") for b in backends.values())
     )
     total = 8 * dense_operator_bytes(n) if dense else 0
+    widths = [
+        parse_window_spec(p)[0]
+        for p in (protocol.pulses if protocol is not None else ())
+        if parse_pulse_spec(p)[0] == "window"
+    ]
+    if widths:
+        total += 8 * dense_operator_bytes(max(widths))
     for key, backend_spec in backends.items():
         total += _backend_state_bytes(spec, backend_spec, model, key=key)
     return total

@@ -121,6 +121,20 @@ INVALID = [
     ("probe text", "[times]", 'probe = "middle"\n[times]', ["protocol.probe", "center"]),
     ("radius too large", '"lbit:1"]', '"lbit:6"]', ["protocol.pulses", "radius 6"]),
     ("unknown pulse", '"lbit:1"]', '"xbit"]', ["protocol.pulses[2]", "xbit"]),
+    ("window too wide", '"lbit:1"]', '"window:13"]', ["protocol.pulses[2]", "13", "w <= 12"]),
+    ("window of no sites", '"lbit:1"]', '"window:0"]', ["protocol.pulses[2]", "w >= 1"]),
+    ("window radius = width", '"lbit:1"]', '"window:4:4"]', ["protocol.pulses[2]", "r <= 3"]),
+    ("window wider than chain", '"lbit:1"]', '"window:7"]', ["protocol.pulses[2]", "w <= 6"]),
+    ("window without width", '"lbit:1"]', '"window:"]', ["protocol.pulses[2]", "malformed"]),
+    ("window text width", '"lbit:1"]', '"window:w:1"]', ["protocol.pulses[2]", "'window:w:1'"]),
+    ("window negative radius", '"lbit:1"]', '"window:4:-1"]', ["protocol.pulses[2]", "malformed"]),
+    ("window extra field", '"lbit:1"]', '"window:4:1:2"]', ["protocol.pulses[2]", "malformed"]),
+    (
+        "window in a global echo",
+        '"lbit:1"]',
+        '"window:4"]\nsequence = "global"',
+        ["protocol.pulses", "window", "'global'"],
+    ),
     ("unknown protocol", "[times]", 'sequence = "spinlock"\n[times]', ["protocol.sequence"]),
     ("unknown background", "[times]", 'background = "y"\n[times]', ["protocol.background"]),
     ("xy4 count", "[times]", 'sequence = "xy4"\nn_pulses = 3\n[times]', ["n_pulses", "XY-4"]),
@@ -228,3 +242,41 @@ def test_invalid_deer_input(old: str, new: str, words: list[str]) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_spec(tmp_path / "nothing.toml")
+
+
+@pytest.mark.parametrize(
+    ("pulse", "words"),
+    [
+        ("window:13", ["w <= 12"]),
+        ("window:0", ["w >= 1"]),
+        ("window:4:4", ["r <= 3"]),
+        ("window:11", ["larger than the chain of n = 10", "w <= 10"]),
+        ("window:8:", ["malformed"]),
+        ("window:1.5", ["malformed"]),
+    ],
+)
+def test_window_pulses_outside_their_limits_name_the_key(pulse: str, words: list[str]) -> None:
+    text = edit(edit(BASE, "n = 6", "n = 10"), '"lbit:1"]', f'"window:6", "{pulse}"]')
+    with pytest.raises(ConfigError) as info:
+        parse_spec(text)
+    message = str(info.value)
+    for word in ["protocol.pulses[3]", repr(pulse), *words]:
+        assert word in message, (word, message)
+
+
+def test_window_pulses_allow_long_mps_chains_but_lbit_pulses_do_not() -> None:
+    long_chain = edit(BASE, "n = 6", "n = 40")
+    backend = '[backend]\nname = "aer"\nmethod = "matrix_product_state"\n[times]'
+    window = edit(
+        edit(long_chain, '"lbit", "lbit:1"]', '"window:8", "window:8:1"]'), "[times]", backend
+    )
+    spec = parse_spec(window)
+    assert spec.protocol is not None
+    assert spec.protocol.labels == ("fid", "pbit", "window:8", "window:8:1")
+    with pytest.raises(ConfigError, match="l-bit pulses need the dense eigenbasis"):
+        parse_spec(edit(long_chain, "[times]", backend))
+    # The 'range' assignment then runs on the window only: limited by w, not by n.
+    ranged = edit(window, "[protocol]", '[lbits]\nmethod = "range"\n[protocol]')
+    assert parse_spec(ranged).lbits.method == "range"
+    with pytest.raises(ConfigError, match=r"protocol.pulses\[1\] = 'window:11'.*w <= 10"):
+        parse_spec(edit(ranged, '"window:8",', '"window:11",'))

@@ -135,3 +135,18 @@ def test_deer_accumulates_the_zz_coupling_exactly() -> None:
     half_times = times / 2
     np.testing.assert_allclose(result["sx"], np.cos(4 * coupling * half_times), atol=1e-12)
     assert fit_deer_coupling(times, result["sx"]) == pytest.approx(coupling, rel=1e-6)
+
+
+def test_window_pulses_build_through_build_sequence_and_only_for_single_probe_protocols() -> None:
+    from echo_lab import models
+    from echo_lab.window import window_lbits
+
+    model = models.RandomFieldXXZ(n=8, W=10.0, seed=4)
+    window = window_lbits(model, 4, width=5)
+    hahn = build_sequence("hahn", n=8, probe=4, pulse="window:5:1", window_system=window)
+    (pulse,) = hahn.pulses
+    expected = window.pulse(1)
+    assert pulse.qubits == expected.qubits
+    np.testing.assert_allclose(pulse.matrix, expected.matrix, atol=1e-14)
+    with pytest.raises(ConfigError, match="does not take window pulse"):
+        build_sequence("global", n=8, probe=4, pulse="window:5", window_system=window)

@@ -10,12 +10,14 @@ from qiskit_aer import AerSimulator
 
 from echo_lab import lbits, models
 from echo_lab.backends.exact import ExactBackend
+from echo_lab.config import parse_spec
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import embed
 from echo_lab.models import Lattice, pauli_label
 from echo_lab.protocols import build_hahn
-from echo_lab.pulses import pbit_pulse
+from echo_lab.pulses import make_pulse, parse_pulse_spec, parse_window_spec, pbit_pulse
 from echo_lab.states import probe_state
+from echo_lab.study import compute_echo, realization_seeds
 from echo_lab.window import (
     MAX_WINDOW_SITES,
     mps_bond_dimensions,
@@ -187,3 +189,75 @@ def test_invalid_inputs_name_the_problem() -> None:
         mps_window_density_matrix(mps, [0, 2])
     with pytest.raises(ConfigError, match="outside the MPS"):
         mps_window_density_matrix(mps, [3, 4])
+
+
+WINDOW_STUDY = """
+[study]
+name = "window_echo"
+kind = "echo"
+seed = 7
+
+[model]
+n = 10
+W = 12.0
+
+[protocol]
+pulses = ["pbit", "window:6", "window:6:1"]
+
+[times]
+values = [0.5, 3.0, 40.0]
+"""
+
+
+def test_window_pulses_in_a_study_equal_the_direct_computation() -> None:
+    spec = parse_spec(WINDOW_STUDY)
+    point = spec.points()[0]
+    ds = compute_echo(spec, point, 0)
+    assert list(ds["pulse"].values) == ["fid", "pbit", "window:6", "window:6:1"]
+    assert "tau_x" not in ds and "tau_y" not in ds
+    fields_seed, state_seed = realization_seeds(spec, 0)
+    model = models.RandomFieldXXZ(n=10, W=12.0, seed=fields_seed)
+    np.testing.assert_array_equal(ds["fields"].values, model.fields)
+    probe = 5
+    state = probe_state(10, probe, background="z-random", rng=np.random.default_rng(state_seed))
+    window = window_lbits(model, probe, width=6)
+    pulses = {"window:6": window.pulse(), "window:6:1": window.pulse(1)}
+    assert pulses["window:6"].qubits == (2, 3, 4, 5, 6, 7)
+    assert pulses["window:6:1"].qubits == (4, 5, 6)
+    operators = {
+        "sx": SparsePauliOp.from_sparse_list([("X", [probe], 1.0)], 10),
+        "sy": SparsePauliOp.from_sparse_list([("Y", [probe], 1.0)], 10),
+    }
+    backend = ExactBackend()
+    times = np.array([0.5, 3.0, 40.0])
+    for label, pulse in pulses.items():
+        expected = backend.run(
+            model.hamiltonian(), build_hahn(pulse), state, times, observables=operators
+        )
+        at = ds.sel(background="z-random", pulse=label)
+        np.testing.assert_allclose(at["sx"].values, expected["sx"], atol=1e-10)
+        np.testing.assert_allclose(at["sy"].values, expected["sy"], atol=1e-10)
+        np.testing.assert_allclose(
+            at["coherence"].values, np.hypot(expected["sx"], expected["sy"]), atol=1e-10
+        )
+    # The window pulses are different unitaries: their echoes must differ from the p-bit one.
+    pbit = ds["sx"].sel(background="z-random", pulse="pbit").values
+    whole = ds["sx"].sel(background="z-random", pulse="window:6").values
+    assert np.max(np.abs(pbit - whole)) > 1e-3
+
+
+def test_window_pulse_specs_need_matching_window_lbits() -> None:
+    model = models.RandomFieldXXZ(n=10, W=12.0, seed=4)
+    window = window_lbits(model, 5, width=6)
+    pulse = make_pulse("window:6:2", 5, axis="y", window_system=window)
+    expected = window.pulse(2, axis="y")
+    assert pulse.qubits == expected.qubits == (3, 4, 5, 6, 7)
+    np.testing.assert_array_equal(pulse.matrix, expected.matrix)
+    assert parse_pulse_spec("window:6:2") == ("window", 2)
+    assert parse_window_spec("window:12") == (12, None)
+    with pytest.raises(ConfigError, match="width=8"):
+        make_pulse("window:8", 5, window_system=window)
+    with pytest.raises(ConfigError, match="window_lbits"):
+        make_pulse("window:6", 4, window_system=window)
+    with pytest.raises(ConfigError, match="window_lbits"):
+        make_pulse("window:6", 5)
