@@ -68,3 +68,18 @@ def test_size_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECHO_LAB_MEMORY_LIMIT", "10M")
     with pytest.raises(MemoryError, match="needs about"):
         diagonalize(SparsePauliOp("Z" * 11))
+
+
+@pytest.mark.parametrize("name", ["exact", "krylov", "trotter-exact", "aer", "estimator"])
+def test_every_backend_rejects_a_state_of_the_wrong_size(name: str) -> None:
+    h = models.RandomFieldXXZ(n=4, W=2.0, seed=0).hamiltonian()
+    seq = PulseSequence([Free(1.0)])
+    sx = SparsePauliOp.from_sparse_list([("X", [0], 1.0)], 4)
+    with pytest.raises(ConfigError, match="initial state has 3 sites, the Hamiltonian 4"):
+        get_backend(name).run(
+            h, seq, probe_state(3, 0, background="x"), np.array([1.0]), observables={"sx": sx}
+        )
+    with pytest.raises(ConfigError, match="non-empty"):
+        get_backend(name).run(
+            h, seq, probe_state(4, 0, background="x"), np.array([]), observables={"sx": sx}
+        )

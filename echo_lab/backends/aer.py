@@ -57,7 +57,13 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 
 from echo_lab import trotter
-from echo_lab.backends.base import Operator, check_health, check_times, half_chain_entropy
+from echo_lab.backends.base import (
+    Operator,
+    check_health,
+    check_inputs,
+    check_times,
+    half_chain_entropy,
+)
 from echo_lab.errors import ConfigError, NumericalError
 from echo_lab.models import HamiltonianModel
 from echo_lab.noise import (
@@ -287,10 +293,7 @@ class AerBackend:
         entropy: bool = False,
     ) -> dict[str, np.ndarray]:
         """Observables at each total time, shape ``(K,)`` (plus ``_stderr`` with shots)."""
-        times = check_times(times)
-        n = hamiltonian.num_qubits
-        if state.n != n:
-            raise ConfigError(f"initial state has {state.n} sites, the Hamiltonian {n}")
+        times, n = check_inputs(hamiltonian, state, times)
         steps = self._steps(sequence, times)
         self._check_request(n, entropy, saved_states=times.size if entropy else 0)
         paulis = {name: to_pauli_sum(op, n, name=name) for name, op in observables.items()}

@@ -60,6 +60,22 @@ def check_times(times: np.ndarray) -> np.ndarray:
     return arr
 
 
+def check_inputs(
+    hamiltonian: SparsePauliOp, state: ProductState, times: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Validate the inputs every backend's ``run`` takes; return the time grid and n.
+
+    The time grid goes through :func:`check_times`; the initial state must have as many sites as
+    the Hamiltonian has qubits.
+    """
+    from echo_lab.errors import ConfigError
+
+    n = hamiltonian.num_qubits
+    if state.n != n:
+        raise ConfigError(f"initial state has {state.n} sites, the Hamiltonian {n}")
+    return check_times(times), n
+
+
 def check_health(result: Mapping[str, np.ndarray], *, norms: np.ndarray | None = None) -> None:
     """Raise :class:`NumericalError` on NaN/inf values or a norm drift above NORM_TOLERANCE."""
     for key, values in result.items():

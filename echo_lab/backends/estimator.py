@@ -26,7 +26,7 @@ from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab import trotter
 from echo_lab.backends.aer import decompose_evolution, to_pauli_sum
-from echo_lab.backends.base import Operator, check_health, check_times
+from echo_lab.backends.base import Operator, check_health, check_inputs
 from echo_lab.errors import ConfigError
 from echo_lab.schedule import PulseSequence
 from echo_lab.states import ProductState
@@ -83,15 +83,12 @@ class EstimatorBackend:
         entropy: bool = False,
     ) -> dict[str, np.ndarray]:
         """Observables and their standard errors at each total time, shape ``(K,)``."""
-        times = check_times(times)
-        n = hamiltonian.num_qubits
+        times, n = check_inputs(hamiltonian, state, times)
         if entropy:
             raise ConfigError(
                 "the estimator backend measures expectation values only; use the 'aer' backend "
                 "for the entanglement entropy"
             )
-        if state.n != n:
-            raise ConfigError(f"initial state has {state.n} sites, the Hamiltonian {n}")
         if not observables:
             raise ConfigError("the estimator backend needs at least one observable")
         names = list(observables)

@@ -13,7 +13,12 @@ from collections.abc import Mapping
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab.backends.base import Operator, check_health, check_times, half_chain_entropy
+from echo_lab.backends.base import (
+    Operator,
+    check_health,
+    check_inputs,
+    half_chain_entropy,
+)
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import apply_local, expectations
 from echo_lab.schedule import Free, Pulse, PulseSequence
@@ -74,10 +79,7 @@ class ExactBackend:
         observables: Mapping[str, Operator],
         entropy: bool = False,
     ) -> dict[str, np.ndarray]:
-        times = check_times(times)
-        n = hamiltonian.num_qubits
-        if state.n != n:
-            raise ConfigError(f"initial state has {state.n} sites, the Hamiltonian {n}")
+        times, n = check_inputs(hamiltonian, state, times)
         energies, vectors = self.eigensystem or diagonalize(hamiltonian)
         if vectors.shape[0] != 2**n:
             raise ConfigError("the given eigensystem does not match the Hamiltonian's size")

@@ -26,8 +26,12 @@ import scipy.sparse as sp
 from qiskit.quantum_info import SparsePauliOp
 from scipy.sparse.linalg import expm_multiply
 
-from echo_lab.backends.base import Operator, check_health, check_times, half_chain_entropy
-from echo_lab.errors import ConfigError
+from echo_lab.backends.base import (
+    Operator,
+    check_health,
+    check_inputs,
+    half_chain_entropy,
+)
 from echo_lab.linalg import apply_local, expectations, operator_matrix
 from echo_lab.resources import COMPLEX_BYTES, require_memory, statevector_bytes
 from echo_lab.schedule import Free, Pulse, PulseSequence
@@ -99,10 +103,7 @@ class KrylovBackend:
         entropy: bool = False,
     ) -> dict[str, np.ndarray]:
         """Observables (optionally the half-chain entropy) at each total time, shape ``(K,)``."""
-        times = check_times(times)
-        n = hamiltonian.num_qubits
-        if state.n != n:
-            raise ConfigError(f"initial state has {state.n} sites, the Hamiltonian {n}")
+        times, n = check_inputs(hamiltonian, state, times)
         observable_bytes = sum(
             CSR_ENTRY_BYTES * 2**n if isinstance(op, SparsePauliOp) else 0
             for op in observables.values()

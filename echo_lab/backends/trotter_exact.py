@@ -35,7 +35,12 @@ from qiskit.quantum_info import SparsePauliOp
 from scipy.sparse.csgraph import connected_components
 
 from echo_lab import trotter
-from echo_lab.backends.base import Operator, check_health, check_times, half_chain_entropy
+from echo_lab.backends.base import (
+    Operator,
+    check_health,
+    check_inputs,
+    half_chain_entropy,
+)
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import apply_local, expectations
 from echo_lab.resources import dense_operator_bytes, require_memory
@@ -165,10 +170,7 @@ class TrotterExactBackend:
         entropy: bool = False,
     ) -> dict[str, np.ndarray]:
         """Observables at each total time (shape ``(K,)``) for the Trotterized sequence."""
-        times = check_times(times)
-        n = hamiltonian.num_qubits
-        if state.n != n:
-            raise ConfigError(f"initial state has {state.n} sites, the Hamiltonian {n}")
+        times, n = check_inputs(hamiltonian, state, times)
         steps = np.array(
             [trotter.segment_steps(sequence, float(t), dt=self.dt) for t in times], dtype=np.int64
         ).reshape(times.size, -1)
