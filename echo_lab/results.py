@@ -23,6 +23,7 @@ import importlib.metadata
 import os
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -106,9 +107,15 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
 
 def write_text_atomically(path: Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file and ``os.replace``."""
+    return _replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+def _replace_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Let ``write`` fill a temporary file beside ``path``, then move it onto ``path`` in one
+    ``os.replace``; on any error the temporary file is removed and ``path`` is left as it was."""
     temporary = temporary_path(path)
     try:
-        temporary.write_text(text, encoding="utf-8")
+        write(temporary)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -126,15 +133,9 @@ def save_results(dataset: xr.Dataset, path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_path(path)
-    try:
-        dataset.to_netcdf(str(temporary), engine=ENGINE)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temporary)
-        raise
-    return path
+    return _replace_atomically(
+        path, lambda temporary: dataset.to_netcdf(str(temporary), engine=ENGINE)
+    )
 
 
 def load_results(path: str | Path) -> xr.Dataset:
