@@ -147,12 +147,39 @@ def _sequence_reference(
         fuse_qubits=_FUSE_QUBITS,
     )
     qc.name = name
-    info = {
+    info = _manifest_info(
+        model,
+        state,
+        description=description,
+        protocol=sequence.name,
+        probe=probe,
+        dt=dt,
+        total_time=total_time,
+        steps=trotter.segment_steps(sequence, total_time, dt=dt),
+        pulses=[_pulse_info(p) for p in sequence.pulses],
+    )
+    return ReferenceCircuit(name, qc, {**info, **(extra or {})})
+
+
+def _manifest_info(
+    model: RandomFieldXXZ,
+    state: ProductState,
+    *,
+    description: str,
+    protocol: str,
+    probe: int,
+    dt: float,
+    total_time: float,
+    steps: list[int],
+    pulses: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Manifest entry of one reference circuit: model, fields, seed, state, dt, steps, pulses."""
+    return {
         "description": description,
         "num_qubits": model.n,
         "model": model.describe(),
         "seed": REFERENCE_SEED,
-        "protocol": sequence.name,
+        "protocol": protocol,
         "probe": probe,
         "initial_state": {
             "kind": "probe |+> with z-random background",
@@ -161,12 +188,10 @@ def _sequence_reference(
         },
         "dt": dt,
         "total_time": total_time,
-        "steps": trotter.segment_steps(sequence, total_time, dt=dt),
+        "steps": steps,
         "order": _ORDER,
-        "pulses": [_pulse_info(p) for p in sequence.pulses],
-        **(extra or {}),
+        "pulses": pulses,
     }
-    return ReferenceCircuit(name, qc, info)
 
 
 def _fid_trace(model: RandomFieldXXZ, *, probe: int, dt: float, steps: int) -> dict[str, Any]:
@@ -193,24 +218,17 @@ def _trotter_step_reference() -> ReferenceCircuit:
     step = trotter.step_circuit(model.hamiltonian(), dt=dt, order=_ORDER, fuse_qubits=_FUSE_QUBITS)
     qc.compose(step, inplace=True)
     qc.name = "trotter_step_xxz8"
-    info = {
-        "description": "prepare the initial state, then one Strang Trotter step of dt",
-        "num_qubits": model.n,
-        "model": model.describe(),
-        "seed": REFERENCE_SEED,
-        "protocol": "trotter-step",
-        "probe": probe,
-        "initial_state": {
-            "kind": "probe |+> with z-random background",
-            "seed": REFERENCE_SEED,
-            "angles": state.angles.tolist(),
-        },
-        "dt": dt,
-        "total_time": dt,
-        "steps": [1],
-        "order": _ORDER,
-        "pulses": [],
-    }
+    info = _manifest_info(
+        model,
+        state,
+        description="prepare the initial state, then one Strang Trotter step of dt",
+        protocol="trotter-step",
+        probe=probe,
+        dt=dt,
+        total_time=dt,
+        steps=[1],
+        pulses=[],
+    )
     return ReferenceCircuit(qc.name, qc, info)
 
 
