@@ -297,15 +297,17 @@ class AerBackend:
         steps = self._steps(sequence, times)
         self._check_request(n, entropy, saved_states=times.size if entropy else 0)
         paulis = {name: to_pauli_sum(op, n, name=name) for name, op in observables.items()}
-        step = decompose_evolution(trotter.step_circuit(hamiltonian, dt=self.dt, order=self.order))
+        # One split for every segment: its fused gates are built once and reused.
+        split = trotter.split_layers(hamiltonian)
+        step = decompose_evolution(
+            trotter.evolution_circuit(split, dt=self.dt, steps=1, order=self.order)
+        )
         deltas, weights = dephasing_quadrature(self.noise_spec)
 
         def evolution_for(delta: float) -> Callable[[int], QuantumCircuit]:
             def evolve(k: int) -> QuantumCircuit:
                 if not self._per_step_noise(delta):
-                    merged = trotter.circuit(
-                        hamiltonian, time=k * self.dt, steps=k, order=self.order
-                    )
+                    merged = trotter.evolution_circuit(split, dt=self.dt, steps=k, order=self.order)
                     return decompose_evolution(merged)
                 return self._repeat_step(step, k, delta)
 
