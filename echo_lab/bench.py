@@ -32,11 +32,12 @@ benchmark          what it measures (headline ratio)
 
 Timing rules. The Trotter step time is ``(t(k_high) - t(k_low)) / (k_high - k_low)``, t the
 minimum over repeats of a full Aer run with k merged Strang steps, which removes the fixed cost
-(allocation, state preparation, result handling). Aer runs there use one thread
-(``max_parallel_threads=1``) so that the bandwidth bound, measured with one thread
-(:func:`measure_copy_bandwidth`), applies to the same hardware. The bound of a circuit is
-(gates per step) x 2 x 16 x 2^N bytes / copy bandwidth: every gate is one read and one write of
-the complex128 state vector.
+(allocation, state preparation, result handling). Every variant runs with one Aer thread
+(``max_parallel_threads=1``) against the bandwidth of one copying thread, and ours also with all
+cores (``ours_all_cores``: Aer's default threading) against the bandwidth of all cores copying
+(:func:`measure_copy_bandwidth` with ``threads``): each bound applies to the hardware its run
+used. The bound of a circuit is (gates per step) x 2 x 16 x 2^N bytes / copy bandwidth: every
+gate is one read and one write of the complex128 state vector.
 
 Costs: ``quick=True`` about 1-2 minutes on 2 cores, the full suite 8-15 minutes; its largest
 steps, about two minutes each, are the N = 12 l-bit pipeline with repeats, the Trotter steps at
@@ -50,6 +51,7 @@ import cProfile
 import dataclasses
 import functools
 import importlib
+import itertools
 import json
 import os
 import pstats
@@ -59,6 +61,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -219,12 +222,16 @@ def time_repeats(action: Callable[[], R], *, repeats: int) -> tuple[list[float],
     return seconds, result
 
 
-def measure_copy_bandwidth(*, log2_size: int = 23, repeats: int = 5) -> float:
-    """Bytes per second moved by one ``numpy.copyto`` of a complex128 array (read + write).
+def measure_copy_bandwidth(*, log2_size: int = 23, repeats: int = 5, threads: int = 1) -> float:
+    """Bytes per second moved by ``numpy.copyto`` of a complex128 array (read + write).
 
     The array has 2^log2_size amplitudes (128 MiB at the default, far beyond the caches); the
-    result is ``2 * nbytes / min(time)``. Memory: two such arrays.
+    result is ``2 * nbytes / min(time)``. With ``threads`` > 1 that many threads copy equal
+    slices at once (numpy releases the GIL while copying): the bandwidth of all cores. Memory:
+    two such arrays.
     """
+    if threads < 1:
+        raise ConfigError(f"threads must be >= 1, got {threads}")
     require_memory(
         2 * statevector_bytes(log2_size),
         what=f"the copy-bandwidth probe (2 arrays of 2^{log2_size} amplitudes)",
@@ -232,7 +239,14 @@ def measure_copy_bandwidth(*, log2_size: int = 23, repeats: int = 5) -> float:
     )
     source = np.ones(2**log2_size, dtype=complex)
     target = np.empty_like(source)
-    seconds, _ = time_repeats(lambda: np.copyto(target, source), repeats=repeats)
+    bounds = np.linspace(0, source.size, threads + 1).astype(int)
+    slices = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+    with ThreadPoolExecutor(threads) as pool:
+
+        def copy() -> None:
+            list(pool.map(lambda part: np.copyto(target[part], source[part]), slices))
+
+        seconds, _ = time_repeats(copy, repeats=repeats)
     return 2 * source.nbytes / min(seconds)
 
 
@@ -383,35 +397,52 @@ def _step_counts(n: int) -> tuple[int, int]:
     return 2, 6
 
 
-def _trotter_size(n: int, *, repeats: int, gate_by_gate: bool, bandwidth: float) -> dict[str, Any]:
+def _trotter_size(
+    n: int, *, repeats: int, gate_by_gate: bool, bandwidth: Mapping[int, float]
+) -> dict[str, Any]:
+    """One N of :func:`bench_trotter_step`; ``bandwidth`` maps Aer thread counts to bytes/s."""
     from qiskit_aer import AerSimulator
 
     hamiltonian = _hamiltonian(n)
     k_low, k_high = _step_counts(n)
-    builders: dict[str, Callable[[int], QuantumCircuit]] = {
-        "ours": lambda k: trotter.circuit(hamiltonian, time=k * DT, steps=k, order=ORDER)
-    }
+
+    def ours(k: int) -> QuantumCircuit:
+        return trotter.circuit(hamiltonian, time=k * DT, steps=k, order=ORDER)
+
+    all_cores = max(bandwidth)
+    # name -> (circuit builder, Aer threads)
+    builders: dict[str, tuple[Callable[[int], QuantumCircuit], int]] = {"ours": (ours, 1)}
+    if all_cores > 1:
+        builders["ours_all_cores"] = (ours, all_cores)
     if gate_by_gate:
-        builders["gate_by_gate"] = lambda k: gate_by_gate_circuit(hamiltonian, dt=DT, steps=k)
+        builders["gate_by_gate"] = (
+            lambda k: gate_by_gate_circuit(hamiltonian, dt=DT, steps=k),
+            1,
+        )
     circuits = {
         (name, k): _timed_circuit(n, build(k))
-        for name, build in builders.items()
+        for name, (build, _) in builders.items()
         for k in (k_low, k_high)
     }
     # No truncation: Aer would otherwise simulate only the light cone of the saved observable.
-    simulator = AerSimulator(method="statevector", max_parallel_threads=1, enable_truncation=False)
+    simulators = {
+        threads: AerSimulator(
+            method="statevector", max_parallel_threads=threads, enable_truncation=False
+        )
+        for threads in bandwidth
+    }
     raw: dict[tuple[str, int], list[float]] = {key: [] for key in circuits}
     for _ in range(repeats if n < 24 else max(1, repeats - 2)):
         for key, qc in circuits.items():  # interleaved, so load changes hit every variant
             start = time.perf_counter()
-            _run_aer(simulator, qc)
+            _run_aer(simulators[builders[key[0]][1]], qc)
             raw[key].append(time.perf_counter() - start)
     variants: dict[str, Any] = {}
-    for name in builders:
+    for name, (_, threads) in builders.items():
         low, high = circuits[(name, k_low)], circuits[(name, k_high)]
         per_step = (min(raw[(name, k_high)]) - min(raw[(name, k_low)])) / (k_high - k_low)
         gates = (high.size() - low.size()) / (k_high - k_low)
-        bound = gates * 2 * statevector_bytes(n) / bandwidth
+        bound = gates * 2 * statevector_bytes(n) / bandwidth[threads]
         variants[name] = {
             "seconds_k_low": raw[(name, k_low)],
             "seconds_k_high": raw[(name, k_high)],
@@ -419,6 +450,7 @@ def _trotter_size(n: int, *, repeats: int, gate_by_gate: bool, bandwidth: float)
             "gates_per_step": gates,
             "bandwidth_bound_seconds_per_step": bound,
             "over_bandwidth_bound": per_step / bound,
+            "aer_threads": threads,
         }
     entry: dict[str, Any] = {"n": n, "k_low": k_low, "k_high": k_high, "variants": variants}
     if gate_by_gate:
@@ -480,11 +512,14 @@ def bench_trotter_step(
         what=f"the Trotter-step benchmark at N = {largest}",
         suggestion="Leave out the largest sizes.",
     )
-    bandwidth = measure_copy_bandwidth()
+    cores = os.cpu_count() or 1
+    bandwidth = {threads: measure_copy_bandwidth(threads=threads) for threads in {1, cores}}
     return {
         "model": {"W": W, "J": J, "Jz": JZ, "seed": SEED, "dt": DT, "order": ORDER},
-        "aer_options": {"method": "statevector", "max_parallel_threads": 1},
-        "copy_bandwidth_bytes_per_second": bandwidth,
+        "aer_options": {"method": "statevector", "max_parallel_threads": [1, cores]},
+        "copy_bandwidth_bytes_per_second": bandwidth[1],
+        "copy_bandwidth_all_cores_bytes_per_second": bandwidth[cores],
+        "cores": cores,
         "same_state": _same_state_check(check_n, 3),
         "sizes": [
             _trotter_size(
@@ -994,12 +1029,21 @@ def _headlines(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 f"ours {ours['seconds_per_step']:.3g} s/step",
             )
         add(
-            f"Trotter step ours / bandwidth bound, N = {n}",
+            f"Trotter step ours / bandwidth bound, 1 thread, N = {n}",
             ours["over_bandwidth_bound"],
             3.0,
             "<=",
             f"{ours['gates_per_step']:.1f} gates/step",
         )
+        if "ours_all_cores" in entry["variants"]:
+            every = entry["variants"]["ours_all_cores"]
+            add(
+                f"Trotter step ours / bandwidth bound, {every['aer_threads']} threads, N = {n}",
+                every["over_bandwidth_bound"],
+                3.0,
+                "<=",
+                f"ours {every['seconds_per_step']:.3g} s/step on all cores",
+            )
     mps = results["mps"]
     add(
         f"MPS time N = {mps['sizes'][-1]['n']} / N = {mps['sizes'][0]['n']}",
@@ -1140,8 +1184,20 @@ def plot_summary(record: Mapping[str, Any], path: Path) -> Path:
         ns,
         [e["variants"]["ours"]["bandwidth_bound_seconds_per_step"] for e in trotter_sizes],
         "k--",
-        label="bandwidth bound (ours)",
+        label="bandwidth bound (ours, 1 thread)",
     )
+    every = [e for e in trotter_sizes if "ours_all_cores" in e["variants"]]
+    if every:
+        for key, style, label in (
+            ("seconds_per_step", "^-", "ours, all cores"),
+            ("bandwidth_bound_seconds_per_step", "k:", "bandwidth bound (all cores)"),
+        ):
+            ax_trotter.semilogy(
+                [e["n"] for e in every],
+                [e["variants"]["ours_all_cores"][key] for e in every],
+                style,
+                label=label,
+            )
     ax_trotter.set(xlabel="N", ylabel="seconds per step", title="Strang step, Aer statevector")
     ax_trotter.legend(fontsize=7)
 

@@ -123,6 +123,14 @@ def test_suite_settings_and_inputs_are_checked(tmp_path: Path) -> None:
     a_file.write_text("x")
     with pytest.raises(ConfigError, match="is a file"):
         bench.run_benchmarks(out=a_file, quick=True, settings=bench.QUICK)
+    with pytest.raises(ConfigError, match="threads"):
+        bench.measure_copy_bandwidth(threads=0)
+
+
+def test_copy_bandwidth_with_threads_is_plausible() -> None:
+    # 2^16 amplitudes split over 3 threads (uneven slices): a plausible, positive bandwidth.
+    for threads in (1, 3):
+        assert 1e8 < bench.measure_copy_bandwidth(log2_size=16, repeats=2, threads=threads) < 1e13
 
 
 def test_suite_runs_at_tiny_sizes_and_writes_its_record(tmp_path: Path) -> None:
@@ -157,6 +165,17 @@ def test_suite_runs_at_tiny_sizes_and_writes_its_record(tmp_path: Path) -> None:
     # n = 8: our fused circuit has n/2 + O(1) gates per step, the baseline ~ 2 n + n - 1 per layer
     assert ours["gates_per_step"] < baseline["gates_per_step"] / 3
     assert ours["bandwidth_bound_seconds_per_step"] > 0
+    every = size["variants"].get("ours_all_cores")
+    if every is not None:  # machines with more than one core: same circuit, more Aer threads
+        assert every["gates_per_step"] == ours["gates_per_step"]
+        assert every["aer_threads"] == trotter_step["cores"] > 1
+        bound_ratio = (
+            every["bandwidth_bound_seconds_per_step"] / ours["bandwidth_bound_seconds_per_step"]
+        )
+        assert bound_ratio == pytest.approx(
+            trotter_step["copy_bandwidth_bytes_per_second"]
+            / trotter_step["copy_bandwidth_all_cores_bytes_per_second"]
+        )
 
     (backends,) = results["backends"]["sizes"]
     assert set(backends["seconds"]) == {"exact", "trotter-exact", "krylov", "aer"}
