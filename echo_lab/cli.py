@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from echo_lab.errors import EchoLabError
+from echo_lab.sweep import interruptible
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -139,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_logger.addHandler(handler)
     package_logger.setLevel(logging.INFO)
     try:
-        return int(args.func(args))
+        with interruptible():
+            return int(args.func(args))
     except EchoLabError as exc:
         print(f"echo-lab {args.command}: error: {exc}", file=sys.stderr)
         return 2

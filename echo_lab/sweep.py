@@ -13,22 +13,67 @@ BLAS / LAPACK then use one thread, so their summation order, and hence every flo
 result, is the same bit for bit whether a unit ran serially or on any worker. Parallelism comes
 from running units side by side. Dask is the optional extra ``echo_lab[dask]``; it is imported
 only when asked for, and a missing install raises :class:`~echo_lab.errors.ConfigError`.
+
+**Ctrl-C** (:func:`interruptible`, used by the ``echo-lab`` command): SIGINT raises
+``KeyboardInterrupt`` as usual and also sets a flag that :func:`run_units` checks before every
+further unit. Python loses a ``KeyboardInterrupt`` raised while a ``__del__`` method or a weakref
+callback runs (it prints "Exception ignored" and goes on), and libraries close files from those;
+the flag makes sure an interrupted run still stops at the next unit boundary, with the finished
+units checkpointed, instead of running to the end (seen once under load).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import Any, TypeVar
 
 from threadpoolctl import threadpool_limits
 
 from echo_lab.errors import ConfigError
 
-__all__ = ["call_single_threaded", "run_units"]
+__all__ = ["call_single_threaded", "interrupt_requested", "interruptible", "run_units"]
 
 U = TypeVar("U")
 R = TypeVar("R")
+
+_INTERRUPTED = threading.Event()
+
+
+def interrupt_requested() -> bool:
+    """True after SIGINT inside :func:`interruptible` (until it exits)."""
+    return _INTERRUPTED.is_set()
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block, SIGINT raises ``KeyboardInterrupt`` and sets a sticky flag (module
+    docstring) that :func:`run_units` honours between units. Outside the main thread (where
+    Python cannot install signal handlers) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _on_sigint)
+    _INTERRUPTED.clear()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _INTERRUPTED.clear()
+
+
+def _stop_if_interrupted() -> None:
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 def call_single_threaded(func: Callable[[U], R], unit: U) -> R:
@@ -92,6 +137,7 @@ def run_units(
     with tqdm(total=len(units), desc=description, disable=not progress, unit="unit") as bar:
         if not workers and not scheduler:
             for index, unit in enumerate(units):
+                _stop_if_interrupted()
                 result = call_single_threaded(func, unit)
                 bar.update(1)
                 yield index, result
@@ -118,6 +164,7 @@ def _run_distributed(
         futures = [client.submit(call_single_threaded, func, unit, pure=False) for unit in units]
         index_of = {future.key: i for i, future in enumerate(futures)}
         for future in distributed.as_completed(futures):
+            _stop_if_interrupted()
             result = future.result()
             bar.update(1)
             yield index_of[future.key], result

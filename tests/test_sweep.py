@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 
+from echo_lab import sweep
 from echo_lab.errors import ConfigError
 from echo_lab.sweep import run_units
 
@@ -48,3 +53,32 @@ def test_invalid_execution_options(workers: int, scheduler: str | None, words: s
 def test_an_error_in_a_unit_propagates() -> None:
     with pytest.raises(np.linalg.LinAlgError):
         list(run_units(np.linalg.inv, [np.eye(2), np.zeros((2, 2))], progress=False))
+
+
+def _unit_that_loses_an_interrupt(k: int) -> int:
+    """Unit 1 gets SIGINT and swallows the KeyboardInterrupt, as a ``__del__`` would."""
+    if k == 1:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises during the sleep
+            raise AssertionError("SIGINT was not delivered")
+        except KeyboardInterrupt:
+            pass
+    return k
+
+
+def test_an_interrupt_lost_inside_a_unit_still_stops_the_run_before_the_next_unit() -> None:
+    finished = []
+    with pytest.raises(KeyboardInterrupt), sweep.interruptible():
+        for index, result in run_units(_unit_that_loses_an_interrupt, [0, 1, 2, 3], progress=False):
+            finished.append((index, result))
+    # unit 1 finished (and would be checkpointed by the caller); units 2 and 3 never started
+    assert finished == [(0, 0), (1, 1)]
+    assert not sweep.interrupt_requested()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # outside interruptible() a swallowed interrupt is lost: the run goes to the end
+    assert [i for i, _ in run_units(_unit_that_loses_an_interrupt, [0, 1, 2], progress=False)] == [
+        0,
+        1,
+        2,
+    ]
