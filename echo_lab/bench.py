@@ -1092,6 +1092,7 @@ def run_benchmarks(*, out: Path, quick: bool, settings: SuiteSettings | None = N
             f"study file {suite.study_file} not found: run `echo-lab bench` from a checkout of the "
             "repository (the suite runs experiments/echo_pbit_vs_lbit.toml)"
         )
+    importlib.import_module("echo_lab.backends.aer")  # ConfigError now if Qiskit Aer is missing
     out.mkdir(parents=True, exist_ok=True)
     stem = "suite_quick" if quick else "suite"
     record: dict[str, Any] = {

@@ -7,6 +7,12 @@ input and say how to fix it.
 
 from __future__ import annotations
 
+#: How to get Qiskit Aer; part of every error raised because it is missing or doubly installed.
+AER_INSTALL_HINT = (
+    "install exactly one build of Qiskit Aer: `pip install 'echo_lab[cpu]'` (qiskit-aer), or "
+    "`pip install 'echo_lab[gpu]'` (qiskit-aer-gpu, on a machine with an NVIDIA CUDA device)"
+)
+
 
 class EchoLabError(Exception):
     """Base class of all errors echo_lab raises on purpose."""
@@ -22,6 +28,14 @@ class ResourceError(EchoLabError, MemoryError):
 
 class NumericalError(EchoLabError, ArithmeticError):
     """A result failed a numerical health check (NaN, norm drift beyond tolerance)."""
+
+
+def aer_missing() -> ConfigError:
+    """The error raised when ``qiskit_aer`` cannot be imported."""
+    return ConfigError(
+        "the aer and estimator backends, noise models and benchmarks need Qiskit Aer, which is "
+        f"not installed: {AER_INSTALL_HINT}"
+    )
 
 
 class CheckpointError(EchoLabError):

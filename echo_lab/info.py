@@ -28,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 
 from echo_lab import __version__
+from echo_lab.errors import AER_INSTALL_HINT
 from echo_lab.resources import (
     USABLE_FRACTION,
     available_memory_bytes,
@@ -64,14 +65,16 @@ def _distribution_version(name: str) -> str:
         return "not installed"
 
 
-def _aer_distribution() -> str:
+def _aer_distributions() -> list[str]:
+    """The installed Qiskit Aer builds, GPU first; more than one is a broken install."""
+    found = []
     for name in AER_DISTRIBUTIONS:
         try:
             metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-        return name
-    return "none"
+        found.append(name)
+    return found
 
 
 def _aer_capabilities() -> tuple[list[str], list[str]]:
@@ -164,7 +167,8 @@ class _Environment:
 
 def _collect() -> _Environment:
     devices, methods = _aer_capabilities()
-    distribution = _aer_distribution()
+    builds = _aer_distributions()
+    distribution = ", ".join(builds) or "none"
     memory = available_memory_bytes()
     commit, status = _git_state()
     return _Environment(
@@ -175,7 +179,7 @@ def _collect() -> _Environment:
         numpy=_distribution_version("numpy"),
         scipy=_distribution_version("scipy"),
         qiskit=_distribution_version("qiskit"),
-        qiskit_aer=_distribution_version(distribution),
+        qiskit_aer=_distribution_version(builds[0]) if builds else "not installed",
         qiskit_aer_distribution=distribution,
         aer_devices=devices,
         aer_methods=methods,
@@ -208,12 +212,19 @@ def describe_environment() -> str:
     """:func:`environment_info` as the lines printed by ``echo-lab info``."""
     env = _collect()
     gpu = env.qiskit_aer_distribution.startswith("qiskit-aer-gpu")
+    build = "GPU build" if gpu else "CPU-only build"
+    if env.qiskit_aer_distribution == "none":
+        build = f"not installed: {AER_INSTALL_HINT}"
+    elif "," in env.qiskit_aer_distribution:
+        build = (
+            "CONFLICT: these builds share the qiskit_aer module and overwrite each other's files; "
+            "`pip uninstall -y qiskit-aer qiskit-aer-gpu`, then " + AER_INSTALL_HINT
+        )
     lines = [
         f"echo_lab {env.echo_lab}",
         f"python {env.python} ({env.python_implementation}, {env.platform})",
         f"numpy {env.numpy}, scipy {env.scipy}, qiskit {env.qiskit}",
-        f"qiskit-aer {env.qiskit_aer} (distribution {env.qiskit_aer_distribution}, "
-        f"{'GPU build' if gpu else 'CPU-only build'})",
+        f"qiskit-aer {env.qiskit_aer} (distribution {env.qiskit_aer_distribution}, {build})",
         f"Aer devices: {', '.join(env.aer_devices) or 'none'}",
         f"Aer methods: {', '.join(env.aer_methods) or 'none'}",
         f"CPUs: {env.usable_cpus} usable of {env.cpu_count}",

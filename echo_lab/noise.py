@@ -29,14 +29,18 @@ from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
-from qiskit_aer.noise import (
-    NoiseModel,
-    QuantumError,
-    depolarizing_error,
-    thermal_relaxation_error,
-)
 
-from echo_lab.errors import ConfigError
+from echo_lab.errors import ConfigError, aer_missing
+
+try:
+    from qiskit_aer.noise import (
+        NoiseModel,
+        QuantumError,
+        depolarizing_error,
+        thermal_relaxation_error,
+    )
+except ImportError:
+    raise aer_missing() from None
 
 __all__ = [
     "NoiseSpec",

@@ -50,6 +50,44 @@ def test_gpu_build_is_reported_from_the_installed_distribution(
     assert gpu or "GPU" not in environment["aer_devices"]
 
 
+@pytest.mark.parametrize(
+    ("builds", "words"),
+    [
+        (["qiskit-aer-gpu", "qiskit-aer"], "CONFLICT: these builds share the qiskit_aer module"),
+        ([], "not installed: install exactly one build of Qiskit Aer"),
+    ],
+)
+def test_a_double_or_missing_aer_install_is_reported_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, builds: list[str], words: str
+) -> None:
+    monkeypatch.setattr(info, "_aer_distributions", lambda: builds)
+    line = info.describe_environment().splitlines()[3]
+    assert words in line and "echo_lab[cpu]" in line and "echo_lab[gpu]" in line
+    assert info.environment_info()["qiskit_aer_distribution"] == (", ".join(builds) or "none")
+
+
+def test_without_qiskit_aer_the_aer_paths_raise_a_config_error_naming_the_extras(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from echo_lab.backends import get_backend
+    from echo_lab.errors import ConfigError
+
+    # An import of qiskit_aer (or a submodule) now fails, as on a machine without it; the
+    # echo_lab modules that import it at the top are imported afresh.
+    for name in [m for m in sys.modules if m == "qiskit_aer" or m.startswith("qiskit_aer.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    for name in ("echo_lab.backends.aer", "echo_lab.backends.estimator", "echo_lab.noise"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    for backend in ("aer", "estimator"):
+        with pytest.raises(ConfigError, match=r"not installed: .*echo_lab\[cpu\].*echo_lab\[gpu\]"):
+            get_backend(backend)
+    with pytest.raises(ConfigError, match="need Qiskit Aer"):
+        import echo_lab.noise  # noqa: F401
+    assert get_backend("exact").name == "exact"  # the exact backends do not need Aer
+
+
 def test_environment_info_is_plain_data(environment: dict[str, info.InfoValue]) -> None:
     assert json.loads(json.dumps(environment)) == environment
     assert environment["numpy"] == np.__version__

@@ -53,8 +53,6 @@ from qiskit.circuit.library.standard_gates import get_standard_gate_name_mapping
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import Collect2qBlocks, ConsolidateBlocks
-from qiskit_aer import AerSimulator
-from qiskit_aer.noise import NoiseModel
 
 from echo_lab import trotter
 from echo_lab.backends.base import (
@@ -64,7 +62,7 @@ from echo_lab.backends.base import (
     check_times,
     half_chain_entropy,
 )
-from echo_lab.errors import ConfigError, NumericalError
+from echo_lab.errors import ConfigError, NumericalError, aer_missing
 from echo_lab.models import HamiltonianModel
 from echo_lab.noise import (
     NoiseSpec,
@@ -82,6 +80,12 @@ from echo_lab.resources import (
 from echo_lab.schedule import Free, PulseSequence
 from echo_lab.states import ProductState
 
+try:
+    from qiskit_aer import AerSimulator
+    from qiskit_aer.noise import NoiseModel
+except ImportError:
+    raise aer_missing() from None
+
 METHODS = ("statevector", "matrix_product_state", "density_matrix")
 DEVICES = ("auto", "CPU", "GPU")
 PRECISIONS = ("double", "single")
@@ -98,8 +102,9 @@ MPS_OPTIONS = {
 PARALLEL_BINDINGS_QUBITS = 14
 
 GPU_INSTALL_HINT = (
-    "install the GPU build: `pip uninstall -y qiskit-aer && pip install 'echo_lab[gpu]'` "
-    "(qiskit-aer-gpu replaces qiskit-aer), on a machine with a CUDA device"
+    "install the GPU build instead of the CPU one: `pip uninstall -y qiskit-aer && pip install "
+    "'echo_lab[gpu]'` (qiskit-aer-gpu; the two builds share the qiskit_aer module and must not "
+    "be installed together), on a machine with a CUDA device"
 )
 
 _BASIS_CHANGE = {"X": ("h",), "Y": ("sdg", "h")}
