@@ -28,6 +28,8 @@ benchmark          what it measures (headline ratio)
 ``binding``        transpile once, bind many: R disorder realizations of one FID trace through
                    :meth:`~echo_lab.backends.aer.AerBackend.run_realizations` vs one
                    (t(R) / t(1), target <= 3 for R = 100)
+``trotter_gpu``    only where Aer sees a GPU: our Trotter step on the GPU at N = 24-30 against
+                   all CPU cores at N = 24-26 (:func:`bench_trotter_devices`; GPU / CPU)
 =================  ===========================================================================
 
 Timing rules. The Trotter step time is ``(t(k_high) - t(k_low)) / (k_high - k_low)``, t the
@@ -85,6 +87,7 @@ __all__ = [
     "bench_lbits",
     "bench_mps",
     "bench_study",
+    "bench_trotter_devices",
     "bench_trotter_step",
     "gate_by_gate_circuit",
     "measure_copy_bandwidth",
@@ -138,9 +141,11 @@ class SuiteSettings:
     binding_realizations: int
     binding_rebuilt: int
     repeats: int
+    #: Sizes of the GPU Trotter step (run only where Aer sees a GPU); CPU up to 26 beside it.
+    gpu_sizes: tuple[int, ...] = (24, 26, 28, 30)
 
     def __post_init__(self) -> None:
-        for name in ("lbit_sizes", "trotter_sizes", "backend_sizes", "mps_sizes"):
+        for name in ("lbit_sizes", "trotter_sizes", "backend_sizes", "mps_sizes", "gpu_sizes"):
             sizes = getattr(self, name)
             if not sizes or any(not isinstance(n, int) or n < 2 for n in sizes):
                 raise ConfigError(f"SuiteSettings.{name} must be chain lengths >= 2, got {sizes}")
@@ -187,6 +192,7 @@ QUICK = SuiteSettings(
     binding_realizations=100,
     binding_rebuilt=5,
     repeats=2,
+    gpu_sizes=(20, 22),
 )
 
 #: ``echo-lab bench``: the sizes of the performance targets, 8-15 minutes on 2 cores.
@@ -202,6 +208,7 @@ FULL = dataclasses.replace(
     binding_n=12,
     binding_rebuilt=10,
     repeats=3,
+    gpu_sizes=(24, 26, 28, 30),
 )
 
 
@@ -527,6 +534,81 @@ def bench_trotter_step(
             )
             for n in sizes
         ],
+    }
+
+
+def bench_trotter_devices(
+    *,
+    sizes: Sequence[int],
+    devices: Sequence[str] = ("CPU", "GPU"),
+    cpu_max_n: int = 26,
+    repeats: int = 2,
+) -> dict[str, Any]:
+    """Seconds per Strang step of our circuit on each Aer device (CPU: all cores), per N.
+
+    The timing rule of :func:`bench_trotter_step` (t(k_high) - t(k_low), minimum over repeats).
+    The CPU is timed up to ``cpu_max_n`` (its state is checked against the free memory first);
+    the GPU at every N, and an N whose state does not fit on the device is recorded with Aer's
+    message instead of a time. ``gpu_over_cpu`` where both ran. ConfigError, before any work,
+    for a device Aer does not see (with the install hint for the GPU build).
+    """
+    from qiskit_aer import AerSimulator
+
+    from echo_lab.backends.aer import GPU_INSTALL_HINT
+
+    available = AerSimulator().available_devices()
+    for device in devices:
+        if device not in ("CPU", "GPU"):
+            raise ConfigError(f"devices must be 'CPU' and/or 'GPU', got {device!r}")
+        if device not in available:
+            hint = GPU_INSTALL_HINT if device == "GPU" else "Aer reports no CPU device"
+            raise ConfigError(f"Aer sees no {device} (devices: {list(available)}): {hint}")
+    cpu_sizes = [n for n in sizes if n <= cpu_max_n]
+    if "CPU" in devices and cpu_sizes:
+        require_memory(
+            2 * statevector_bytes(max(cpu_sizes)),
+            what=f"the CPU Trotter step at N = {max(cpu_sizes)}",
+            suggestion="Lower cpu_max_n.",
+        )
+    entries = []
+    for n in sizes:
+        hamiltonian = _hamiltonian(n)
+        k_low, k_high = _step_counts(n)
+        circuits = {
+            k: _timed_circuit(n, trotter.circuit(hamiltonian, time=k * DT, steps=k, order=ORDER))
+            for k in (k_low, k_high)
+        }
+        entry: dict[str, Any] = {"n": n, "k_low": k_low, "k_high": k_high, "devices": {}}
+        for device in devices:
+            if device == "CPU" and n > cpu_max_n:
+                continue
+            simulator = AerSimulator(method="statevector", device=device, enable_truncation=False)
+            raw: dict[int, list[float]] = {k_low: [], k_high: []}
+            try:
+                for _ in range(repeats):
+                    for k, qc in circuits.items():
+                        start = time.perf_counter()
+                        _run_aer(simulator, qc)
+                        raw[k].append(time.perf_counter() - start)
+            except RuntimeError as exc:  # e.g. the state does not fit in the device memory
+                entry["devices"][device] = {"failed": str(exc)}
+                continue
+            entry["devices"][device] = {
+                "seconds_per_step": (min(raw[k_high]) - min(raw[k_low])) / (k_high - k_low),
+                "seconds_k_low": raw[k_low],
+                "seconds_k_high": raw[k_high],
+            }
+        timed = {
+            d: v["seconds_per_step"] for d, v in entry["devices"].items() if "seconds_per_step" in v
+        }
+        if "CPU" in timed and "GPU" in timed:
+            entry["gpu_over_cpu"] = timed["GPU"] / timed["CPU"]
+        entries.append(entry)
+    return {
+        "model": {"W": W, "J": J, "Jz": JZ, "seed": SEED, "dt": DT, "order": ORDER},
+        "aer_devices": list(available),
+        "cpu_threads": os.cpu_count() or 1,
+        "sizes": entries,
     }
 
 
@@ -1068,6 +1150,25 @@ def _headlines(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         "<=",
         f"marginal {binding['marginal_seconds_per_realization']:.3g} s per realization",
     )
+    for entry in results.get("trotter_gpu", {}).get("sizes", []):
+        gpu = entry["devices"].get("GPU", {})
+        if "gpu_over_cpu" in entry:
+            add(
+                f"GPU / CPU ({results['trotter_gpu']['cpu_threads']} cores) Trotter step, "
+                f"N = {entry['n']}",
+                entry["gpu_over_cpu"],
+                None,
+                "<=",
+                f"GPU {gpu['seconds_per_step']:.3g} s/step",
+            )
+        elif "seconds_per_step" in gpu:
+            add(
+                f"GPU Trotter step, N = {entry['n']} (seconds)",
+                gpu["seconds_per_step"],
+                None,
+                "<=",
+                "CPU not timed at this N",
+            )
     return lines
 
 
@@ -1130,6 +1231,12 @@ def run_benchmarks(*, out: Path, quick: bool, settings: SuiteSettings | None = N
             rebuilt=suite.binding_rebuilt,
         ),
     }
+    from qiskit_aer import AerSimulator
+
+    if "GPU" in AerSimulator().available_devices():
+        steps["trotter_gpu"] = lambda: bench_trotter_devices(
+            sizes=suite.gpu_sizes, repeats=suite.repeats
+        )
     results: dict[str, Any] = {}
     for name, step in steps.items():
         start = time.perf_counter()

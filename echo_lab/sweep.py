@@ -57,9 +57,12 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
     """Within the block, SIGINT raises ``KeyboardInterrupt`` and sets a sticky flag (module
-    docstring) that :func:`run_units` honours between units. Outside the main thread (where
-    Python cannot install signal handlers) it does nothing."""
-    if threading.current_thread() is not threading.main_thread():
+    docstring) that :func:`run_units` honours between units. It does nothing outside the main
+    thread (where Python cannot install signal handlers) and when SIGINT is ignored (a run
+    started with ``nohup`` or in the background of a script stays immune to it)."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    ):
         yield
         return
     previous = signal.signal(signal.SIGINT, _on_sigint)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 from qiskit.quantum_info import Operator, SparsePauliOp
+from qiskit_aer import AerSimulator
 
 from echo_lab import bench, models, trotter
 from echo_lab.errors import ConfigError
@@ -81,6 +82,7 @@ def _tiny_settings(study: Path) -> bench.SuiteSettings:
         binding_realizations=3,
         binding_rebuilt=2,
         repeats=1,
+        gpu_sizes=(8,),
     )
 
 
@@ -143,7 +145,10 @@ def test_suite_runs_at_tiny_sizes_and_writes_its_record(tmp_path: Path) -> None:
     assert record["format"] == bench.SUITE_FORMAT and record["quick"] is True
     assert record["environment"]["usable_cpus"] >= 1
     results = record["benchmarks"]
-    assert set(results) == {"lbits", "trotter_step", "backends", "mps", "study", "dask", "binding"}
+    expected = {"lbits", "trotter_step", "backends", "mps", "study", "dask", "binding"}
+    if "GPU" in AerSimulator().available_devices():
+        expected.add("trotter_gpu")
+    assert set(results) == expected
     assert all(entry["wall_seconds"] > 0 for entry in results.values())
 
     lbit_sizes = results["lbits"]["sizes"]
@@ -218,3 +223,22 @@ def test_suite_runs_at_tiny_sizes_and_writes_its_record(tmp_path: Path) -> None:
             if line["comparison"] == "<="
             else line["value"] >= line["target"]
         )
+
+
+def test_trotter_step_per_device_times_the_cpu_and_refuses_a_missing_device() -> None:
+    record = bench.bench_trotter_devices(sizes=(8, 10), devices=("CPU",), cpu_max_n=8, repeats=1)
+    small, large = record["sizes"]
+    assert small["n"] == 8 and set(small["devices"]) == {"CPU"}
+    cpu = small["devices"]["CPU"]
+    # at N = 8 a step takes microseconds, so the difference of two runs is noise: check the runs
+    assert min(cpu["seconds_k_low"] + cpu["seconds_k_high"]) > 0
+    assert np.isfinite(cpu["seconds_per_step"])
+    assert large["devices"] == {} and "gpu_over_cpu" not in large  # above cpu_max_n: not timed
+    with pytest.raises(ConfigError, match="'CPU' and/or 'GPU'"):
+        bench.bench_trotter_devices(sizes=(8,), devices=("TPU",))
+    if "GPU" not in AerSimulator().available_devices():
+        with pytest.raises(ConfigError, match=r"Aer sees no GPU .*qiskit-aer-gpu"):
+            bench.bench_trotter_devices(sizes=(8,), devices=("CPU", "GPU"))
+    else:  # a GPU machine: both devices, and their ratio
+        both = bench.bench_trotter_devices(sizes=(8,), repeats=1)
+        assert both["sizes"][0]["gpu_over_cpu"] > 0

@@ -371,6 +371,9 @@ def test_ctrl_c_keeps_finished_units_and_says_how_to_resume(tmp_path: Path) -> N
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a CI script run in the background ignores SIGINT, and its children
+        # inherit that (echo-lab then rightly stays immune, tests/test_sweep.py)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not list((out / "killme.ckpt").glob("unit-*.nc")):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -67,6 +68,15 @@ def _unit_that_loses_an_interrupt(k: int) -> int:
     return k
 
 
+@pytest.fixture
+def sigint_default() -> Iterator[None]:
+    """Python's usual SIGINT handler for the test (a background CI shell may ignore SIGINT)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_default")
 def test_an_interrupt_lost_inside_a_unit_still_stops_the_run_before_the_next_unit() -> None:
     finished = []
     with pytest.raises(KeyboardInterrupt), sweep.interruptible():
@@ -82,3 +92,15 @@ def test_an_interrupt_lost_inside_a_unit_still_stops_the_run_before_the_next_uni
         1,
         2,
     ]
+
+
+def test_an_ignored_sigint_stays_ignored() -> None:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with sweep.interruptible():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)  # ignored: nothing is raised, no flag is set
+            time.sleep(0.05)
+            assert not sweep.interrupt_requested()
+    finally:
+        signal.signal(signal.SIGINT, previous)
