@@ -29,7 +29,9 @@ in a state-vector simulator every gate is one pass over the 2^n amplitudes (2 x 
 streamed), so a merged Strang step of an n-site chain costs about n / 2 passes with 3-qubit
 gates instead of n - 1 with one gate per bond and about 2n for ``rz`` + ``rxx`` + ``ryy`` +
 ``rzz`` (Aer re-fuses those only partly). Measured: experiments/benchmarks/trotter_step.json.
-Building costs O(steps * blocks * 4^fuse_qubits) with one small ``eigh`` per block.
+Building costs O(steps * blocks) bookkeeping plus one small ``eigh`` per block and one product
+of small matrices per *distinct* fused gate: the fused matrices are cached on the
+:class:`TrotterSplit`, and the steps of a trace repeat the same few gates.
 
 **Pulse sequences** (the team convention, used by every circuit backend): a fixed time step dt;
 each ``Free(fraction)`` segment of a :class:`~echo_lab.schedule.PulseSequence` at total time T gets
