@@ -552,6 +552,7 @@ def bench_trotter_devices(
     message instead of a time. ``gpu_over_cpu`` where both ran. ConfigError, before any work,
     for a device Aer does not see (with the install hint for the GPU build).
     """
+    from qiskit.exceptions import QiskitError
     from qiskit_aer import AerSimulator
 
     from echo_lab.backends.aer import GPU_INSTALL_HINT
@@ -590,7 +591,7 @@ def bench_trotter_devices(
                         start = time.perf_counter()
                         _run_aer(simulator, qc)
                         raw[k].append(time.perf_counter() - start)
-            except RuntimeError as exc:  # e.g. the state does not fit in the device memory
+            except (RuntimeError, QiskitError) as exc:  # e.g. the state does not fit on the device
                 entry["devices"][device] = {"failed": str(exc)}
                 continue
             entry["devices"][device] = {
