@@ -92,6 +92,7 @@ from echo_lab.resources import (
     require_memory,
 )
 from echo_lab.spectrum import diagonalize
+from echo_lab.timing import stage
 
 __all__ = [
     "COUPLING_FIT_FLOOR",
@@ -186,7 +187,8 @@ def _diagonalize_blocks(hamiltonian: SparsePauliOp) -> tuple[np.ndarray, list[_B
     for c in range(count):
         basis = order[starts[c] : starts[c + 1]]
         block = matrix[basis][:, basis].toarray()
-        values, vectors = np.linalg.eigh(block)
+        with stage("diagonalization"):
+            values, vectors = np.linalg.eigh(block)
         parts.append((basis, values, vectors))
     energies = np.concatenate([values for _, values, _ in parts])
     ranking = np.argsort(energies, kind="stable")

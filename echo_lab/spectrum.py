@@ -42,6 +42,7 @@ from qiskit.quantum_info import SparsePauliOp
 from echo_lab.errors import ConfigError
 from echo_lab.models import HamiltonianModel, PauliModel, RandomFieldXXZ, disorder_seeds
 from echo_lab.resources import COMPLEX_BYTES, REAL_BYTES, dense_operator_bytes, require_memory
+from echo_lab.timing import stage
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -109,7 +110,8 @@ def diagonalize(hamiltonian: SparsePauliOp) -> tuple[np.ndarray, np.ndarray]:
     Refused above ``MAX_EXACT_QUBITS`` or when those matrices would not fit in memory.
     """
     matrix = _dense_matrix(hamiltonian, copies=3, what="exact diagonalization")
-    energies, vectors = np.linalg.eigh(matrix)
+    with stage("diagonalization"):
+        energies, vectors = np.linalg.eigh(matrix)
     return energies, vectors
 
 
@@ -229,7 +231,9 @@ def diagonalize_sector(hamiltonian: HamiltonianLike, n_up: int) -> tuple[np.ndar
             "the Hamiltonian does not conserve the total sigma^z, so it has no S^z sectors: "
             "use diagonalize() on the full matrix"
         )
-    energies, vectors = np.linalg.eigh(_dense_sector(operator, n_up, copies=3))
+    block = _dense_sector(operator, n_up, copies=3)
+    with stage("diagonalization"):
+        energies, vectors = np.linalg.eigh(block)
     return energies, vectors
 
 
