@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-import time
+import pytest
 
-from echo_lab import models, spectrum
+from echo_lab import models, spectrum, timing
 from echo_lab.timing import record_stages, stage
 
 
-def test_nested_stages_are_exclusive_and_add_up() -> None:
-    start = time.perf_counter()
+def test_nested_stages_are_exclusive_and_add_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+
+    def spend(seconds: float) -> None:
+        clock[0] += seconds
+
     with record_stages() as seconds:
         with stage("outer"):
-            time.sleep(0.02)
+            spend(2.0)
             with stage("inner"):
-                time.sleep(0.05)
+                spend(5.0)
             with stage("inner"):
-                time.sleep(0.05)
-    total = time.perf_counter() - start
-    assert seconds["inner"] >= 0.1
-    # the outer stage holds its own 20 ms, not the 100 ms spent inside "inner"
-    assert 0.02 <= seconds["outer"] < 0.06
-    assert seconds["outer"] + seconds["inner"] <= total
+                with stage("innermost"):
+                    spend(1.0)
+                spend(4.0)
+        spend(100.0)  # outside every stage: not counted
+    assert seconds == {"outer": 2.0, "inner": 9.0, "innermost": 1.0}
+    assert sum(seconds.values()) == 12.0
 
 
 def test_stages_recorded_only_inside_a_recorder() -> None:
