@@ -69,12 +69,15 @@ from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.states import ProductState
 
 __all__ = [
+    "DEFAULT_DT",
     "DEFAULT_FUSE_QUBITS",
+    "DEFAULT_ORDER",
     "MAX_FUSE_QUBITS",
     "ORDERS",
     "Block",
     "Layer",
     "PauliTermEvolutionGate",
+    "TrotterSettings",
     "TrotterSplit",
     "bind_fields",
     "check_hamiltonian",
@@ -93,6 +96,11 @@ __all__ = [
 
 #: Supported product-formula orders.
 ORDERS = (1, 2, 4)
+
+#: The Trotter step every circuit backend and study uses unless told otherwise (units of 1/J).
+DEFAULT_DT = 0.05
+#: The product-formula order every circuit backend and study uses unless told otherwise.
+DEFAULT_ORDER = 2
 
 #: Default largest fused gate: 3-qubit blocks halve the passes over the state vector of a chain
 #: and measured fastest in Aer statevector (experiments/benchmarks/trotter_step.json).
@@ -281,6 +289,32 @@ def split_layers(hamiltonian: SparsePauliOp, *, fold_fields: bool = True) -> Tro
     return TrotterSplit(n, tuple(layers), constant)
 
 
+@dataclass(frozen=True)
+class TrotterSettings:
+    """Trotter step ``dt`` (units of 1/J, finite and > 0) and order (1, 2 or 4), validated once.
+
+    The one place that holds the defaults (:data:`DEFAULT_DT`, :data:`DEFAULT_ORDER`) and the
+    checks of both; the circuit backends and the study files go through it.
+    """
+
+    dt: float = DEFAULT_DT
+    order: int = DEFAULT_ORDER
+
+    def __post_init__(self) -> None:
+        dt = self.dt
+        if isinstance(dt, bool) or not isinstance(dt, int | float | np.floating):
+            raise ConfigError(f"the Trotter step dt must be a number, got {dt!r}")
+        if not (np.isfinite(dt) and dt > 0):
+            raise ConfigError(f"the Trotter step dt must be finite and > 0, got {dt}")
+        _check_order(self.order)
+        object.__setattr__(self, "dt", float(dt))
+        object.__setattr__(self, "order", int(self.order))
+
+    def steps_to(self, time: float) -> float:
+        """Number of steps of ``dt`` to reach ``time`` (a float: it may be huge)."""
+        return time / self.dt
+
+
 def _embedded_label(term: Term, n: int) -> str:
     chars = ["I"] * n
     for c, q in zip(term[0], term[1], strict=True):
@@ -289,7 +323,7 @@ def _embedded_label(term: Term, n: int) -> str:
 
 
 def _check_order(order: int) -> None:
-    if order not in ORDERS:
+    if isinstance(order, bool) or order not in ORDERS:
         raise ConfigError(f"Trotter order must be one of {ORDERS}, got {order!r}")
 
 

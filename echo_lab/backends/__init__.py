@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from echo_lab.backends.base import Backend
+from echo_lab.backends.options import BACKEND_NAMES
 from echo_lab.errors import ConfigError
 
-BACKEND_NAMES = ("exact", "krylov", "trotter-exact", "aer", "estimator")
+__all__ = ["BACKEND_NAMES", "Backend", "get_backend"]
 
 
 def get_backend(name: str, **options: Any) -> Backend:
