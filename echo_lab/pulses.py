@@ -38,6 +38,7 @@ from typing import Protocol
 import numpy as np
 
 from echo_lab.errors import ConfigError, NumericalError
+from echo_lab.linalg import PAULI_MATRICES
 from echo_lab.models import Lattice
 from echo_lab.resources import dense_operator_bytes, require_memory
 from echo_lab.schedule import Pulse
@@ -67,10 +68,6 @@ PULSE_FAMILIES = ("pbit", "lbit", "window")
 #: zero: the polar factor (the sign of A) is then undefined.
 ZERO_EIGENVALUE_TOLERANCE = 1e-8
 
-_PAULI = {
-    "x": np.array([[0, 1], [1, 0]], dtype=complex),
-    "y": np.array([[0, -1j], [1j, 0]], dtype=complex),
-}
 
 _SPEC = re.compile(r"^lbit:(\d+)$")
 _WINDOW_SPEC = re.compile(r"^window:(\d+)(?::(\d+))?$")
@@ -161,7 +158,7 @@ def pbit_pulse(p: int, *, axis: str = "x", angle_error: float = 0.0) -> Pulse:
         raise ConfigError(f"pulse site must be >= 0, got {p}")
     eps = _check_angle_error(angle_error)
     return Pulse(
-        rotate_about(_PAULI[axis], angle_error=eps),
+        rotate_about(PAULI_MATRICES[axis.upper()], angle_error=eps),
         (int(p),),
         label=f"{axis.upper()}_{p}",
         kind="pbit",

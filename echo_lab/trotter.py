@@ -63,8 +63,8 @@ from qiskit.circuit.library.standard_gates import get_standard_gate_name_mapping
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import apply_local
-from echo_lab.models import HamiltonianModel, Lattice
+from echo_lab.linalg import PAULI_MATRICES, apply_local
+from echo_lab.models import HamiltonianModel, Lattice, check_hermitian, pauli_label
 from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.states import ProductState
 
@@ -74,11 +74,13 @@ __all__ = [
     "DEFAULT_ORDER",
     "MAX_FUSE_QUBITS",
     "ORDERS",
+    "ROTATION_GATES",
     "Block",
     "Layer",
     "PauliTermEvolutionGate",
     "TrotterSettings",
     "TrotterSplit",
+    "append_rotation",
     "bind_fields",
     "check_hamiltonian",
     "circuit",
@@ -108,15 +110,7 @@ DEFAULT_FUSE_QUBITS = 3
 #: Largest fused gate allowed (a 2^6 x 2^6 matrix per gate).
 MAX_FUSE_QUBITS = 6
 
-#: Largest imaginary part a coefficient of a Hermitian ``SparsePauliOp`` may have.
-HERMITIAN_TOLERANCE = 1e-12
-
 _SUZUKI_P = 1.0 / (4.0 - 4.0 ** (1.0 / 3.0))
-
-_PAULI_MATRICES = {
-    "X": np.array([[0, 1], [1, 0]], dtype=complex),
-    "Y": np.array([[0, -1j], [1j, 0]], dtype=complex),
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,20 +188,9 @@ def sum_operators(parts: Sequence[SparsePauliOp], n: int) -> SparsePauliOp:
 
 
 def check_hamiltonian(hamiltonian: SparsePauliOp) -> SparsePauliOp:
-    """Return ``hamiltonian`` simplified with real coefficients; ConfigError if not Hermitian."""
-    if not isinstance(hamiltonian, SparsePauliOp):
-        raise ConfigError(
-            f"the Hamiltonian must be a qiskit SparsePauliOp, got {type(hamiltonian).__name__}; "
-            "use model.hamiltonian()"
-        )
-    coeffs = np.asarray(hamiltonian.coeffs)
-    if not np.all(np.isfinite(coeffs)):
-        raise ConfigError("the Hamiltonian has non-finite (NaN or inf) coefficients")
-    if np.max(np.abs(coeffs.imag), initial=0.0) > HERMITIAN_TOLERANCE:
-        raise ConfigError(
-            "the Hamiltonian is not Hermitian: a SparsePauliOp is Hermitian exactly when all its "
-            "coefficients are real; remove the imaginary parts"
-        )
+    """Return ``hamiltonian`` simplified with real coefficients; ConfigError if not Hermitian
+    (:func:`echo_lab.models.check_hermitian`)."""
+    check_hermitian(hamiltonian)
     simplified = hamiltonian.simplify(atol=0.0, rtol=0.0)
     return SparsePauliOp(simplified.paulis, coeffs=np.real(simplified.coeffs).astype(complex))
 
@@ -273,9 +256,9 @@ def split_layers(hamiltonian: SparsePauliOp, *, fold_fields: bool = True) -> Tro
         layers.append(Layer(tuple(blocks)))
     groups: list[list[Term]] = []
     for term in many:
-        pauli = Pauli(_embedded_label(term, n))
+        pauli = _term_pauli(term, n)
         for group in groups:
-            if all(pauli.commutes(Pauli(_embedded_label(other, n))) for other in group):
+            if all(pauli.commutes(_term_pauli(other, n)) for other in group):
                 group.append(term)
                 break
         else:
@@ -315,11 +298,9 @@ class TrotterSettings:
         return time / self.dt
 
 
-def _embedded_label(term: Term, n: int) -> str:
-    chars = ["I"] * n
-    for c, q in zip(term[0], term[1], strict=True):
-        chars[n - 1 - q] = c
-    return "".join(chars)
+def _term_pauli(term: Term, n: int) -> Pauli:
+    """The n-qubit Pauli string of a term ``(chars, qubits, coeff)``."""
+    return Pauli(pauli_label(n, dict(zip(term[1], term[0], strict=True))))
 
 
 def _check_order(order: int) -> None:
@@ -601,9 +582,9 @@ def pulse_instruction(pulse: Pulse) -> Instruction:
     """
     matrix = pulse.matrix
     if len(pulse.qubits) == 1:
-        if np.allclose(matrix, _PAULI_MATRICES["X"], rtol=0.0, atol=1e-12):
+        if np.allclose(matrix, PAULI_MATRICES["X"], rtol=0.0, atol=1e-12):
             return XGate(label=pulse.label)
-        if np.allclose(matrix, _PAULI_MATRICES["Y"], rtol=0.0, atol=1e-12):
+        if np.allclose(matrix, PAULI_MATRICES["Y"], rtol=0.0, atol=1e-12):
             return YGate(label=pulse.label)
     identity = np.eye(matrix.shape[0])
     if not np.allclose(matrix.conj().T @ matrix, identity, rtol=0.0, atol=1e-10):
@@ -689,7 +670,24 @@ def transpile_to_basis(
     )
 
 
-_ROTATIONS = {"XX": "rxx", "YY": "ryy", "ZZ": "rzz"}
+#: Qiskit rotation gate of each one- and two-qubit Pauli string: exp(-i angle/2 P).
+ROTATION_GATES = {"X": "rx", "Y": "ry", "Z": "rz", "XX": "rxx", "YY": "ryy", "ZZ": "rzz"}
+
+
+def append_rotation(
+    qc: QuantumCircuit,
+    label: str,
+    qubits: Sequence[int],
+    angle: float | ParameterExpression,
+) -> None:
+    """Append exp(-i angle/2 P) for the Pauli string ``label`` on ``qubits`` (``label[k]`` acts
+    on ``qubits[k]``): the rotation gate of :data:`ROTATION_GATES` when there is one, else a
+    :class:`PauliTermEvolutionGate`. The one place Trotter terms become rotation gates."""
+    if label in ROTATION_GATES:
+        getattr(qc, ROTATION_GATES[label])(angle, *qubits)
+        return
+    term = SparsePauliOp.from_sparse_list([(label, range(len(qubits)), 1.0)], len(qubits))
+    qc.append(PauliTermEvolutionGate(term, time=angle / 2), list(qubits))
 
 
 def parameterized_circuit(
@@ -742,7 +740,7 @@ def parameterized_circuit(
         tau = fraction * dt
         if index == 0:
             for q in range(n):
-                qc.rz(2 * fields[q] * tau, q)
+                append_rotation(qc, "Z", [q], 2 * fields[q] * tau)
         else:
             _append_parameterized_layer(qc, split.layers[index - 1], tau)
     qc.global_phase = -split.constant * steps * dt
@@ -753,14 +751,7 @@ def _append_parameterized_layer(qc: QuantumCircuit, layer: Layer, tau: Parameter
     for block in layer.blocks:
         for label, local, coeff in block.operator.to_sparse_list():
             qubits = [block.qubits[k] for k in local]
-            value = float(np.real(coeff))
-            if label in _ROTATIONS:
-                getattr(qc, _ROTATIONS[label])(2 * value * tau, *qubits)
-            else:
-                term = SparsePauliOp.from_sparse_list(
-                    [(label, range(len(qubits)), value)], len(qubits)
-                )
-                qc.append(PauliTermEvolutionGate(term, time=tau), qubits)
+            append_rotation(qc, label, qubits, 2 * float(np.real(coeff)) * tau)
 
 
 def bind_fields(

@@ -378,3 +378,28 @@ def test_non_hermitian_hamiltonian_and_bad_basis_are_rejected():
         trotter.transpile_to_basis(
             trotter.circuit(SparsePauliOp("ZZ"), time=1.0, steps=1), basis=("foo",)
         )
+
+
+def test_append_rotation_is_exp_of_the_pauli_string() -> None:
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import Operator, SparsePauliOp
+    from scipy.linalg import expm
+
+    for label in ("X", "ZZ", "XY", "ZXZ"):
+        k = len(label)
+        qc = QuantumCircuit(k)
+        trotter.append_rotation(qc, label, list(range(k)), 0.7)
+        P = SparsePauliOp.from_sparse_list([(label, range(k), 1.0)], k).to_matrix()
+        np.testing.assert_allclose(Operator(qc).data, expm(-0.35j * P), atol=1e-12)
+
+
+def test_preparation_circuit_matches_the_product_state() -> None:
+    from qiskit.quantum_info import Statevector
+
+    from echo_lab.states import ProductState
+
+    state = ProductState(np.array([[0.3, 1.1], [0.0, 0.0], [np.pi, 0.4]]))
+    prepared = Statevector(state.circuit()).data
+    overlap = abs(np.vdot(prepared, state.vector()))
+    assert np.isclose(overlap, 1.0, atol=1e-12)
+    assert state.circuit().count_ops() == {"ry": 2, "rz": 2}

@@ -70,6 +70,7 @@ from echo_lab.backends.options import (
     aer_memory_bytes,
 )
 from echo_lab.errors import ConfigError, NumericalError, aer_missing
+from echo_lab.linalg import entropy_of_weights
 from echo_lab.models import HamiltonianModel
 from echo_lab.noise import (
     NoiseSpec,
@@ -80,7 +81,7 @@ from echo_lab.noise import (
 )
 from echo_lab.resources import format_bytes, require_memory
 from echo_lab.schedule import Free, PulseSequence
-from echo_lab.states import ProductState
+from echo_lab.states import ProductState, preparation_circuit
 
 try:
     from qiskit_aer import AerSimulator
@@ -127,16 +128,12 @@ def entropy_from_mps(mps: tuple[Any, Any], n: int) -> float:
     if n < 2:
         return 0.0
     schmidt = np.asarray(mps[1][n // 2 - 1], dtype=float)
-    weights = schmidt**2
-    weights = weights[weights > 1e-300] / np.sum(weights)
-    return float(-np.sum(weights * np.log(weights)))
+    return entropy_of_weights(schmidt**2)
 
 
 def entropy_from_density_matrix(rho: np.ndarray) -> float:
     """Von Neumann entropy (natural log) of a density matrix."""
-    weights = np.linalg.eigvalsh(np.asarray(rho))
-    weights = weights[weights > 1e-14]
-    return float(-np.sum(weights * np.log(weights)))
+    return entropy_of_weights(np.linalg.eigvalsh(np.asarray(rho)))
 
 
 class AerBackend:
@@ -368,10 +365,7 @@ class AerBackend:
         field_params = ParameterVector("h", n)
         theta = ParameterVector("theta", n)
         phi = ParameterVector("phi", n)
-        prep = QuantumCircuit(n, name="prepare")
-        for q in range(n):
-            prep.ry(theta[q], q)
-            prep.rz(phi[q], q)
+        prep = preparation_circuit(list(theta), list(phi))
 
         def parameterized(k: int) -> QuantumCircuit:
             qc, own_fields, own_dt = trotter.parameterized_circuit(model, steps=k, order=self.order)

@@ -22,6 +22,7 @@ import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab.errors import NumericalError
+from echo_lab.linalg import entropy_of_weights
 from echo_lab.schedule import PulseSequence
 from echo_lab.states import ProductState
 
@@ -102,7 +103,5 @@ def half_chain_entropy(psi: np.ndarray, n: int, *, cut: int | None = None) -> np
     out = np.empty(states.shape[1])
     for k in range(states.shape[1]):
         s = np.linalg.svd(states[:, k].reshape(2 ** (n - cut), 2**cut), compute_uv=False)
-        p = s**2
-        p = p[p > 1e-300]
-        out[k] = float(-np.sum(p * np.log(p)))
+        out[k] = entropy_of_weights(s**2)
     return out if psi.ndim > 1 else out[0]

@@ -32,7 +32,6 @@ import numpy as np
 import scipy.linalg
 from qiskit.quantum_info import Operator as QiskitOperator
 from qiskit.quantum_info import SparsePauliOp
-from scipy.sparse.csgraph import connected_components
 
 from echo_lab import trotter
 from echo_lab.backends.base import (
@@ -46,6 +45,7 @@ from echo_lab.errors import ConfigError
 from echo_lab.linalg import apply_local, expectations
 from echo_lab.resources import dense_operator_bytes, require_memory
 from echo_lab.schedule import Free, PulseSequence
+from echo_lab.spectrum import basis_blocks
 from echo_lab.states import ProductState
 
 #: Largest off-diagonal element of V^dag U V accepted from the Cayley diagonalization.
@@ -77,11 +77,7 @@ class StepEigensystem:
 
 
 def _sectors(hamiltonian: SparsePauliOp) -> list[np.ndarray]:
-    pattern = abs(hamiltonian.to_matrix(sparse=True))
-    # XX + YY cancel on |00> <-> |11>: drop the explicit zeros so sectors are not joined by them.
-    pattern.eliminate_zeros()
-    count, labels = connected_components(pattern, directed=False)
-    return [np.flatnonzero(labels == c) for c in range(count)]
+    return basis_blocks(hamiltonian.to_matrix(sparse=True))
 
 
 def _diagonalize_unitary(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

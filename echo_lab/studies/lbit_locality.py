@@ -7,14 +7,18 @@ partner_distances, max_coupling) for the DEER estimate of xi.
 Per unit, over (assignment, site): ``mean_range_z``, ``mean_range_x``; over (assignment):
 ``average_range_z``, ``average_range_x``, ``xi_tails``, ``xi_couplings``. With a [protocol]:
 DEER with exact l-bit pulses against each partner, ``J_deer`` (assignment, partner) and
-``xi_deer`` (assignment) from a straight-line fit of log J_deer against the partner distance.
+``xi_deer`` (assignment). Both coupling estimates of xi follow one rule,
+:func:`echo_lab.pauli.fit_localization_length` with floor ``lbits.COUPLING_FIT_FLOOR``: least
+squares of log J against the distance d over the points above the floor (relative to the
+largest), xi = -1 / slope. ``xi_couplings`` fits the median of log|J_ij| at each distance
+(:meth:`~echo_lab.lbits.LBitSystem.xi_couplings`); ``xi_deer`` fits J_deer, one partner per
+distance. ``xi_tails`` fits the tail profile of tau^z (floor ``lbits.TAIL_FIT_FLOOR``).
 Cost: one ``eigh`` per S^z block and one l-bit construction per method (each O(n 4^n) Pauli
 transforms for the ranges). Figure ``locality``: mean ranges and xi estimates vs W.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +30,8 @@ from echo_lab import plot
 from echo_lab.backends import get_backend
 from echo_lab.backends.options import BackendSpec
 from echo_lab.errors import ConfigError
+from echo_lab.lbits import COUPLING_FIT_FLOOR
+from echo_lab.pauli import fit_localization_length
 from echo_lab.pulses import PulseSpec
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.studies.base import (
@@ -65,15 +71,6 @@ def _settings(spec: StudySpec) -> LbitLocalitySettings:
     return spec.settings
 
 
-def _fit_xi(distances: np.ndarray, couplings: np.ndarray) -> float:
-    """xi from log|J| = a - d / xi (least squares); NaN with fewer than two usable points."""
-    usable = couplings > 0
-    if np.count_nonzero(usable) < 2 or np.unique(distances[usable]).size < 2:
-        return math.nan
-    slope, _ = np.polyfit(distances[usable], np.log(couplings[usable]), 1)
-    return -1.0 / slope if slope < 0 else math.inf
-
-
 def compute_lbit_locality(
     spec: StudySpec, point: Mapping[str, Scalar], realization: int
 ) -> xr.Dataset:
@@ -103,7 +100,9 @@ def compute_lbit_locality(
             pulses = settings.protocol.pulses
             _, fits, partners = deer_traces(setup, times, pulses, lbit_system, backend)
             deer.append(fits[0, 0])
-            xi_deer[m] = _fit_xi(_distances(setup, partners), fits[0, 0])
+            xi_deer[m] = fit_localization_length(
+                _distances(setup, partners), fits[0, 0], floor=COUPLING_FIT_FLOOR
+            )
     data_vars: dict[str, Any] = {
         "mean_range_z": (("assignment", "site"), per_site["z"]),
         "mean_range_x": (("assignment", "site"), per_site["x"]),
