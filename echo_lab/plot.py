@@ -17,6 +17,7 @@ objects (Agg canvas, no pyplot state, no global backend switch) and nothing call
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ import xarray as xr
 from echo_lab.errors import ConfigError
 from echo_lab.observables import disorder_summary
 from echo_lab.results import load_results
+from echo_lab.tables import quote
 from echo_lab.timing import stage
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ __all__ = [
     "new_figure",
     "plot_file",
     "points",
+    "safe_name",
     "select_background",
     "summarize",
     "sweep_dims",
@@ -66,8 +69,26 @@ def summarize(values: xr.DataArray, *, dim: str = "realization") -> xr.Dataset:
 
 
 def sweep_dims(ds: xr.Dataset) -> list[str]:
-    """Names of the sweep dimensions of a results Dataset (its ``sweep_dims`` attribute)."""
-    return list(json.loads(ds.attrs.get("sweep_dims", "[]")))
+    """Names of the sweep dimensions of a results Dataset (its ``sweep_dims`` attribute, a JSON
+    list of dimension names); ConfigError when the attribute is malformed."""
+    try:
+        dims = json.loads(ds.attrs.get("sweep_dims", "[]"))
+    except (TypeError, ValueError):
+        dims = None
+    if not isinstance(dims, list) or not all(isinstance(d, str) and d in ds.dims for d in dims):
+        raise ConfigError(
+            f"the results' sweep_dims attribute {quote(ds.attrs.get('sweep_dims'))} is not a "
+            "JSON list of its dimensions; is this a results file written by echo_lab?"
+        )
+    return dims
+
+
+def safe_name(name: object, *, fallback: str) -> str:
+    """``name`` reduced to a plain file name (letters, digits, ``_``, ``-``, ``.``; no leading
+    dot, at most 100 characters), or ``fallback`` when nothing is left: figure files built from
+    it stay inside their folder whatever a results file's ``name`` attribute says."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).lstrip("._")[:100]
+    return cleaned or fallback
 
 
 def points(ds: xr.Dataset) -> Iterator[tuple[dict[str, Any], xr.Dataset]]:
@@ -166,12 +187,22 @@ def plot_file(path: str | Path, *, out: str | Path | None = None) -> list[Path]:
             f"{path} has study kind {ds.attrs.get('kind')!r}, which echo_lab cannot plot; is it "
             "an echo_lab results file?"
         )
-    name = ds.attrs.get("name", path.stem)
+    name = safe_name(ds.attrs.get("name", path.stem), fallback="results")
     folder = Path(out) if out is not None else path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
     with stage("plots"):
-        for figure_name, figure in kind.figures(ds).items():
+        try:
+            figures = kind.figures(ds)
+        except ConfigError:
+            raise
+        except (KeyError, ValueError, IndexError, TypeError, AttributeError) as exc:
+            raise ConfigError(
+                f"{path} cannot be plotted as a result of kind {kind.name!r} "
+                f"({type(exc).__name__}: {quote(str(exc))}); is it a complete results file "
+                "written by echo_lab?"
+            ) from None
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for figure_name, figure in figures.items():
             target = folder / f"{name}_{figure_name}.png"
             figure.savefig(target, dpi=DPI)
             written.append(target)

@@ -20,10 +20,12 @@ memory. Seeding of realizations: :func:`echo_lab.studies.base.realization_seeds`
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,25 +35,28 @@ import xarray as xr
 from echo_lab.backends.options import build_backend
 from echo_lab.checkpoint import CHECKPOINT_FORMAT, Checkpoint, WorkUnit, list_units
 from echo_lab.config import StudySpec, load_spec
-from echo_lab.errors import CheckpointError
+from echo_lab.errors import CheckpointError, ConfigError
 from echo_lab.resources import format_bytes, require_memory
 from echo_lab.results import (
     environment_attrs,
     remove_stale_temporaries,
     save_results,
+    temporary_path,
 )
 from echo_lab.studies.base import SEEDING, realization_seeds
-from echo_lab.sweep import run_units
+from echo_lab.sweep import check_scheduler, check_workers, run_units
 from echo_lab.timing import stage
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "RunOptions",
     "WorkUnit",
     "assemble_results",
     "check_resources",
     "compute_unit",
     "estimate_unit_bytes",
     "list_units",
+    "prepare_output",
     "realization_seeds",
     "result_attrs",
     "run_study",
@@ -169,7 +174,9 @@ def check_resources(spec: StudySpec, *, workers: int = 0) -> int:
     """Refuse ``spec`` before any work if its backends cannot be built or it cannot fit.
 
     Builds each of the kind's backends once (unavailable devices and bad options raise
-    :class:`~echo_lab.errors.ConfigError`), then calls
+    :class:`~echo_lab.errors.ConfigError`), checks ``workers``
+    (:func:`echo_lab.sweep.check_workers`: an integer >= 0, at most what the cores and the
+    memory allow), then calls
     :func:`~echo_lab.resources.require_memory` with :func:`estimate_unit_bytes` times
     ``max(1, workers)`` (units run side by side), which raises
     :class:`~echo_lab.errors.ResourceError` with the estimate. Returns the estimate in bytes.
@@ -179,6 +186,7 @@ def check_resources(spec: StudySpec, *, workers: int = 0) -> int:
     for key, backend in backends.items():
         build_backend(backend, key=key)
     per_unit = estimate_unit_bytes(spec)
+    check_workers(workers, per_unit_bytes=per_unit)
     parallel = max(1, workers)
     suggestion = "Use fewer workers, a smaller n, or another backend."
     if _main_backend(spec) in _STATE_BACKENDS:
@@ -203,54 +211,114 @@ def check_resources(spec: StudySpec, *, workers: int = 0) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How :func:`run_study` runs a study (the ``echo-lab run`` flags).
+
+    ``resume`` reuses a matching checkpoint; ``workers`` > 0 starts a local Dask cluster of
+    that many processes, ``scheduler`` connects to an existing one; ``progress`` shows a bar;
+    ``allow_code_change`` lets a resume reuse units computed by other echo_lab code (recorded in
+    the results' ``code_change`` attribute).
+    """
+
+    resume: bool = False
+    workers: int = 0
+    scheduler: str | None = None
+    progress: bool = True
+    allow_code_change: bool = False
+
+
+def prepare_output(out: Path, name: str) -> None:
+    """Create ``out`` and check that every output of study ``name`` can be written there,
+    before any unit runs: ConfigError when ``out`` is a file or cannot be created or written,
+    or when the results file, the checkpoint or a figure path is in the way."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output folder {out} is a file; give --out a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = temporary_path(out / ".write-test")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"output folder {out} cannot be written ({exc.strerror or exc}); give --out a "
+            "writable folder"
+        ) from None
+    blocked = [out / f"{name}.nc"] if (out / f"{name}.nc").is_dir() else []
+    blocked += [path for path in out.glob(f"{name}_*.png") if path.is_dir()]
+    if (out / f"{name}.ckpt").exists() and not (out / f"{name}.ckpt").is_dir():
+        blocked.append(out / f"{name}.ckpt")
+    if blocked:
+        raise ConfigError(
+            f"{blocked[0]} is in the way of an output of study {name!r} (a folder where a file "
+            "goes, or a file where the checkpoint folder goes); move it away or choose another "
+            "--out"
+        )
+
+
+def _reuse(checkpoint: Checkpoint) -> dict[WorkUnit, xr.Dataset]:
+    """The finished units that pass their checks (the others are moved aside)."""
+    done = {}
+    for unit in checkpoint.finished():
+        dataset = checkpoint.read(unit)
+        if dataset is not None:
+            done[unit] = dataset
+    return done
+
+
 def run_study(
-    spec: StudySpec,
-    *,
-    out: str | Path,
-    resume: bool = False,
-    workers: int = 0,
-    scheduler: str | None = None,
-    progress: bool = True,
+    spec: StudySpec, *, out: str | Path, options: RunOptions | None = None, **flags: Any
 ) -> Path:
     """Run every work unit of ``spec`` and write ``out/<name>.nc`` and ``out/<name>_*.png``.
 
-    Units run serially (``workers=0``), on a local Dask cluster of ``workers`` processes, or on
-    the Dask ``scheduler`` at that address (:func:`echo_lab.sweep.run_units`), each checkpointed
-    as it finishes; ``resume`` reuses a matching checkpoint, and without it a checkpoint holding
-    finished units is refused (module docstring). :func:`check_resources` runs before any work
-    (backends built, one unit's memory estimate times the number of parallel workers checked).
-    Logs (logger ``echo_lab.study``, INFO) how many units were reused and how many computed.
-    Returns the path of the results file.
+    ``options`` (or the same fields as keywords: ``resume``, ``workers``, ``scheduler``,
+    ``progress``, ``allow_code_change``; :class:`RunOptions`). Before any unit runs:
+    :func:`check_resources` (backends built; the number of workers and one unit's memory
+    estimate times the workers checked), :func:`prepare_output`, and the checkpoint's lock
+    (a second run into the same checkpoint is refused). Units run serially, on a local Dask
+    cluster or on a Dask scheduler (:func:`echo_lab.sweep.run_units`), each checkpointed as it
+    finishes (:mod:`echo_lab.checkpoint`). Logs (logger ``echo_lab.study``, INFO) how many units
+    were reused and how many computed. Returns the path of the results file.
     """
+    options = dataclasses.replace(options or RunOptions(), **flags)
     out = Path(out)
-    check_resources(spec, workers=workers)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = Checkpoint(out / f"{spec.name}.ckpt", spec)
-    checkpoint.open(resume=resume)
-    remove_stale_temporaries(out)
-    done = {unit: checkpoint.read(unit) for unit in checkpoint.finished()}
-    todo = [unit for unit in list_units(spec) if unit not in done]
-    logger.info(
-        "%s: reused %d of %d work units from %s, computing %d",
-        spec.name,
-        len(done),
-        len(done) + len(todo),
-        checkpoint.folder,
-        len(todo),
+    check_resources(spec, workers=options.workers)
+    if options.scheduler:
+        check_scheduler(options.scheduler)
+    prepare_output(out, spec.name)
+    checkpoint = Checkpoint(
+        out / f"{spec.name}.ckpt", spec, allow_code_change=options.allow_code_change
     )
-    compute = functools.partial(compute_unit, spec)
-    for index, dataset in run_units(
-        compute,
-        todo,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        description=spec.name,
-    ):
-        checkpoint.write(todo[index], dataset)
-    units = {**done, **{unit: checkpoint.read(unit) for unit in todo}}
-    with stage("results and checkpoint I/O"):
-        path = save_results(assemble_results(spec, units), out / f"{spec.name}.nc")
+    with checkpoint.lock():
+        checkpoint.open(resume=options.resume)
+        remove_stale_temporaries(out)
+        done = _reuse(checkpoint)
+        code_change = checkpoint.check_code()
+        todo = [unit for unit in list_units(spec) if unit not in done]
+        logger.info(
+            "%s: reused %d of %d work units from %s, computing %d",
+            spec.name,
+            len(done),
+            len(done) + len(todo),
+            checkpoint.folder,
+            len(todo),
+        )
+        compute = functools.partial(compute_unit, spec)
+        for index, dataset in run_units(
+            compute,
+            todo,
+            workers=options.workers,
+            scheduler=options.scheduler,
+            progress=options.progress,
+            description=spec.name,
+        ):
+            checkpoint.write(todo[index], dataset)
+        units = {**done, **_reuse(checkpoint)}
+        results = assemble_results(spec, units)
+        if code_change is not None:
+            results.attrs["code_change"] = code_change
+        with stage("results and checkpoint I/O"):
+            path = save_results(results, out / f"{spec.name}.nc")
     from echo_lab.plot import plot_file
 
     plot_file(path, out=out)
@@ -258,20 +326,7 @@ def run_study(
 
 
 def run_study_file(
-    path: str | Path,
-    *,
-    out: str | Path,
-    resume: bool = False,
-    workers: int = 0,
-    scheduler: str | None = None,
-    progress: bool = True,
+    path: str | Path, *, out: str | Path, options: RunOptions | None = None, **flags: Any
 ) -> Path:
     """:func:`run_study` of the study file ``path``, validated first (:mod:`echo_lab.config`)."""
-    return run_study(
-        load_spec(path),
-        out=out,
-        resume=resume,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-    )
+    return run_study(load_spec(path), out=out, options=options, **flags)

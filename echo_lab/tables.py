@@ -57,10 +57,13 @@ def _type_name(value: object) -> str:
 class Table:
     """One TOML table with its dotted name; typed getters raise ConfigError naming the key.
 
-    Unknown keys (not in ``allowed``) are rejected when the table is made.
+    Unknown keys (not in ``allowed``) are rejected when the table is made. ``prefix`` replaces
+    ``"<name>."`` in messages (command-line options use ``"--"``).
     """
 
-    def __init__(self, data: Any, name: str, allowed: Sequence[str]) -> None:
+    def __init__(
+        self, data: Any, name: str, allowed: Sequence[str], *, prefix: str | None = None
+    ) -> None:
         if not isinstance(data, dict):
             raise ConfigError(f"[{name}] must be a table, got {_type_name(data)}")
         unknown = [key for key in data if key not in allowed]
@@ -70,14 +73,16 @@ class Table:
             )
         self.data: dict[str, Any] = data
         self.name = name
+        self.prefix = f"{name}." if prefix is None else prefix
 
     def restrict(self, allowed: Sequence[str]) -> Table:
         """The same table, checked against a narrower list of keys."""
-        return Table(self.data, self.name, allowed)
+        return Table(self.data, self.name, allowed, prefix=self.prefix)
 
     def key(self, key: str) -> str:
-        """Dotted name of ``key`` in this table."""
-        return f"{self.name}.{key}"
+        """Name of ``key`` in messages: ``"<table>.<key>"``, or ``prefix + key`` (e.g.
+        ``"--Jz"`` for command-line options read through a Table)."""
+        return f"{self.prefix}{key}"
 
     def has(self, key: str) -> bool:
         return key in self.data
