@@ -11,7 +11,9 @@ mutually consistent numbers.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -131,9 +133,7 @@ def test_gate_by_gate_counts_what_the_baselines_claim() -> None:
 
     def per_step(order: int) -> float:
         sizes = [bench.gate_by_gate_circuit(hamiltonian, dt=0.1, steps=2, order=order).size()]
-        sizes.append(
-            bench.gate_by_gate_circuit(hamiltonian, dt=0.1, steps=6, order=order).size()
-        )
+        sizes.append(bench.gate_by_gate_circuit(hamiltonian, dt=0.1, steps=6, order=order).size())
         return (sizes[1] - sizes[0]) / 4
 
     assert per_step(1) == 6 + 3 * 5
@@ -507,3 +507,43 @@ def test_suite_runs_at_tiny_sizes_and_writes_its_record(tmp_path: Path) -> None:
     dask_line = lines["Dask throughput, serial / 2 workers"]
     assert dask_line["value"] == dask["serial_over_parallel"]["value"]
     assert dask_line["baseline"] == "2 Dask workers" and dask_line["target"] == 1.7
+
+
+# ----------------------------------------------------------------------------------------------
+# The GPU check: refuses without a GPU, its Python entry point runs on the CPU
+# ----------------------------------------------------------------------------------------------
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "experiments" / "benchmarks"
+
+
+@pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU: the check would run")
+def test_gpu_check_script_refuses_without_a_gpu() -> None:
+    done = subprocess.run(
+        ["bash", str(SCRIPTS / "gpu_check.sh"), "/nonexistent/out"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "gpu_check:" in done.stderr and (
+        "CUDA" in done.stderr or "Aer sees no GPU" in done.stderr
+    )
+
+
+def test_gpu_check_entry_point_runs_on_the_cpu(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPTS / "gpu_check.py")
+    assert spec is not None and spec.loader is not None
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    out = tmp_path / "gpu_check.json"
+    small = ["--sizes", "8", "--cpu-max-n", "8", "--binding-n", "6", "--realizations", "3"]
+    assert gpu_check.main(["--out", str(out), "--devices", "CPU", "--repeats", "1", *small]) == 0
+    record = json.loads(out.read_text())
+    (entry,) = record["trotter_devices"]["sizes"]
+    assert set(entry["devices"]) == {"CPU"}
+    assert max(record["batched_binding"]["max_abs_difference_vs_run_realizations"].values()) < 1e-10
+    if not HAS_GPU:
+        with pytest.raises(ConfigError, match="Aer sees no GPU"):
+            gpu_check.main(["--out", str(tmp_path / "x.json"), *small])
+        assert not (tmp_path / "x.json").exists()
