@@ -183,11 +183,15 @@ def test_peer_step_times_name_the_fastest_and_divide_by_it() -> None:
     (entry,) = record["sizes"]
     assert set(entry["variants"]) == set(peers.VARIANTS)
     step = {name: v["seconds_per_step"]["min"] for name, v in entry["variants"].items()}
-    assert entry["fastest"] == min(step, key=lambda name: step[name])
+    resolved = [name for name, v in entry["variants"].items() if v["resolved"]]
+    assert all(step[name] > 0 for name in resolved)
+    assert entry["fastest"] == min(resolved, key=lambda name: step[name])
+    assert entry["variants"]["qsim_lie_fused"]["k_high"] == peers.QSIM_STEPS[1]
     for name, variant in entry["variants"].items():
         ratio = variant["over_fastest"]
         assert ratio["baseline"] == entry["fastest"] and ratio["numerator"] == name
         assert ratio["value"] == pytest.approx(step[name] / step[entry["fastest"]])
+    assert set(entry["echo_lab_over_peer"]) <= set(resolved)
     for name, value in entry["echo_lab_over_peer"].items():
         assert value == pytest.approx(step[peers.ECHO_LAB_PATH] / step[name])
     with pytest.raises(ConfigError, match="threads"):

@@ -139,23 +139,32 @@ def time_per_step(
     k_low: int,
     k_high: int,
     repeats: int,
+    step_counts: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Seconds per step of each variant, all variants and both step counts interleaved.
 
     ``runs[name](k)`` prepares variant ``name`` with ``k`` steps (built outside the timing) and
-    returns the action to time. Per name: ``seconds_k_low`` / ``seconds_k_high``
-    (:func:`summarize`) and ``seconds_per_step``, ``{"min": ..., "median": ...}``
-    (:func:`per_step_seconds`; a valid timing for :func:`make_ratio`).
+    returns the action to time. ``step_counts`` overrides ``(k_low, k_high)`` per variant (a
+    fast variant needs more steps for its difference to stand above the noise of its fixed
+    cost). Per name: ``k_low``, ``k_high``, ``seconds_k_low`` / ``seconds_k_high``
+    (:func:`summarize`), ``seconds_per_step``, ``{"min": ..., "median": ...}``
+    (:func:`per_step_seconds`; a valid timing for :func:`make_ratio`), and ``resolved``: False
+    when the difference is not positive (noise exceeded the steps' cost; use more steps).
     """
-    actions = {(name, k): prepare(k) for name, prepare in runs.items() for k in (k_low, k_high)}
+    counts = {name: (step_counts or {}).get(name, (k_low, k_high)) for name in runs}
+    actions = {(name, k): runs[name](k) for name in runs for k in counts[name]}
     seconds, _ = time_interleaved(actions, repeats=repeats)
     out = {}
-    for name in runs:
-        low, high = seconds[(name, k_low)], seconds[(name, k_high)]
+    for name, (low_k, high_k) in counts.items():
+        low, high = seconds[(name, low_k)], seconds[(name, high_k)]
+        step = per_step_seconds(low, high, k_low=low_k, k_high=high_k)
         out[name] = {
+            "k_low": low_k,
+            "k_high": high_k,
             "seconds_k_low": summarize(low),
             "seconds_k_high": summarize(high),
-            "seconds_per_step": per_step_seconds(low, high, k_low=k_low, k_high=k_high),
+            "seconds_per_step": step,
+            "resolved": bool(step["min"] > 0 and step["median"] > 0),
         }
     return out
 

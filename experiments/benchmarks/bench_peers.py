@@ -6,7 +6,10 @@ r"""Peers in one run: the Trotter step on Aer, qulacs and qsim; the l-bit operat
    on and off, and the Strang one), qulacs with its circuit optimizer and qsim with its fusion,
    all from the same state and checked to give the same state (module docstring there), once
    per ``--threads`` value (default 1 and all cores); per step and over the fastest.
-2. :func:`echo_lab.bench.bench_lbit_plain_numpy`: the 2n l-bit operators at ``--lbit-n``
+2. :func:`echo_lab.bench.peers.bench_qsim_backend`: one FID trace at ``--backend-n`` (default
+   20) through the aer backend and the qsim backend (:mod:`echo_lab.backends.qsim`), the same
+   circuits, all cores, interleaved.
+3. :func:`echo_lab.bench.bench_lbit_plain_numpy`: the 2n l-bit operators at ``--lbit-n``
    (default 12) through echo_lab and the plain numpy way (dense eigh, Hungarian assignment,
    matrix products), interleaved, operators compared.
 
@@ -27,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from echo_lab.bench import bench_lbit_plain_numpy, write_record
-from echo_lab.bench.peers import bench_trotter_peers, peer_versions
+from echo_lab.bench.peers import bench_qsim_backend, bench_trotter_peers, peer_versions
 from echo_lab.bench.timing import usable_cores
 from echo_lab.info import environment_info
 
@@ -39,6 +42,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=sorted({1, usable_cores()}))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--lbit-n", type=int, default=12, help="0 leaves the l-bit part out")
+    parser.add_argument(
+        "--backend-n", type=int, default=20, help="FID trace, aer vs qsim backend (0: not run)"
+    )
     args = parser.parse_args()
     record: dict[str, Any] = {
         "benchmark": "peers",
@@ -53,6 +59,9 @@ def main() -> None:
         )
         print(f"Trotter peers, {threads} thread(s): done", file=sys.stderr, flush=True)
         write_record(record, args.out)  # keep what is done if a later part is interrupted
+    if args.backend_n:
+        record["qsim_backend"] = bench_qsim_backend(n=args.backend_n, repeats=2)
+        write_record(record, args.out)
     if args.lbit_n:
         record["lbit_pipeline"] = bench_lbit_plain_numpy(args.lbit_n, repeats=2)
     write_record(record, args.out)
