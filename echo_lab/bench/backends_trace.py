@@ -117,6 +117,20 @@ def _mps_fid_circuit(n: int, steps: int) -> QuantumCircuit:
     return qc
 
 
+def _statevector_check(entry: dict[str, Any], steps: int) -> dict[str, Any]:
+    """|<sigma^x_p>| difference of the MPS ``entry`` from the statevector method (same circuit)."""
+    from qiskit_aer import AerSimulator
+
+    n = entry["n"]
+    require_memory(
+        2 * statevector_bytes(n),
+        what=f"the statevector cross-check of the MPS at N = {n}",
+        suggestion="Include a small chain (N <= 20) in the MPS sizes.",
+    )
+    reference = run_aer(AerSimulator(method="statevector"), _mps_fid_circuit(n, steps))
+    return {"n": n, "abs_sx_difference": abs(float(np.real(reference.data()["sx"])) - entry["sx"])}
+
+
 def bench_mps(
     *,
     sizes: Sequence[int],
@@ -133,8 +147,6 @@ def bench_mps(
     dimension). At the smallest N the same circuit also runs on the statevector method:
     ``statevector_difference`` bounds the truncation error there. Memory grows as N chi^2.
     """
-    from qiskit_aer import AerSimulator
-
     from echo_lab.backends.aer import AerBackend
     from echo_lab.window import mps_bond_dimensions
 
@@ -165,14 +177,7 @@ def bench_mps(
                 "sx": float(np.real(data["sx"])),
             }
         )
-    smallest = min(range(len(entries)), key=lambda k: entries[k]["n"])
-    n_check = entries[smallest]["n"]
-    require_memory(
-        2 * statevector_bytes(n_check),
-        what=f"the statevector cross-check of the MPS at N = {n_check}",
-        suggestion="Include a small chain (N <= 20) in the MPS sizes.",
-    )
-    reference = run_aer(AerSimulator(method="statevector"), _mps_fid_circuit(n_check, steps))
+    smallest = min(entries, key=lambda entry: entry["n"])
     longest, shortest = max(sizes), min(sizes)
     return {
         "model": model_record(dt=DT, order=ORDER),
@@ -181,12 +186,7 @@ def bench_mps(
         "steps": steps,
         "load": load,
         "sizes": entries,
-        "statevector_difference": {
-            "n": n_check,
-            "abs_sx_difference": abs(
-                float(np.real(reference.data()["sx"])) - entries[smallest]["sx"]
-            ),
-        },
+        "statevector_difference": _statevector_check(smallest, steps),
         "longest_over_shortest": make_ratio(
             seconds[longest],
             seconds[shortest],

@@ -172,23 +172,14 @@ def _per_gate_floor(
     }
 
 
-def bench_binding(*, n: int, realizations: int, rebuilt: int, repeats: int = 2) -> dict[str, Any]:
-    """R disorder realizations of one FID trace at ``n``: the marginal cost against the floor.
-
-    FID of site n // 2 in |+> with a z-random background per realization, 20 log-spaced times to
-    t = 10 snapped to dt = 0.05 (200 Strang steps), W = 8, J = Jz = 1. Interleaved:
-    :meth:`AerBackend.run_realizations` with all R realizations (``bound_all``) and with the
-    first (``bound_one``), and :meth:`AerBackend.run` per realization (``rebuild``, a fused
-    circuit built for each, on the first ``rebuilt``). ``marginal_over_floor`` (module
-    docstring; target <= 1.3) names its baseline; ``all_over_one`` (the former metric) is kept
-    as context.
-    """
-    from echo_lab.backends.aer import PARALLEL_BINDINGS_QUBITS, AerBackend
+def _time_binding(
+    chain: list[models.RandomFieldXXZ], states: list[Any], *, rebuilt: int, repeats: int
+) -> tuple[dict[str, list[float]], dict[str, Any], dict[str, Any]]:
+    """Interleaved times of bound_one, bound_all and rebuild, their results, the load."""
+    from echo_lab.backends.aer import AerBackend
     from echo_lab.schedule import Free, PulseSequence
 
-    if not 1 <= rebuilt <= realizations or realizations < 2:
-        raise ConfigError("bench_binding needs realizations >= 2 and 1 <= rebuilt <= realizations")
-    chain, states = realization_inputs(n, realizations)
+    n = chain[0].n
     fields = np.array([m.fields for m in chain])
     times = fid_times()
     fid = PulseSequence([Free(1.0)], name="fid")
@@ -213,9 +204,30 @@ def bench_binding(*, n: int, realizations: int, rebuilt: int, repeats: int = 2) 
 
     with watch_load() as load:
         seconds, results = time_interleaved(
-            {"bound_one": bound(1), "bound_all": bound(realizations), "rebuild": rebuild},
+            {"bound_one": bound(1), "bound_all": bound(len(chain)), "rebuild": rebuild},
             repeats=repeats,
         )
+    return seconds, results, load
+
+
+def bench_binding(*, n: int, realizations: int, rebuilt: int, repeats: int = 2) -> dict[str, Any]:
+    """R disorder realizations of one FID trace at ``n``: the marginal cost against the floor.
+
+    FID of site n // 2 in |+> with a z-random background per realization, 20 log-spaced times to
+    t = 10 snapped to dt = 0.05 (200 Strang steps), W = 8, J = Jz = 1. Interleaved:
+    :meth:`AerBackend.run_realizations` with all R realizations (``bound_all``) and with the
+    first (``bound_one``), and :meth:`AerBackend.run` per realization (``rebuild``, a fused
+    circuit built for each, on the first ``rebuilt``). ``marginal_over_floor`` (module
+    docstring; target <= 1.3) names its baseline; ``all_over_one`` (the former metric) is kept
+    as context.
+    """
+    from echo_lab.backends.aer import PARALLEL_BINDINGS_QUBITS
+
+    if not 1 <= rebuilt <= realizations or realizations < 2:
+        raise ConfigError("bench_binding needs realizations >= 2 and 1 <= rebuilt <= realizations")
+    chain, states = realization_inputs(n, realizations)
+    seconds, results, load = _time_binding(chain, states, rebuilt=rebuilt, repeats=repeats)
+    times = fid_times()
     one, every = summarize(seconds["bound_one"]), summarize(seconds["bound_all"])
     marginal = {stat: (every[stat] - one[stat]) / (realizations - 1) for stat in ("min", "median")}
     parallel = min(usable_cores(), realizations) if n < PARALLEL_BINDINGS_QUBITS else 1
