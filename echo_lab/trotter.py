@@ -173,6 +173,14 @@ class TrotterSplit:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
+    def cached_gate_count(self) -> int:
+        """How many distinct fused-gate matrices the circuits built from this split hold so far.
+
+        Identical steps share their matrices, so a trace of any length holds a handful (bounded
+        by the distinct (blocks, step fractions) combinations, at most 4096).
+        """
+        return len(self._fused)
+
     def operator(self) -> SparsePauliOp:
         """The Hamiltonian rebuilt from the split (equals the input up to term order)."""
         parts = [layer.operator(self.num_qubits) for layer in self.layers]

@@ -89,12 +89,19 @@ def test_shared_split_reuses_fused_gates_and_gives_the_same_circuits():
         # Independent reference: the numpy product of the block exponentials, step by step.
         reference = np.linalg.matrix_power(numpy_step_unitary(split, dt, order), steps)
         np.testing.assert_allclose(Operator(shared).data, reference, atol=1e-11)
-    # Steps repeat the same few fused gates: far fewer cached matrices than gates.
-    gates = trotter.evolution_circuit(split, dt=0.1, steps=7, order=2).size()
-    assert len(split._fused) < gates
+    # Steps repeat the same few fused gates: far fewer distinct matrices than gates, and a
+    # second build of a circuit gives an equal circuit without new matrices.
+    first = trotter.evolution_circuit(split, dt=0.1, steps=7, order=2)
+    cached = split.cached_gate_count()
+    assert 0 < cached < first.size()
+    assert trotter.evolution_circuit(split, dt=0.1, steps=7, order=2) == first
+    assert split.cached_gate_count() == cached
     long_split = trotter.split_layers(models.RandomFieldXXZ(n=8, W=3.0, seed=3).hamiltonian())
+    assert long_split.cached_gate_count() == 0
     long = trotter.evolution_circuit(long_split, dt=0.05, steps=200)
-    assert long.size() > 600 and len(long_split._fused) <= 20
+    assert long.size() > 600 and long_split.cached_gate_count() <= 20
+    distinct = {op.operation.params[0].tobytes() for op in long.data}
+    assert len(distinct) <= long_split.cached_gate_count()
     with pytest.raises(ConfigError, match="TrotterSplit"):
         trotter.evolution_circuit(hamiltonian, dt=0.1, steps=1)  # type: ignore[arg-type]
 
