@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -36,7 +35,12 @@ from typing import Any, TypeVar
 from threadpoolctl import threadpool_limits
 
 from echo_lab.errors import ConfigError
-from echo_lab.resources import USABLE_FRACTION, available_memory_bytes, format_bytes
+from echo_lab.resources import (
+    USABLE_FRACTION,
+    available_memory_bytes,
+    format_bytes,
+    usable_cores,
+)
 
 __all__ = [
     "SCHEDULER_TIMEOUT",
@@ -48,7 +52,6 @@ __all__ = [
     "interruptible",
     "max_workers",
     "run_units",
-    "usable_cores",
 ]
 
 #: Memory of one Dask worker process besides its work unit (Python with numpy, SciPy, Qiskit
@@ -97,13 +100,6 @@ def interruptible() -> Iterator[None]:
 def _stop_if_interrupted() -> None:
     if _INTERRUPTED.is_set():
         raise KeyboardInterrupt
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def max_workers(per_unit_bytes: int) -> int:

@@ -24,7 +24,7 @@ import scipy.linalg
 from qiskit.quantum_info import Operator, SparsePauliOp
 from qiskit_aer import AerSimulator
 
-from echo_lab import bench, lbits, models, trotter
+from echo_lab import bench, lbits, models, resources, trotter
 from echo_lab.bench import binding, lbit_pipeline, peers, report, timing
 from echo_lab.errors import ConfigError
 from echo_lab.timing import STAGES
@@ -302,7 +302,7 @@ def test_ratio_names_its_baseline_and_target_flips_with_the_times() -> None:
 
 
 def test_load_above_the_core_count_is_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
-    cores = timing.usable_cores()
+    cores = resources.usable_cores()
     loads = iter([0.5, cores + 0.5])
     monkeypatch.setattr(timing, "load_average", lambda: next(loads))
     with timing.watch_load() as load:

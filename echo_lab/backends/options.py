@@ -54,7 +54,7 @@ __all__ = [
     "parse_backend",
 ]
 
-BACKEND_NAMES = ("exact", "krylov", "trotter-exact", "aer", "estimator")
+BACKEND_NAMES = ("exact", "krylov", "trotter-exact", "aer", "estimator", "qsim")
 
 AER_METHODS = ("statevector", "matrix_product_state", "density_matrix")
 AER_DEVICES = ("auto", "CPU", "GPU")
@@ -112,6 +112,9 @@ RULES: dict[str, BackendRules] = {
         {"precision": (str,), "mps_options": (dict,), "seed_simulator": (int,)},
     ),
     "estimator": BackendRules(("dt", "order", "options"), {"precision": (int, float)}),
+    "qsim": BackendRules(
+        ("dt", "order", "options"), {"threads": (int,), "fused_gate_size": (int,)}
+    ),
 }
 
 
@@ -184,7 +187,8 @@ def estimate_state_bytes(
     Dense backends (``exact``, ``trotter-exact``) return 0: their 2^n x 2^n matrices are counted
     by the study with its other dense steps. ``krylov``: its sparse H and work vectors; ``aer``:
     :func:`aer_memory_bytes` (``saved_states`` saved state vectors, e.g. for entropies);
-    ``estimator``: two state vectors. Cost: microseconds (krylov scans the Pauli terms once).
+    ``estimator``: two state vectors; ``qsim``: its single-precision state and two copies.
+    Cost: microseconds (krylov scans the Pauli terms once).
     """
     n = hamiltonian.num_qubits
     if spec.name == "krylov":
@@ -202,6 +206,8 @@ def estimate_state_bytes(
         )
     if spec.name == "estimator":
         return 2 * statevector_bytes(n)
+    if spec.name == "qsim":
+        return statevector_bytes(n) // 2 + 2 * statevector_bytes(n)
     return 0
 
 

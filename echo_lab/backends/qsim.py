@@ -42,7 +42,7 @@ from echo_lab.backends.base import (
 )
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import apply_local, expectations, operator_matrix
-from echo_lab.resources import require_memory, statevector_bytes
+from echo_lab.resources import require_memory, statevector_bytes, usable_cores
 from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.states import ProductState
 
@@ -92,15 +92,12 @@ class QsimBackend:
     def __init__(
         self,
         *,
-        dt: float = 0.05,
-        order: int = 2,
+        dt: float = trotter.DEFAULT_DT,
+        order: int = trotter.DEFAULT_ORDER,
         threads: int | None = None,
         fused_gate_size: int = 3,
     ) -> None:
-        if not (np.isfinite(dt) and dt > 0):
-            raise ConfigError(f"the Trotter step dt must be finite and > 0, got {dt}")
-        if order not in trotter.ORDERS:
-            raise ConfigError(f"Trotter order must be one of {trotter.ORDERS}, got {order!r}")
+        settings = trotter.TrotterSettings(dt, order)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                     or threads < 1):  # fmt: skip
             raise ConfigError(f"threads must be None or an integer >= 1, got {threads!r}")
@@ -110,10 +107,8 @@ class QsimBackend:
             import qsimcirq
         except ImportError:
             raise ConfigError(f"the qsim backend needs qsimcirq: {QSIM_INSTALL_HINT}") from None
-        from echo_lab.bench.timing import usable_cores
-
-        self.dt = float(dt)
-        self.order = int(order)
+        self.dt = settings.dt
+        self.order = settings.order
         self.threads = threads if threads is not None else usable_cores()
         self.fused_gate_size = fused_gate_size
         # Localized states carry amplitudes below float32's normal range; denormal arithmetic

@@ -45,10 +45,10 @@ from echo_lab.bench.timing import (
     make_ratio,
     summarize,
     time_interleaved,
-    usable_cores,
     watch_load,
 )
 from echo_lab.errors import ConfigError
+from echo_lab.resources import usable_cores
 
 __all__ = [
     "bench_batched_binding",

@@ -21,7 +21,7 @@ from echo_lab.bench.lbit_pipeline import bench_lbits, lbit_headlines
 from echo_lab.bench.model import DT
 from echo_lab.bench.report import plot_summary, write_record
 from echo_lab.bench.study_profile import bench_study
-from echo_lab.bench.timing import load_average, measure_copy_bandwidth, usable_cores
+from echo_lab.bench.timing import load_average, measure_copy_bandwidth
 from echo_lab.bench.trotter_step import (
     bench_trotter_devices,
     bench_trotter_step,
@@ -29,6 +29,7 @@ from echo_lab.bench.trotter_step import (
     trotter_step_headlines,
 )
 from echo_lab.errors import ConfigError
+from echo_lab.resources import usable_cores
 
 __all__ = ["FULL", "QUICK", "SUITE_FORMAT", "SuiteSettings", "collect_headlines", "run_benchmarks"]
 

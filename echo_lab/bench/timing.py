@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from echo_lab.errors import ConfigError
-from echo_lab.resources import require_memory, statevector_bytes
+from echo_lab.resources import require_memory, statevector_bytes, usable_cores
 
 __all__ = [
     "judge",
@@ -45,20 +45,11 @@ __all__ = [
     "time_interleaved",
     "time_per_step",
     "time_repeats",
-    "usable_cores",
     "watch_load",
 ]
 
 R = TypeVar("R")
 K = TypeVar("K", bound=Hashable)
-
-
-def usable_cores() -> int:
-    """CPUs this process may run on (its affinity mask), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def load_average() -> float:

@@ -37,10 +37,9 @@ from echo_lab.bench.timing import (
     make_ratio,
     measure_copy_bandwidth,
     time_per_step,
-    usable_cores,
     watch_load,
 )
-from echo_lab.resources import require_memory, statevector_bytes
+from echo_lab.resources import require_memory, statevector_bytes, usable_cores
 
 __all__ = [
     "bench_trotter_devices",

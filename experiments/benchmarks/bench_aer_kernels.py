@@ -35,9 +35,8 @@ from echo_lab.bench import (
     watch_load,
     write_record,
 )
-from echo_lab.bench.timing import usable_cores
 from echo_lab.info import environment_info
-from echo_lab.resources import statevector_bytes
+from echo_lab.resources import statevector_bytes, usable_cores
 
 
 def gate_kinds() -> dict[str, list[Gate]]:

@@ -31,8 +31,8 @@ from typing import Any
 
 from echo_lab.bench import bench_lbit_plain_numpy, write_record
 from echo_lab.bench.peers import bench_qsim_backend, bench_trotter_peers, peer_versions
-from echo_lab.bench.timing import usable_cores
 from echo_lab.info import environment_info
+from echo_lab.resources import usable_cores
 
 
 def main() -> None:
