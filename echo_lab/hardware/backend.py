@@ -14,8 +14,9 @@ stated):
 
 * ``name_raw``, ``name_raw_stderr``: unmitigated;
 * ``name_mitigated``, ``name_mitigated_stderr``: with twirling / readout mitigation / ZNE (when any
-  is on); with ZNE also ``name_zne_exponential``, ``name_zne_linear`` and their ``_stderr`` (each
-  fit's value at zero noise and its standard error, NaN where the fit failed) and
+  is on); with ZNE also ``name_zne_exponential``, ``name_zne_linear`` and their ``_stderr`` and
+  ``_chi2`` (each fit's value at zero noise, its standard error and chi^2, NaN where the fit
+  failed; ``name_mitigated`` is the first that succeeded) and
   ``name_noise_factors``, ``name_noise_factors_stderr``, shape ``(K, F)``, the values at the noise
   factors (``noise_factors``, shape ``(F,)``);
 * with ``"normalize"``: ``name_reference``, ``name_reference_stderr`` (the reference circuit,
@@ -311,9 +312,11 @@ class DeviceBackend:
             out[f"{name}_stderr"] = out[f"{name}_mitigated_stderr"]
             if mitigated.extrapolated is None or mitigated.extrapolated_stderr is None:
                 continue
+            assert mitigated.chi2 is not None
             for e, extrapolator in enumerate(self.mitigation.extrapolators):
                 out[f"{name}_zne_{extrapolator}"] = mitigated.extrapolated[:, m, e]
                 out[f"{name}_zne_{extrapolator}_stderr"] = mitigated.extrapolated_stderr[:, m, e]
+                out[f"{name}_zne_{extrapolator}_chi2"] = mitigated.chi2[:, m, e]
             assert mitigated.noise_factor_values is not None
             assert mitigated.noise_factor_stderr is not None
             out[f"{name}_noise_factors"] = mitigated.noise_factor_values[:, m]
