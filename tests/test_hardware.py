@@ -367,3 +367,17 @@ def test_without_the_extra_everything_else_imports_and_the_device_path_names_it(
     )
     assert "echo_lab[cpu,hardware]" in result.stdout
     assert "qiskit-ibm-runtime" in result.stdout
+
+
+def test_pauli_twirl_keeps_the_process_fidelity_and_is_a_pauli_channel(fez) -> None:
+    from qiskit.quantum_info import Chi, process_fidelity
+
+    line = devices.reduce_device(fez, devices.choose_line(fez, 2))
+    original = line.noise_model()._local_quantum_errors["cz"][(0, 1)]
+    twirled = devices.pauli_twirled(original)
+    fidelity = process_fidelity(original.to_quantumchannel())
+    assert process_fidelity(twirled.to_quantumchannel()) == pytest.approx(fidelity, abs=1e-12)
+    chi = Chi(twirled.to_quantumchannel()).data
+    assert np.allclose(chi, np.diag(np.diag(chi)), atol=1e-12)  # diagonal: a Pauli channel
+    model = line.pauli_noise_model()
+    assert set(model._local_readout_errors) == set(line.noise_model()._local_readout_errors)

@@ -100,6 +100,9 @@ class DeviceBackend:
     two_qubit_error_scale : factor on every two-qubit gate's error (and duration).
     fractional_gates : use the device's native ``rx`` / ``rzz``.
     method : ``"auto"``, ``"density_matrix"`` or ``"statevector"`` (noisy trajectories).
+    pauli_noise : replace every gate error by its Pauli twirl
+        (:meth:`~echo_lab.hardware.devices.DeviceLine.pauli_noise_model`): what twirled circuits
+        see on average, and much cheaper trajectories (Aer samples Pauli errors as gates).
     pulse_budget : most two-qubit gates a dense pulse may be synthesized into.
     optimization_level : of the ISA transpilation.
     seed : seeds the simulator, the twirling samples and the transpiler (None: random).
@@ -119,6 +122,7 @@ class DeviceBackend:
         two_qubit_error_scale: float = 1.0,
         fractional_gates: bool = False,
         method: str = "auto",
+        pauli_noise: bool = False,
         pulse_budget: int = DEFAULT_PULSE_BUDGET,
         optimization_level: int = 2,
         seed: int | None = None,
@@ -145,6 +149,7 @@ class DeviceBackend:
         self.layout = None if layout is None else check_line(self.device, layout)
         self.two_qubit_error_scale = float(two_qubit_error_scale)
         self.method = method
+        self.pauli_noise = bool(pauli_noise)
         self.pulse_budget = pulse_budget
         self.optimization_level = optimization_level
         self.seed = seed
@@ -240,7 +245,7 @@ class DeviceBackend:
         line = self.line(n)
         echo = self.isa_circuits(hamiltonian, sequence, state, times)
         self.last_reports = [report_circuit(qc, line) for qc in echo]
-        simulator = line.simulator(method=method, seed=self.seed)
+        simulator = line.simulator(method=method, seed=self.seed, pauli_noise=self.pauli_noise)
         raw, mitigated = self._estimate(echo, paulis, simulator, seed=self.seed)
         out = self._assemble(names, raw, mitigated)
         if self.mitigation.normalize:
@@ -359,6 +364,7 @@ class DeviceBackend:
             "mitigation": list(self.mitigation.names),
             "two_qubit_error_scale": self.two_qubit_error_scale,
             "method": self.method,
+            "pauli_noise": self.pauli_noise,
             "pulse_budget": self.pulse_budget,
             "optimization_level": self.optimization_level,
             "seed": self.seed,

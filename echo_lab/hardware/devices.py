@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 from echo_lab.errors import ConfigError
 from echo_lab.hardware import hardware_missing
 
@@ -56,9 +58,11 @@ try:
         XGate,
     )
     from qiskit.providers import BackendV2, Options
+    from qiskit.quantum_info import Kraus, Pauli
     from qiskit.transpiler import InstructionProperties, QubitProperties, Target
     from qiskit_aer import AerSimulator
-    from qiskit_aer.noise import NoiseModel
+    from qiskit_aer.noise import NoiseModel, QuantumError, pauli_error
+    from qiskit_aer.noise.device import basic_device_gate_errors, basic_device_readout_errors
     from qiskit_ibm_runtime import fake_provider
     from qiskit_ibm_runtime.utils.backend_converter import convert_to_target
 except ImportError:
@@ -74,6 +78,7 @@ __all__ = [
     "fake_device_names",
     "line_cost",
     "load_device",
+    "pauli_twirled",
     "reduce_device",
 ]
 
@@ -439,18 +444,55 @@ class DeviceLine:
         """Aer's device noise model of the line (``NoiseModel.from_backend`` of its target)."""
         return NoiseModel.from_backend(self.backend())
 
-    def simulator(self, *, method: str, seed: int | None = None) -> AerSimulator:
+    def pauli_noise_model(self) -> NoiseModel:
+        """The noise model with every gate error replaced by its twirl (:func:`pauli_twirled`).
+
+        Same readout errors. Pauli twirling of the gates turns the device channel into exactly
+        this one on average, and Aer samples a Pauli channel as plain gates on a trajectory,
+        without the norm computations a thermal-relaxation Kraus channel costs.
+        """
+        model = NoiseModel(basis_gates=list(self.target.operation_names))
+        for qubits, error in basic_device_readout_errors(target=self.target):
+            model.add_readout_error(error, qubits)
+        for name, qubits, error in basic_device_gate_errors(target=self.target):
+            model.add_quantum_error(pauli_twirled(error), name, qubits)
+        return model
+
+    def simulator(
+        self, *, method: str, seed: int | None = None, pauli_noise: bool = False
+    ) -> AerSimulator:
         """An Aer simulator with the line's target and noise model.
 
         ``method`` is ``"density_matrix"`` (exact noisy state, 16 * 4^n bytes) or
-        ``"statevector"`` (one noisy trajectory per shot, 16 * 2^n bytes).
+        ``"statevector"`` (one noisy trajectory per shot, 16 * 2^n bytes); ``pauli_noise`` uses
+        :meth:`pauli_noise_model`.
         """
         if method not in ("density_matrix", "statevector"):
             raise ConfigError(f"method must be 'density_matrix' or 'statevector', got {method!r}")
-        options: dict[str, Any] = {"method": method, "noise_model": self.noise_model()}
+        noise = self.pauli_noise_model() if pauli_noise else self.noise_model()
+        options: dict[str, Any] = {"method": method, "noise_model": noise}
         if seed is not None:
             options["seed_simulator"] = int(seed)
         return AerSimulator.from_backend(self.backend(), **options)
+
+
+def pauli_twirled(error: QuantumError) -> QuantumError:
+    """The Pauli channel of ``error`` averaged over Pauli twirls.
+
+    Probability of Pauli P: p_P = sum_k |Tr(P K_k)|^2 / d^2 over the Kraus operators K_k of the
+    channel (d = 2^k); p_I is the channel's process fidelity, which twirling keeps. Cost O(16^k).
+    """
+    k = error.num_qubits
+    kraus = Kraus(error.to_quantumchannel()).data
+    terms = []
+    for letters in itertools.product("IXYZ", repeat=k):
+        label = "".join(letters)
+        pauli = Pauli(label).to_matrix()
+        weight = sum(abs(np.trace(pauli @ op)) ** 2 for op in kraus) / 4**k
+        if weight > 1e-15:
+            terms.append((label, float(weight)))
+    total = sum(w for _, w in terms)
+    return pauli_error([(label, w / total) for label, w in terms])
 
 
 def _scaled(prop: InstructionProperties | None, scale: float) -> InstructionProperties | None:
