@@ -4,7 +4,8 @@ The first three run through qiskit-ibm-runtime's client-side (executor-based) ``
 the line's Aer simulator as its backend (``mode``), which really applies them offline: every
 twirling randomization, folded circuit and readout-calibration circuit is simulated with the
 device noise. (The legacy local ``EstimatorV2`` of qiskit-ibm-runtime ignores resilience options
-offline: measured, resilience levels 0 and 2 return the same value, 0.695, where ZNE gives 0.96.) What each option turns on (:func:`estimator_options`):
+offline: measured, resilience levels 0 and 2 return the same value, 0.695, where ZNE gives
+0.96.) What each option turns on (:func:`estimator_options`):
 
 * ``twirling``: Pauli twirling of the two-qubit gate layers and of the measurements, with
   ``randomizations`` random samples sharing the shots (group ``local_pauli`` on devices with
