@@ -37,12 +37,13 @@ from scipy.sparse.csgraph import connected_components
 from echo_lab import trotter
 from echo_lab.backends.base import (
     Operator,
+    apply_pulse,
     check_health,
     check_inputs,
     half_chain_entropy,
 )
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import apply_local, expectations
+from echo_lab.linalg import expectations
 from echo_lab.resources import dense_operator_bytes, require_memory
 from echo_lab.schedule import Free, PulseSequence
 from echo_lab.states import ProductState
@@ -182,7 +183,7 @@ class TrotterExactBackend:
                 states = system.power(states, steps[:, free_index])
                 free_index += 1
             else:
-                states = apply_local(segment.matrix, segment.qubits, states, n)
+                states = apply_pulse(segment, states, n)
         result = {name: expectations(op, states) for name, op in observables.items()}
         if entropy:
             result["entropy"] = half_chain_entropy(states, n)
