@@ -109,8 +109,11 @@ def spectral_bounds(
         shift = float(np.min(sign * diagonal))
         vector = np.ones(csr.shape[0])
         for _ in range(iterations):
-            vector = operator @ vector - shift * vector
-            vector /= np.max(vector)
+            product = operator @ vector - shift * vector
+            top = float(np.max(product))
+            if not (np.isfinite(top) and top > 0):
+                break  # M = shift * 1 on this vector: the last positive one is as good
+            vector = product / top
         if not (np.all(np.isfinite(vector)) and np.all(vector > 0)):
             continue
         bound = float(np.max((operator @ vector) / vector))
