@@ -1,9 +1,10 @@
 """Simulator backends behind one interface (:class:`echo_lab.backends.base.Backend`).
 
-``get_backend(name, **options)`` returns one of: ``exact`` (eigenbasis, N <= 14), ``krylov``
-(sparse Krylov, larger N), ``trotter-exact`` (diagonalized Trotter step, N <= 12), ``aer``
-(Qiskit Aer: statevector CPU/GPU, matrix product state, density matrix with noise) and
-``estimator`` (any Qiskit ``EstimatorV2``).
+``get_backend(name, **options)`` returns one of: ``exact`` (eigenbasis, sector by sector when H
+conserves the total sigma^z: N <= 16), ``krylov`` (Chebyshev on the touched S^z sectors,
+N <= 20), ``trotter-exact`` (diagonalized Trotter step, N <= 12), ``aer`` (Qiskit Aer:
+statevector CPU/GPU, matrix product state, density matrix with noise) and ``estimator`` (any
+Qiskit ``EstimatorV2``).
 """
 
 from __future__ import annotations
