@@ -327,3 +327,28 @@ def test_memory_is_refused_before_allocation(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ResourceError, match="48620-state sector"):
         eigensystem.block(9)
     assert isinstance(eigensystem, BlockEigensystem) and eigensystem.diagonalized == ()
+
+
+@pytest.mark.slow
+def test_n14_lbit_echoes_without_dense_operators() -> None:
+    """n = 14 end to end with no 4^n object: exact and truncated l-bit pulses, <tau^x_p>."""
+    n, p = 14, 7
+    system = lbits.construct(chain(n, seed=14, W=8.0))
+    state = probe_state(n, p, background="z-random", rng=np.random.default_rng(14))
+    times = np.array([0.5, 10.0, 100.0])
+    ops = observables.probe_observables(n, p, lbit_system=system)
+    assert isinstance(ops["tau_x"], sp.linalg.LinearOperator)
+    initial = float(system.tau_expectation("x", p, state.vector()))
+    kept = {}
+    for spec in ("lbit", "lbit:1", "lbit:2"):
+        sequence = build_sequence("hahn", n=n, probe=p, pulse=spec, lbit_system=system)
+        exact = ExactBackend(eigensystem=system.eigensystem).run(
+            system.hamiltonian, sequence, state, times, observables=ops
+        )
+        krylov = KrylovBackend().run(system.hamiltonian, sequence, state, times, observables=ops)
+        for key in ops:
+            np.testing.assert_allclose(krylov[key], exact[key], atol=ATOL, err_msg=f"{spec} {key}")
+        kept[spec] = exact["tau_x"][-1] / initial
+    assert kept["lbit"] == pytest.approx(1.0, abs=ATOL)
+    # Physics: a truncated pulse recovers less than the exact one (physics.md section 6).
+    assert kept["lbit:1"] < 1.0 and kept["lbit:2"] < 1.0

@@ -27,7 +27,9 @@ imported). Two OpenMP threads on a loaded 2-core machine busy-wait and slow down
 ratios on a loaded machine with one thread for both (``--threads 1 --quspin-threads 1``), and
 the all-cores ratio on an idle machine. The JSON records the machine, the versions (QuSpin's
 included), the command, per n every repeat of every variant, min and median, the largest
-deviation of each variant from ``ours`` and the load average before and after each n.
+deviation of each variant from ``ours`` and the load average before and after each n. CPU
+seconds (all threads of the process) are recorded beside the wall times: with one thread each
+they are what an idle machine would show as wall time, up to memory-bandwidth contention.
 
 Run (on an idle 2-core machine, ~25 minutes, most of it QuSpin at n = 20)::
 
@@ -211,12 +213,14 @@ def versions() -> dict[str, str]:
 def measure(n: int, repeats: int, variants: dict[str, Callable[[int], Any]]) -> dict[str, Any]:
     load_before = os.getloadavg()
     seconds: dict[str, list[float]] = {name: [] for name in variants}
+    cpu_seconds: dict[str, list[float]] = {name: [] for name in variants}
     results: dict[str, Any] = {}
     for _ in range(repeats):
         for name, action in variants.items():
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             results[name] = action(n)
             seconds[name].append(time.perf_counter() - start)
+            cpu_seconds[name].append(time.process_time() - cpu_start)
             print(f"n = {n} {name}: {seconds[name][-1]:.2f} s", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
     reference = results["ours"]
@@ -228,6 +232,7 @@ def measure(n: int, repeats: int, variants: dict[str, Callable[[int], Any]]) -> 
         )
         summary[name] = {
             "seconds": values,
+            "cpu_seconds": cpu_seconds[name],
             "min_s": min(values),
             "median_s": statistics.median(values),
             "max_deviation_from_ours": deviation,
