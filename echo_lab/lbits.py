@@ -65,7 +65,7 @@ conserved (blocks = S^z sectors):
 * the tau cache: at most ``cache_bytes`` (default 1 GiB); support weights are kept (2^n each).
 
 ``construct`` checks its own estimate (eigenvector blocks and the largest diagonalization:
-0.8 GiB at n = 14, 11 GiB at n = 16) with :func:`echo_lab.resources.require_memory` before any
+0.65 GiB at n = 14, 9.4 GiB at n = 16) with :func:`echo_lab.resources.require_memory` before any
 allocation; dense operators (``tau``, ``vectors``, Pauli expansions) check theirs when asked
 for, so n = 16 l-bits work through the operator actions while ``lb.tau`` refuses (64 GiB).
 The ``"range"`` method costs O(16^n) for K: ~0.25 s per realization at n = 8 on an idle

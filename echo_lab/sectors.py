@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab.errors import ConfigError
+from echo_lab.errors import ConfigError, NumericalError
 from echo_lab.resources import COMPLEX_BYTES, REAL_BYTES, require_memory
 from echo_lab.spectrum import conserves_magnetization, diagonalize_sector
 
@@ -64,6 +64,17 @@ def _popcount(values: np.ndarray, n: int) -> np.ndarray:
     for q in range(n):
         counts += ((values >> q) & 1).astype(np.int8)
     return counts
+
+
+def _checked_weight(batch: np.ndarray) -> float:
+    """Squared norm of a batch; NumericalError for NaN or infinite entries (which would
+    otherwise look like a sector without weight and vanish)."""
+    total = float(np.vdot(batch, batch).real)
+    if not np.isfinite(total):
+        raise NumericalError(
+            "the state contains NaN or infinite values: a pulse or the Hamiltonian produced them"
+        )
+    return total
 
 
 def sector_labels(n: int) -> np.ndarray:
@@ -101,13 +112,14 @@ def split_states(
     """The sector parts of a batch of states: ``{n_up: states[basis_n_up]}`` of shape ``(d, K)``.
 
     ``states`` has shape ``(2^n,)`` or ``(2^n, K)`` (a 1-D input gives ``(d, 1)`` parts). Only
-    sectors whose squared norm exceeds ``floor`` times the batch's appear. ``bases`` defaults to
+    sectors whose squared norm exceeds ``floor`` times the batch's appear (NaN or infinite
+    entries raise :class:`~echo_lab.errors.NumericalError`). ``bases`` defaults to
     :func:`sector_bases` (pass it to avoid recomputing). Cost O(2^n K); the parts are copies.
     """
     batch = np.asarray(states).reshape(1 << n, -1)
     if bases is None:
         bases = sector_bases(n)
-    total = float(np.vdot(batch, batch).real)
+    total = _checked_weight(batch)
     parts: dict[int, np.ndarray] = {}
     for n_up, basis in bases.items():
         part = batch[basis]
@@ -230,7 +242,7 @@ class BlockEigensystem:
         the diagonalization of blocks touched for the first time.
         """
         batch = np.asarray(states).reshape(1 << self.n, -1)
-        total = float(np.vdot(batch, batch).real)
+        total = _checked_weight(batch)
         coefficients: dict[int, np.ndarray] = {}
         for b, basis in enumerate(self.bases):
             part = batch[basis]

@@ -254,7 +254,7 @@ def test_invalid_input_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         lb.tau("z", 4)
     with pytest.raises(ConfigError, match="unknown l-bit operator"):
         lb.tau("w", 0)
-    # Sector by sector, n = 18 needs ~70 GiB of eigenvectors (n = 16: ~11 GiB, allowed).
+    # Sector by sector, n = 18 needs ~70 GiB of eigenvectors (n = 16: 9.4 GiB).
     monkeypatch.setenv("ECHO_LAB_MEMORY_LIMIT", "16G")
     big = models.RandomFieldXXZ(n=18, W=6.0, seed=1).hamiltonian()
     with pytest.raises(ResourceError, match="n = 18"):
