@@ -44,19 +44,32 @@ from other jobs (the issue's target is 60 s). Without block structure (or with a
 per tau one 2^n x 2^(n-1) by 2^(n-1) x 2^n product (~1-2 s at n = 12). The Pauli expansion of
 one tau takes ~0.4 s at n = 12 (:mod:`echo_lab.pauli`).
 
-Memory per step, for real H (complex H or tau^y: twice), n = 12 / n = 14:
+Operator actions, no 4^n objects (what the exact references use at n = 14-16):
+:meth:`LBitSystem.apply_tau` (tau^a_i @ states, block by block: U sigma^a_i U^dag psi),
+:meth:`LBitSystem.tau_expectation`, :meth:`LBitSystem.tau_operator` (a scipy
+``LinearOperator``), :meth:`LBitSystem.window_operator` (the reduced operator of tau on a window,
+for the truncated pulses ``lbit:r``), :meth:`LBitSystem.to_lbit_basis` /
+:meth:`~LBitSystem.from_lbit_basis` and :attr:`LBitSystem.eigensystem` (a
+:class:`~echo_lab.sectors.BlockEigensystem` for the exact backend). Each costs one or two basis
+changes, ``sum_b d_b^2`` per state (d_b the block sizes).
 
-* eigenvectors: blocks of at most binomial(n, n/2)^2 entries, or one dense matrix
-  (128 MiB / 2 GiB, plus two more during a dense ``eigh``); ``lb.vectors`` assembles the dense
-  matrix on first use (128 MiB / 2 GiB);
-* one tau: the dense result plus the column matrices, about two matrices (256 MiB / 4 GiB);
+Memory per step, for real H (complex H or tau^y: twice), n = 12 / 14 / 16 with the total sigma^z
+conserved (blocks = S^z sectors):
+
+* eigenvectors: sum_b d_b^2 entries (21 MiB / 0.3 GiB / 4.5 GiB), plus three copies of the
+  largest block during its ``eigh`` and one real cost matrix for its assignment; without
+  block structure one dense matrix (128 MiB / 2 GiB) plus those copies;
+* ``lb.vectors`` assembles the dense matrix on first use (128 MiB / 2 GiB / 32 GiB);
+* one dense tau: the result plus the column matrices, about two matrices (256 MiB / 4 GiB);
 * its Pauli expansion: three matrices (384 MiB / 6 GiB);
 * the tau cache: at most ``cache_bytes`` (default 1 GiB); support weights are kept (2^n each).
 
-``construct`` checks an estimate of six dense matrices (768 MiB / 12 GiB) with
-:func:`echo_lab.resources.require_memory` before any allocation, so n = 16 (192 GiB) is refused
-with the estimate. The ``"range"`` method costs O(16^n) for K: ~0.25 s per realization at n = 8
-on an idle machine, minutes at n = 10, refused above 10.
+``construct`` checks its own estimate (eigenvector blocks and the largest diagonalization:
+0.65 GiB at n = 14, 9.4 GiB at n = 16) with :func:`echo_lab.resources.require_memory` before any
+allocation; dense operators (``tau``, ``vectors``, Pauli expansions) check theirs when asked
+for, so n = 16 l-bits work through the operator actions while ``lb.tau`` refuses (64 GiB).
+The ``"range"`` method costs O(16^n) for K: ~0.25 s per realization at n = 8 on an idle
+machine, minutes at n = 10, refused above 10.
 
 Examples
 --------
@@ -71,7 +84,9 @@ True
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +94,7 @@ import numpy as np
 import scipy.sparse as sp
 from qiskit.quantum_info import SparsePauliOp
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse.linalg import LinearOperator
 
 from echo_lab import pauli
 from echo_lab.errors import ConfigError
@@ -90,7 +106,8 @@ from echo_lab.resources import (
     format_bytes,
     require_memory,
 )
-from echo_lab.spectrum import basis_blocks, diagonalize
+from echo_lab.sectors import BlockEigensystem, EigenBlock
+from echo_lab.spectrum import basis_blocks, conserves_magnetization, diagonalize
 from echo_lab.timing import stage
 
 __all__ = [
@@ -117,6 +134,9 @@ TAIL_FIT_FLOOR = 1e-20
 
 #: Relative floor of the coupling fit: c_S comes from sums of energies accurate to ~1e-14.
 COUPLING_FIT_FLOOR = 1e-12
+
+#: Work-array budget of :meth:`LBitSystem.window_operator` (its columns are taken in chunks).
+WINDOW_CHUNK_BYTES = 64 * 2**20
 
 #: Swaps must lower the summed mean range by more than this to be applied (rounding guard).
 _SWAP_TOLERANCE = 1e-10
@@ -161,8 +181,9 @@ def _diagonalize_blocks(hamiltonian: SparsePauliOp) -> tuple[np.ndarray, list[_B
         return energies, [_Block(everything, everything, vectors)]
     itemsize = COMPLEX_BYTES if np.iscomplexobj(matrix.data) else REAL_BYTES
     sizes = np.array([basis.size for basis in bases])
+    squares = sizes.astype(float) ** 2
     require_memory(
-        3 * itemsize * float(np.sum(sizes.astype(float) ** 2)),
+        itemsize * float(np.sum(squares) + 3 * np.max(squares)),
         what=f"diagonalizing the {len(bases)} blocks of a {hamiltonian.num_qubits}-qubit "
         "Hamiltonian",
         suggestion="Use fewer qubits.",
@@ -251,6 +272,7 @@ class LBitSystem:
     _tau_cache: OrderedDict[tuple[str, int], np.ndarray] = field(init=False, repr=False)
     _weight_cache: dict[tuple[str, int], np.ndarray] = field(init=False, repr=False)
     _dense_vectors: np.ndarray | None = field(init=False, repr=False, default=None)
+    _block_eigensystem: BlockEigensystem | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         dim = 1 << self.n
@@ -292,6 +314,207 @@ class LBitSystem:
                 dense[np.ix_(block.basis, block.states)] = block.vectors
             self._dense_vectors = dense
         return self._dense_vectors
+
+    @property
+    def eigensystem(self) -> BlockEigensystem:
+        """The eigenvectors block by block (:class:`~echo_lab.sectors.BlockEigensystem`).
+
+        Shares the arrays of the construction (no copy, no 4^n matrix); pass it to
+        ``ExactBackend(eigensystem=lb.eigensystem)`` to evolve without a dense matrix.
+        """
+        if self._block_eigensystem is None:
+            blocks = [
+                EigenBlock(block.basis, self.energies[block.states], block.vectors)
+                for block in self._blocks
+            ]
+            self._block_eigensystem = BlockEigensystem.from_blocks(self.n, blocks)
+        return self._block_eigensystem
+
+    def _check_states(self, states: np.ndarray) -> np.ndarray:
+        batch = np.asarray(states)
+        if batch.ndim not in (1, 2) or batch.shape[0] != 1 << self.n:
+            raise ConfigError(
+                f"states must have shape (2^n,) or (2^n, K) with 2^n = {1 << self.n}, got "
+                f"{batch.shape}"
+            )
+        return batch.reshape(1 << self.n, -1)
+
+    def to_lbit_basis(self, states: np.ndarray) -> np.ndarray:
+        """Amplitudes on the l-bit configurations: ``U^dag @ states``, same shape.
+
+        Row s is <E_pi(s)|psi> with the phase convention of U (module docstring), so that
+        ``tau^z_i`` is diagonal with entries 1 - 2 s_i in this basis. ``states`` has shape
+        ``(2^n,)`` or ``(2^n, K)``. Cost: one basis change, ``sum_b d_b^2 K`` (block sizes
+        d_b), plus O(2^n K); memory a few ``(2^n, K)`` arrays.
+        """
+        batch = self._check_states(states)
+        dtype = np.result_type(batch, self._phases, *(b.vectors for b in self._blocks))
+        eigen = np.zeros(batch.shape, dtype=dtype)
+        for block in self._blocks:
+            eigen[block.states] = block.vectors.conj().T @ batch[block.basis]
+        out = np.conj(self._phases)[:, None] * eigen[self.assignment]
+        return out.reshape(np.shape(states))
+
+    def from_lbit_basis(self, coefficients: np.ndarray) -> np.ndarray:
+        """States from l-bit amplitudes: ``U @ coefficients``, the inverse of
+        :meth:`to_lbit_basis`; shape ``(2^n,)`` or ``(2^n, K)``, same cost."""
+        batch = self._check_states(coefficients)
+        dtype = np.result_type(batch, self._phases, *(b.vectors for b in self._blocks))
+        eigen = np.zeros(batch.shape, dtype=dtype)
+        eigen[self.assignment] = self._phases[:, None] * batch
+        out = np.zeros(batch.shape, dtype=dtype)
+        for block in self._blocks:
+            out[block.basis] = block.vectors @ eigen[block.states]
+        return out.reshape(np.shape(coefficients))
+
+    def _apply_pauli(self, a: str, i: int, coefficients: np.ndarray) -> np.ndarray:
+        """sigma^a_i on l-bit amplitudes ``(2^n, K)`` (bit i = 0 is the +1 eigenstate of z)."""
+        configs = np.arange(1 << self.n)
+        signs = (1 - 2 * ((configs >> i) & 1))[:, None]
+        if a == "z":
+            return signs * coefficients
+        flipped = coefficients[configs ^ (1 << i)]
+        # (Y c)[s] = -i (1 - 2 s_i) c[s ^ 2^i], since Y|0> = i|1> and Y|1> = -i|0>.
+        return flipped if a == "x" else -1j * signs * flipped
+
+    def apply_tau(self, a: str, i: int, states: np.ndarray) -> np.ndarray:
+        """``tau^a_i @ states`` = U sigma^a_i U^dag psi, block by block; same shape as ``states``.
+
+        ``states`` has shape ``(2^n,)`` or ``(2^n, K)`` (Qiskit order). Equals
+        ``lb.tau(a, i) @ states`` without forming the 2^n x 2^n operator: two basis changes,
+        ``2 sum_b d_b^2 K`` operations (n = 14: ~8e7 K, n = 16: ~1.2e9 K for all sectors),
+        memory a few ``(2^n, K)`` arrays.
+        """
+        a = self._check_operator_name(a)
+        i = self._check_site(i)
+        batch = self._check_states(states)
+        moved = self._apply_pauli(a, i, self.to_lbit_basis(batch))
+        return self.from_lbit_basis(moved).reshape(np.shape(states))
+
+    def tau_expectation(self, a: str, i: int, states: np.ndarray) -> np.ndarray:
+        """<psi_k|tau^a_i|psi_k> (real) for the columns of ``states``: shape ``(K,)``, or a
+        0-d array for one state of shape ``(2^n,)``. One basis change, ``sum_b d_b^2 K``."""
+        a = self._check_operator_name(a)
+        i = self._check_site(i)
+        batch = self._check_states(states)
+        coefficients = self.to_lbit_basis(batch)
+        moved = self._apply_pauli(a, i, coefficients)
+        values = np.real(np.einsum("sk,sk->k", coefficients.conj(), moved))
+        return values if np.ndim(states) == 2 else values[0]
+
+    def tau_operator(self, a: str, i: int) -> LinearOperator:
+        """tau^a_i as a ``scipy.sparse.linalg.LinearOperator`` of shape ``(2^n, 2^n)``.
+
+        ``op @ states`` calls :meth:`apply_tau`; it is Hermitian (``op.H`` is ``op``). The exact
+        and Krylov backends accept it as an observable; nothing of size 4^n is stored.
+        """
+        a = self._check_operator_name(a)
+        i = self._check_site(i)
+        dim = 1 << self.n
+
+        def apply(states: np.ndarray) -> np.ndarray:
+            return self.apply_tau(a, i, states)
+
+        return LinearOperator(
+            (dim, dim), matvec=apply, rmatvec=apply, matmat=apply, rmatmat=apply, dtype=complex
+        )
+
+    def window_operator(self, a: str, i: int, window: Sequence[int]) -> np.ndarray:
+        """The part of tau^a_i supported in ``window``: ``Tr_out(tau) / 2^(n - k)``, ``(2^k, 2^k)``.
+
+        Equals :func:`echo_lab.pulses.truncate_to_window` ``(lb.tau(a, i), window)`` (the sum
+        of the Pauli components c_P P of tau whose support lies in the window) without any 4^n
+        array: tau = sum_s w_s u_f(s) u_s^dag over the columns u_s of U (f(s) = s for z, s with
+        bit i flipped for x and y), so the partial trace pairs the entries of u_f(s) and u_s that
+        share their bits outside the window. Block by block, the columns are scattered into
+        ``(outside bits, window bits, columns)`` arrays and contracted over the outside bits and
+        the columns. ``window`` is a sorted list of distinct sites; ``window[0]`` is the least
+        significant bit of the result.
+
+        Cost O(2^(k-1) 4^n) (n = 14: k = 3 ~1e9, k = 7 ~2e10 operations) and work arrays of at
+        most :data:`WINDOW_CHUNK_BYTES`.
+        """
+        a = self._check_operator_name(a)
+        i = self._check_site(i)
+        sites = [int(q) for q in window]
+        if not sites or sites != sorted(set(sites)) or not 0 <= sites[0] <= sites[-1] < self.n:
+            raise ConfigError(
+                f"window must be a sorted list of distinct sites in 0..{self.n - 1}, got "
+                f"{list(window)}"
+            )
+        k = len(sites)
+        mask = sum(1 << q for q in sites)
+        configs = np.arange(1 << self.n)
+        # Half of the columns and the Hermitian conjugate: tau^z = 2 sum_{s_i=0} u_s u_s^dag - 1,
+        # tau^x = sum_{s_i=0} u_{s^i} u_s^dag + h.c., tau^y the same with a factor i.
+        first = configs[(configs >> i) & 1 == 0]
+        second = first if a == "z" else first | (1 << i)
+        complex_out = a == "y" or not self.is_real
+        half = self._window_half(first, second, sites, mask, complex_out=complex_out)
+        if a == "z":
+            return 2.0 * half - np.eye(1 << k)
+        factor = 1.0 if a == "x" else 1j
+        return factor * half + np.conj(factor) * half.conj().T
+
+    def _window_half(
+        self,
+        first: np.ndarray,
+        second: np.ndarray,
+        sites: list[int],
+        mask: int,
+        *,
+        complex_out: bool,
+    ) -> np.ndarray:
+        """``Tr_out(sum_k u_second[k] u_first[k]^dag) / 2^(n - k)`` for the window ``sites``."""
+        k = len(sites)
+        dim_window = 1 << k
+        out = np.zeros((dim_window, dim_window), dtype=complex if complex_out else float)
+        nblocks = len(self._blocks)
+        block_first = self._state_block[self.assignment[first]]
+        block_second = self._state_block[self.assignment[second]]
+        keys = block_first * nblocks + block_second
+        itemsize = 16 if complex_out else 8
+        for key in np.unique(keys):
+            pick = keys == key
+            b1, b2 = divmod(int(key), nblocks)
+            rows1, rows2 = self._blocks[b1].basis, self._blocks[b2].basis
+            out1, out2 = rows1 & ~mask, rows2 & ~mask
+            common = np.intersect1d(out1, out2)
+            if common.size == 0:
+                continue
+            slot1, inside1 = self._window_slots(rows1, out1, common, sites)
+            slot2, inside2 = self._window_slots(rows2, out2, common, sites)
+            chosen1, chosen2 = first[pick], second[pick]
+            chunk = max(1, WINDOW_CHUNK_BYTES // (2 * itemsize * common.size * dim_window))
+            for start in range(0, chosen1.size, chunk):
+                columns1 = self._columns(b1, chosen1[start : start + chunk])[inside1]
+                columns2 = self._columns(b2, chosen2[start : start + chunk])[inside2]
+                if not complex_out:
+                    columns1, columns2 = columns1.real, columns2.real
+                count = columns1.shape[1]
+                scatter1 = np.zeros((dim_window, common.size * count), dtype=columns1.dtype)
+                scatter2 = np.zeros((dim_window, common.size * count), dtype=columns2.dtype)
+                # Row r of a block goes to (window bits, outside bits): column index
+                # outside * count + column, so one product contracts outside bits and columns.
+                spread = slot1[1][:, None] * count + np.arange(count)
+                scatter1[slot1[0][:, None], spread] = columns1
+                spread = slot2[1][:, None] * count + np.arange(count)
+                scatter2[slot2[0][:, None], spread] = columns2
+                out += scatter2 @ scatter1.conj().T
+        return out / 2.0 ** (self.n - k)
+
+    @staticmethod
+    def _window_slots(
+        rows: np.ndarray, outside: np.ndarray, common: np.ndarray, sites: list[int]
+    ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """For the rows whose outside bits occur in ``common``: (window index, position of the
+        outside bits in ``common``), and the mask of those rows."""
+        position = np.minimum(np.searchsorted(common, outside), common.size - 1)
+        inside = common[position] == outside
+        window_index = np.zeros(int(np.count_nonzero(inside)), dtype=np.int64)
+        for j, q in enumerate(sites):
+            window_index |= ((rows[inside] >> q) & 1) << j
+        return (window_index, position[inside]), inside
 
     def _eigenvector_entries(self, rows: np.ndarray, states: np.ndarray) -> np.ndarray:
         """``<rows[k]|E_states[k]>`` (0 where the row lies outside the state's block)."""
@@ -555,11 +778,18 @@ class LBitSystem:
 
 
 def _overlap_assignment(blocks: list[_Block], dim: int) -> np.ndarray:
-    """Per block, maximize sum_s log |<s|E_pi(s)>|^2 (zero overlaps count as log(tiny))."""
+    """Per block, maximize sum_s log |<s|E_pi(s)>|^2 (zero overlaps count as log(tiny)).
+
+    The cost matrix is built in place: one d x d real array per block at a time.
+    """
     assignment = np.empty(dim, dtype=np.int64)
     tiny = np.finfo(float).tiny
     for block in blocks:
-        cost = -np.log(np.maximum(np.abs(block.vectors) ** 2, tiny))
+        cost = np.abs(block.vectors)
+        np.square(cost, out=cost)
+        np.maximum(cost, tiny, out=cost)
+        np.log(cost, out=cost)
+        np.negative(cost, out=cost)
         rows, cols = linear_sum_assignment(cost)
         assignment[block.basis[rows]] = block.states[cols]
     return assignment
@@ -650,9 +880,19 @@ def _enforce_signs(
     return assignment, relabelled
 
 
-def _estimate_bytes(n: int, real: bool) -> float:
-    """Eigenvectors, one tau and the Pauli transform of it: about six dense matrices."""
-    return 6 * dense_operator_bytes(n, real=real)
+def _estimate_bytes(hamiltonian: SparsePauliOp, real: bool) -> float:
+    """Peak of the construction: the eigenvector blocks (one per S^z sector when H conserves the
+    total sigma^z, else one dense block), three more copies of the largest during its ``eigh``,
+    and the real cost matrix of the largest assignment. Dense tau operators check their own."""
+    n = hamiltonian.num_qubits
+    if conserves_magnetization(hamiltonian):
+        sizes = [math.comb(n, n_up) for n_up in range(n + 1)]
+    else:
+        sizes = [1 << n]
+    itemsize = REAL_BYTES if real else COMPLEX_BYTES
+    largest = float(max(sizes)) ** 2
+    stored = float(sum(float(size) ** 2 for size in sizes))
+    return itemsize * (stored + 3 * largest) + REAL_BYTES * largest
 
 
 def construct(
@@ -702,12 +942,13 @@ def construct(
             f"(got n = {n}); use method='overlap' for longer chains"
         )
     real = bool(np.all(np.asarray(hamiltonian.coeffs).imag == 0))
-    estimate = _estimate_bytes(n, real)
+    estimate = _estimate_bytes(hamiltonian, real)
     require_memory(
         estimate,
-        what=f"the l-bit construction for n = {n} (eigenvectors, one tau and its Pauli "
-        f"transform, {format_bytes(estimate)})",
-        suggestion="Use n <= 14; dense l-bit operators need 4^n entries.",
+        what=f"the l-bit construction for n = {n} (eigenvectors block by block and the "
+        f"diagonalization of the largest block, {format_bytes(estimate)})",
+        suggestion="Use n <= 16 for a Hamiltonian that conserves the total sigma^z (n <= 14 "
+        "without that symmetry).",
     )
     if eigensystem is None:
         energies, blocks = _diagonalize_blocks(hamiltonian)

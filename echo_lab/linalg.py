@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 from qiskit.quantum_info import SparsePauliOp
+from scipy.sparse.linalg import LinearOperator
 
 from echo_lab.errors import ConfigError
 
@@ -97,17 +98,26 @@ def embed(matrix: np.ndarray, qubits: Sequence[int], n: int) -> np.ndarray:
     return apply_local(matrix, qubits, np.eye(2**n, dtype=complex), n)
 
 
-def operator_matrix(op: SparsePauliOp | np.ndarray | sp.spmatrix) -> np.ndarray | sp.csr_matrix:
-    """A matrix form usable with ``@``: CSR for a SparsePauliOp, the array itself otherwise."""
+def operator_matrix(
+    op: SparsePauliOp | np.ndarray | sp.spmatrix | LinearOperator,
+) -> np.ndarray | sp.csr_matrix | LinearOperator:
+    """A form usable with ``@``: CSR for a SparsePauliOp, a ``LinearOperator`` as it is (its
+    action, e.g. an l-bit operator block by block), the array itself otherwise."""
     if isinstance(op, SparsePauliOp):
         return sp.csr_matrix(op.to_matrix(sparse=True))
     if sp.issparse(op):
         return sp.csr_matrix(op)
+    if isinstance(op, LinearOperator):
+        return op
     return np.asarray(op)
 
 
-def expectations(op: SparsePauliOp | np.ndarray | sp.spmatrix, states: np.ndarray) -> np.ndarray:
-    """Real parts of <psi_k|O|psi_k> for the columns of ``states`` (shape ``(2^n, K)``)."""
+def expectations(
+    op: SparsePauliOp | np.ndarray | sp.spmatrix | LinearOperator, states: np.ndarray
+) -> np.ndarray:
+    """Real parts of <psi_k|O|psi_k> for the columns of ``states`` (shape ``(2^n, K)``).
+
+    ``op`` may be a ``scipy.sparse.linalg.LinearOperator`` (applied to the whole batch)."""
     mat = operator_matrix(op)
     batch = states.reshape(states.shape[0], -1)
     if mat.shape[0] != batch.shape[0]:

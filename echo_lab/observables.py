@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 from scipy.optimize import minimize_scalar
+from scipy.sparse.linalg import LinearOperator
 
 from echo_lab.errors import ConfigError
-from echo_lab.pulses import LBitSystemLike
+from echo_lab.pulses import DENSE_LBIT_QUBITS, LBitActionLike, LBitSystemLike
 
 __all__ = [
     "coherence",
@@ -32,22 +33,35 @@ OVERSAMPLE = 20
 
 def probe_observables(
     n: int, probe: int, *, lbit_system: LBitSystemLike | None = None
-) -> dict[str, SparsePauliOp | np.ndarray]:
+) -> dict[str, SparsePauliOp | np.ndarray | LinearOperator]:
     """Operators measured on the probe site ``probe`` of an ``n``-qubit system.
 
     ``"sx"``, ``"sy"``: sigma^x_p, sigma^y_p as ``SparsePauliOp``. With ``lbit_system`` also
-    ``"tau_x"``, ``"tau_y"``: the dense ``2^n x 2^n`` l-bit operators (16 * 4^n bytes each).
+    ``"tau_x"``, ``"tau_y"``: the dense ``2^n x 2^n`` l-bit operators (16 * 4^n bytes each), or,
+    for n > :data:`~echo_lab.pulses.DENSE_LBIT_QUBITS` and a system with operator actions
+    (``lbits.LBitSystem``), ``lbit_system.tau_operator(axis, p)``: a ``LinearOperator`` applied
+    block by block (two basis changes per use, no 4^n memory), which the exact and Krylov
+    backends accept.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"the number of sites n must be an integer >= 1, got {n!r}")
     if not 0 <= probe < n:
         raise ConfigError(f"probe site {probe} is outside the chain 0..{n - 1}")
-    out: dict[str, SparsePauliOp | np.ndarray] = {
+    out: dict[str, SparsePauliOp | np.ndarray | LinearOperator] = {
         "sx": SparsePauliOp.from_sparse_list([("X", [probe], 1.0)], n),
         "sy": SparsePauliOp.from_sparse_list([("Y", [probe], 1.0)], n),
     }
     if lbit_system is not None:
         for axis in ("x", "y"):
+            if n > DENSE_LBIT_QUBITS and isinstance(lbit_system, LBitActionLike):
+                operator = lbit_system.tau_operator(axis, probe)
+                if operator.shape != (2**n, 2**n):
+                    raise ConfigError(
+                        f"the l-bit system's tau^{axis}_{probe} acts on {operator.shape[0]} "
+                        f"states, not {2**n}: it belongs to another system size"
+                    )
+                out[f"tau_{axis}"] = operator
+                continue
             tau = np.asarray(lbit_system.tau(axis, probe))
             if tau.shape != (2**n, 2**n):
                 raise ConfigError(

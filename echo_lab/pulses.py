@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
+from scipy.sparse.linalg import LinearOperator
 
 from echo_lab.errors import ConfigError, NumericalError
 from echo_lab.linalg import PAULI_MATRICES
@@ -45,17 +47,22 @@ from echo_lab.schedule import Pulse
 from echo_lab.tables import quote
 
 __all__ = [
+    "DENSE_LBIT_QUBITS",
     "PULSE_AXES",
     "PULSE_FAMILIES",
+    "LBitActionLike",
     "LBitSystemLike",
     "PulseSpec",
     "WindowLBitsLike",
+    "lbit_action_pulse",
     "lbit_pulse",
     "make_pulse",
     "pbit_pulse",
     "rotate_about",
     "truncate_to_window",
     "truncated_lbit_pulse",
+    "truncated_lbit_pulse_from_system",
+    "window_polar_pulse",
 ]
 
 #: Axes a flip pulse may use: a pi rotation about x or y flips sigma^z (or tau^z).
@@ -63,6 +70,10 @@ PULSE_AXES = ("x", "y")
 
 #: Pulse families of a :class:`PulseSpec`.
 PULSE_FAMILIES = ("pbit", "lbit", "window")
+
+#: Largest n whose exact l-bit pulses and observables also carry the dense 2^n x 2^n operator
+#: (128 MiB real at n = 12; the circuit backends need it). Above, only the block-by-block action.
+DENSE_LBIT_QUBITS = 12
 
 #: Eigenvalues of the truncated operator below this fraction of its largest one are treated as
 #: zero: the polar factor (the sign of A) is then undefined.
@@ -78,6 +89,32 @@ class LBitSystemLike(Protocol):
 
     def tau(self, a: str, i: int) -> np.ndarray:
         """Dense ``2^n x 2^n`` l-bit Pauli operator tau^a_i in Qiskit order."""
+        ...
+
+
+@runtime_checkable
+class LBitActionLike(Protocol):
+    """An l-bit system that acts block by block (``lbits.construct(H)``): no 4^n objects."""
+
+    @property
+    def n(self) -> int:
+        """Number of sites."""
+        ...
+
+    def tau(self, a: str, i: int) -> np.ndarray:
+        """Dense ``2^n x 2^n`` tau^a_i (small n only)."""
+        ...
+
+    def apply_tau(self, a: str, i: int, states: np.ndarray) -> np.ndarray:
+        """tau^a_i @ states for states of shape ``(2^n,)`` or ``(2^n, K)``."""
+        ...
+
+    def window_operator(self, a: str, i: int, window: Sequence[int]) -> np.ndarray:
+        """Part of tau^a_i supported in ``window``, a ``2^k x 2^k`` array."""
+        ...
+
+    def tau_operator(self, a: str, i: int) -> LinearOperator:
+        """tau^a_i as a ``LinearOperator`` of shape ``(2^n, 2^n)``."""
         ...
 
 
@@ -255,9 +292,35 @@ def truncated_lbit_pulse(
     """
     _check_axis(axis)
     mat, n = _check_tau(tau, p)
-    eps = _check_angle_error(angle_error)
     window = _window_sites(n, p, radius, lattice)
-    truncated = truncate_to_window(mat, window)
+    return window_polar_pulse(
+        truncate_to_window(mat, window), window, p, radius, axis=axis, angle_error=angle_error
+    )
+
+
+def window_polar_pulse(
+    truncated: np.ndarray,
+    window: list[int],
+    p: int,
+    radius: int,
+    *,
+    axis: str = "x",
+    angle_error: float = 0.0,
+) -> Pulse:
+    """The pulse of a window-truncated l-bit operator A (``2^k x 2^k`` on the sorted sites
+    ``window``): its polar factor A (A^2)^(-1/2), as in :func:`truncated_lbit_pulse`.
+
+    ``truncated`` comes from :func:`truncate_to_window` (dense tau) or from
+    ``LBitSystem.window_operator`` (block by block, any n). Cost O(8^k).
+    """
+    _check_axis(axis)
+    eps = _check_angle_error(angle_error)
+    truncated = np.asarray(truncated, dtype=complex)
+    if truncated.shape != (2 ** len(window), 2 ** len(window)):
+        raise ConfigError(
+            f"a window of {len(window)} sites needs a {2 ** len(window)}-dimensional operator, "
+            f"got shape {truncated.shape}"
+        )
     truncated = 0.5 * (truncated + truncated.conj().T)
     eigenvalues, eigenvectors = np.linalg.eigh(truncated)
     scale = float(np.max(np.abs(eigenvalues)))
@@ -282,6 +345,67 @@ def truncated_lbit_pulse(
             "min_abs_eigenvalue": smallest,
         },
     )
+
+
+def lbit_action_pulse(
+    lbit_system: LBitActionLike, p: int, *, axis: str = "x", angle_error: float = 0.0
+) -> Pulse:
+    """Exact l-bit flip tau^axis_p that acts block by block (``lbit_system.apply_tau``).
+
+    ``action(states)`` applies R = cos(theta/2) - i sin(theta/2) tau (tau itself when
+    ``angle_error == 0``) to states ``(2^n,)`` or ``(2^n, K)`` at two basis changes, sum_b d_b^2
+    per state (n = 14: ~1e8, n = 16: ~1e9 operations), so exact pulses reach n = 16 on the exact
+    and Krylov backends. For n <= :data:`DENSE_LBIT_QUBITS` the pulse also carries the dense
+    matrix (circuit backends need it); above, ``matrix`` is None. Label ``"tau^x_p"``, kind
+    ``"lbit"``, like :func:`lbit_pulse`.
+    """
+    _check_axis(axis)
+    eps = _check_angle_error(angle_error)
+    n = int(lbit_system.n)
+    if not (isinstance(p, int | np.integer) and 0 <= p < n):
+        raise ConfigError(f"pulse site {p} is outside the chain 0..{n - 1}")
+    half = 0.5 * np.pi * (1.0 + eps)
+
+    def action(states: np.ndarray) -> np.ndarray:
+        flipped = lbit_system.apply_tau(axis, int(p), states)
+        if eps == 0.0:
+            return flipped
+        return np.cos(half) * states - 1j * np.sin(half) * flipped
+
+    matrix = None
+    if n <= DENSE_LBIT_QUBITS:
+        matrix = rotate_about(lbit_system.tau(axis, int(p)), angle_error=eps)
+    return Pulse(
+        matrix,
+        tuple(range(n)),
+        label=f"tau^{axis}_{p}",
+        kind="lbit",
+        meta={"site": int(p), "axis": axis, "angle_error": eps},
+        action=action,
+    )
+
+
+def truncated_lbit_pulse_from_system(
+    lbit_system: LBitActionLike,
+    p: int,
+    radius: int,
+    *,
+    lattice: Lattice | None = None,
+    axis: str = "x",
+    angle_error: float = 0.0,
+) -> Pulse:
+    """:func:`truncated_lbit_pulse` with the window part of tau^axis_p computed block by block
+    (``lbit_system.window_operator``): no 4^n array, so ``lbit:r`` works at n = 14-16.
+
+    Cost O(2^(k-1) 4^n) for the window operator (k = window size) plus O(8^k).
+    """
+    _check_axis(axis)
+    n = int(lbit_system.n)
+    if not (isinstance(p, int | np.integer) and 0 <= p < n):
+        raise ConfigError(f"pulse site {p} is outside the chain 0..{n - 1}")
+    window = _window_sites(n, int(p), radius, lattice)
+    truncated = lbit_system.window_operator(axis, int(p), window)
+    return window_polar_pulse(truncated, window, int(p), radius, axis=axis, angle_error=angle_error)
 
 
 @dataclass(frozen=True)
@@ -386,10 +510,12 @@ def make_pulse(
     """Pulse on site ``p`` from a :class:`PulseSpec` (or its text: ``"pbit"``, ``"lbit"``,
     ``"lbit:r"``, ``"window:w"``, ``"window:w:r"``).
 
-    The l-bit specs take tau^axis_p from ``lbit_system.tau(axis, p)``; ``lattice`` sets the
-    window of ``"lbit:r"`` on non-chain geometries. The window specs take the pulse from
-    ``window_system.pulse(r, ...)`` (``window.window_lbits(model, p, width=w)``), which must
-    hold the l-bit of site ``p`` and have width w. ``angle_error`` applies to a text spec (a
+    The l-bit specs take tau^axis_p from ``lbit_system``: block by block when it has operator
+    actions (an ``lbits.LBitSystem``: :func:`lbit_action_pulse`,
+    :func:`truncated_lbit_pulse_from_system`), else from the dense ``lbit_system.tau(axis, p)``;
+    ``lattice`` sets the window of ``"lbit:r"`` on non-chain geometries. The window specs take
+    the pulse from ``window_system.pulse(r, ...)`` (``window.window_lbits(model, p,
+    width=w)``), which must hold the l-bit of site ``p`` and have width w. ``angle_error`` applies to a text spec (a
     PulseSpec carries its own; giving both raises). Raises :class:`ConfigError` for an unknown
     spec, a radius larger than the chain, or an l-bit (window) spec without ``lbit_system``
     (a matching ``window_system``).
@@ -413,6 +539,12 @@ def make_pulse(
     if lbit_system is None:
         raise ConfigError(
             f"pulse spec {spec.label!r} needs an l-bit system: pass lbit_system=lbits.construct(H)"
+        )
+    if isinstance(lbit_system, LBitActionLike):
+        if spec.radius is None:
+            return lbit_action_pulse(lbit_system, p, axis=axis, angle_error=eps)
+        return truncated_lbit_pulse_from_system(
+            lbit_system, p, spec.radius, lattice=lattice, axis=axis, angle_error=eps
         )
     tau = lbit_system.tau(axis, p)
     if spec.radius is None:

@@ -14,7 +14,7 @@ one circuit per time (or one circuit with save instructions for FID traces).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,15 +41,32 @@ class Pulse:
 
     ``qubits[0]`` is the least significant bit of the matrix index. ``label`` names it in circuits
     and results (``"X_3"``, ``"tau^x_3"``, ``"tau^x_3[r=1]"``).
+
+    ``action`` (optional) applies the same unitary to full state vectors: ``action(states)``
+    with ``states`` of shape ``(2^n,)`` or ``(2^n, K)`` returns the pulsed states, same shape.
+    The exact and Krylov backends use it instead of ``matrix`` when it is set; it is how an
+    exact l-bit pulse on many qubits (:func:`echo_lab.pulses.lbit_action_pulse`, block by
+    block, no 4^n matrix) reaches them. A pulse with an action may leave ``matrix`` None; the
+    circuit backends then refuse it (:meth:`dense_matrix`).
     """
 
-    matrix: np.ndarray
+    matrix: np.ndarray | None
     qubits: tuple[int, ...]
     label: str
     kind: str = "unitary"
     meta: dict[str, object] = field(default_factory=dict)
+    action: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
+        if len(set(self.qubits)) != len(self.qubits):
+            raise ConfigError(f"pulse {self.label!r} repeats a qubit: {self.qubits}")
+        object.__setattr__(self, "qubits", tuple(int(q) for q in self.qubits))
+        if self.action is not None and not callable(self.action):
+            raise ConfigError(f"the action of pulse {self.label!r} must be callable")
+        if self.matrix is None:
+            if self.action is None:
+                raise ConfigError(f"pulse {self.label!r} needs a matrix or an action")
+            return
         mat = np.asarray(self.matrix, dtype=complex)
         dim = 2 ** len(self.qubits)
         if mat.shape != (dim, dim):
@@ -57,10 +74,16 @@ class Pulse:
                 f"pulse {self.label!r} on {len(self.qubits)} qubits needs a {dim}x{dim} matrix, "
                 f"got {mat.shape}"
             )
-        if len(set(self.qubits)) != len(self.qubits):
-            raise ConfigError(f"pulse {self.label!r} repeats a qubit: {self.qubits}")
         object.__setattr__(self, "matrix", mat)
-        object.__setattr__(self, "qubits", tuple(int(q) for q in self.qubits))
+
+    def dense_matrix(self) -> np.ndarray:
+        """``matrix``; :class:`ConfigError` for a pulse that only has an ``action``."""
+        if self.matrix is None:
+            raise ConfigError(
+                f"pulse {self.label!r} has no dense matrix (it acts on {len(self.qubits)} qubits "
+                "through an operator action): run it on the 'exact' or 'krylov' backend"
+            )
+        return self.matrix
 
 
 Segment = Free | Pulse

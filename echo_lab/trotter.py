@@ -588,7 +588,7 @@ def pulse_instruction(pulse: Pulse) -> Instruction:
     An ``XGate`` / ``YGate`` when the matrix equals X / Y on one qubit (to 1e-12, global phase
     included), otherwise a ``UnitaryGate`` labelled ``pulse.label``. ConfigError if not unitary.
     """
-    matrix = pulse.matrix
+    matrix = pulse.dense_matrix()
     if len(pulse.qubits) == 1:
         if np.allclose(matrix, PAULI_MATRICES["X"], rtol=0.0, atol=1e-12):
             return XGate(label=pulse.label)

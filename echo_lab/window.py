@@ -241,7 +241,7 @@ class WindowLBits:
         meta: dict[str, object] = dict(local.meta)
         meta.update({"site": self.probe, "window": list(self.sites)})
         return Pulse(
-            local.matrix,
+            local.dense_matrix(),
             tuple(self.sites[q] for q in local.qubits),
             label=label,
             kind=kind,

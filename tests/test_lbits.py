@@ -261,12 +261,15 @@ def test_invalid_input_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         lb.tau("z", 4)
     with pytest.raises(ConfigError, match="unknown l-bit operator"):
         lb.tau("w", 0)
-    big = models.RandomFieldXXZ(n=16, W=6.0, seed=1).hamiltonian()
-    with pytest.raises(ResourceError, match="n = 16"):
+    # Sector by sector, n = 18 needs ~70 GiB of eigenvectors (n = 16: 9.4 GiB).
+    monkeypatch.setenv("ECHO_LAB_MEMORY_LIMIT", "16G")
+    big = models.RandomFieldXXZ(n=18, W=6.0, seed=1).hamiltonian()
+    with pytest.raises(ResourceError, match="n = 18"):
         lbits.construct(big)
+    monkeypatch.delenv("ECHO_LAB_MEMORY_LIMIT")
     with pytest.raises(ConfigError, match="n <= 10"):
         lbits.construct(models.RandomFieldXXZ(n=11, W=6.0, seed=1).hamiltonian(), method="range")
-    monkeypatch.setenv("ECHO_LAB_MEMORY_LIMIT", "1M")
+    monkeypatch.setenv("ECHO_LAB_MEMORY_LIMIT", "100K")  # n = 8 by sectors needs ~0.3 MiB
     with pytest.raises(ResourceError, match="l-bit construction"):
         lbits.construct(models.RandomFieldXXZ(n=8, W=6.0, seed=1).hamiltonian())
 

@@ -242,8 +242,9 @@ def test_density_matrix_of_16_qubits_is_refused_before_allocation() -> None:
 def test_lbits_of_16_sites_are_refused_before_allocation() -> None:
     hamiltonian = RandomFieldXXZ(16, W=8.0, seed=1).hamiltonian()
     message = refused_without_allocating(lambda: lbits.construct(hamiltonian))
-    # six real dense 2^16 x 2^16 matrices: 6 * 8 * 4^16 bytes
-    assert "l-bit construction for n = 16" in message and "192.0 GiB" in message
+    # Sector by sector: sum_m binomial(16, m)^2 stored eigenvector entries, three more copies
+    # of the 12,870-state block during its eigh and its real assignment cost matrix, 8 bytes each.
+    assert "l-bit construction for n = 16" in message and "9.4 GiB" in message
 
 
 def test_unit_memory_estimates_follow_the_backend() -> None:

@@ -1,10 +1,11 @@
 """Simulator backends behind one interface (:class:`echo_lab.backends.base.Backend`).
 
-``get_backend(name, **options)`` returns one of: ``exact`` (eigenbasis, N <= 14), ``krylov``
-(sparse Krylov, larger N), ``trotter-exact`` (diagonalized Trotter step, N <= 12), ``aer``
-(Qiskit Aer: statevector CPU/GPU, matrix product state, density matrix with noise) and
-``estimator`` (any Qiskit ``EstimatorV2``) and ``qsim`` (the same Trotter circuits on Google's
-qsim, single precision, an order of magnitude faster than Aer on CPU; the ``[bench]`` extra).
+``get_backend(name, **options)`` returns one of: ``exact`` (eigenbasis, sector by sector when H
+conserves the total sigma^z: N <= 16), ``krylov`` (Chebyshev on the touched S^z sectors,
+N <= 20), ``trotter-exact`` (diagonalized Trotter step, N <= 12), ``aer`` (Qiskit Aer:
+statevector CPU/GPU, matrix product state, density matrix with noise), ``estimator`` (any
+Qiskit ``EstimatorV2``) and ``qsim`` (the same Trotter circuits on Google's qsim, single
+precision, an order of magnitude faster than Aer on CPU; the ``[bench]`` extra).
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ starting from a :class:`~echo_lab.states.ProductState`, and returns expectation 
     result["sx"]       # float array, shape (len(times),)
     result["entropy"]  # half-chain von Neumann entropy of sites 0..n//2-1 (natural log)
 
-``observables`` maps names to operators: a ``SparsePauliOp`` or a dense ``2^n x 2^n`` array in
-Qiskit order. Backends that sample (shots) also return ``name + "_stderr"``. Exact backends check
+``observables`` maps names to operators: a ``SparsePauliOp``, a dense ``2^n x 2^n`` array in
+Qiskit order, or (exact and Krylov backends) a ``scipy.sparse.linalg.LinearOperator`` of that
+shape, such as an l-bit operator applied block by block (``LBitSystem.tau_operator``).
+Backends that sample (shots) also return ``name + "_stderr"``. Exact backends check
 the norm of every final state and raise :class:`~echo_lab.errors.NumericalError` on a drift above
 ``NORM_TOLERANCE`` or on NaN.
 """
@@ -20,13 +22,14 @@ from typing import Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
+from scipy.sparse.linalg import LinearOperator
 
 from echo_lab.errors import NumericalError
-from echo_lab.linalg import entropy_of_weights
-from echo_lab.schedule import PulseSequence
+from echo_lab.linalg import apply_local, entropy_of_weights
+from echo_lab.schedule import Pulse, PulseSequence
 from echo_lab.states import ProductState
 
-Operator: TypeAlias = SparsePauliOp | np.ndarray
+Operator: TypeAlias = SparsePauliOp | np.ndarray | LinearOperator
 
 NORM_TOLERANCE = 1e-8
 
@@ -75,6 +78,23 @@ def check_inputs(
     if state.n != n:
         raise ConfigError(f"initial state has {state.n} sites, the Hamiltonian {n}")
     return check_times(times), n
+
+
+def apply_pulse(pulse: Pulse, states: np.ndarray, n: int) -> np.ndarray:
+    """``pulse`` applied to ``states`` of shape ``(2^n,)`` or ``(2^n, K)``; same shape.
+
+    Uses the pulse's ``action`` when it has one (exact l-bit pulses on many qubits), otherwise
+    its matrix on its qubits (:func:`echo_lab.linalg.apply_local`, O(2^n 4^k) per state).
+    """
+    if pulse.action is not None:
+        out = np.asarray(pulse.action(states))
+        if out.shape != states.shape:
+            raise NumericalError(
+                f"the action of pulse {pulse.label!r} returned shape {out.shape} for states of "
+                f"shape {states.shape}"
+            )
+        return out
+    return apply_local(pulse.dense_matrix(), pulse.qubits, states, n)
 
 
 def check_health(result: Mapping[str, np.ndarray], *, norms: np.ndarray | None = None) -> None:

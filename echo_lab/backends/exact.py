@@ -1,9 +1,20 @@
 """Exact evolution through the eigenbasis: U(t) = V exp(-i E t) V^dagger (physics.md section 5).
 
-Cost: one dense ``eigh`` of the 2^n matrix (N = 10: 0.2 s, N = 12: ~10 s on 2 cores; memory
-16 * 4^n bytes for V plus the matrix), then per pulse two dense products of V with the
-``(2^n, K)`` block of states at all K times at once. Free evolution is a phase in the eigenbasis,
-vectorized over times, so a whole log-spaced trace costs little more than one time point.
+The eigensystem is kept block by block (:class:`echo_lab.sectors.BlockEigensystem`): when H
+conserves the total sigma^z, one block per S^z sector, each diagonalized only when a state first
+touches it (a z-random background with the probe in |+> touches two sectors; X_p and l-bit
+pulses move weight to the neighbouring ones). Without that symmetry it is one dense block.
+
+Cost, with d_b the sizes of the touched blocks and K the number of total times:
+
+* diagonalization: O(d_b^3) per touched block, once per Hamiltonian (cached): n = 12 ~0.1 s,
+  n = 14 ~5-10 s, n = 16 a few minutes (half filling 12,870); dense (no symmetry) O(8^n),
+  n <= 14;
+* per pulse: two basis changes, ``sum_b d_b^2 K`` each, plus the pulse itself on ``(2^n, K)``
+  states (an l-bit pulse with an ``action`` costs two more basis changes);
+* free evolution is a phase in the eigenbasis, vectorized over all K times at once;
+* memory: the diagonalized blocks (``sum_b d_b^2`` reals: 0.3 GiB at n = 14, 5 GiB at n = 16
+  for all sectors, checked per block before ``eigh``) and a few ``(2^n, K)`` arrays.
 """
 
 from __future__ import annotations
@@ -15,17 +26,54 @@ from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab.backends.base import (
     Operator,
+    apply_pulse,
     check_health,
     check_inputs,
     half_chain_entropy,
 )
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import apply_local, expectations
+from echo_lab.linalg import expectations
 from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.spectrum import MAX_EXACT_QUBITS, diagonalize
+from echo_lab.sectors import BlockEigensystem, diagonalize_sectors
+from echo_lab.spectrum import MAX_EXACT_QUBITS, conserves_magnetization, diagonalize
 from echo_lab.states import ProductState
 
-__all__ = ["MAX_EXACT_QUBITS", "ExactBackend", "diagonalize", "evolve_sequence"]
+__all__ = [
+    "MAX_EXACT_QUBITS",
+    "ExactBackend",
+    "diagonalize",
+    "evolve_in_eigenbasis",
+    "evolve_sequence",
+]
+
+
+def evolve_in_eigenbasis(
+    eigensystem: BlockEigensystem,
+    sequence: PulseSequence,
+    psi0: np.ndarray,
+    times: np.ndarray,
+) -> np.ndarray:
+    """Final states of ``sequence`` at each total time, shape ``(2^n, len(times))``.
+
+    Free segments multiply the block coefficients by exp(-i E f T); pulses are applied in the
+    computational basis between two basis changes (only of the blocks the states touch).
+    """
+    n = eigensystem.n
+    times = np.asarray(times, dtype=float)
+    start = eigensystem.to_eigenbasis(np.asarray(psi0).reshape(-1, 1))
+    coefficients = {b: np.repeat(c.astype(complex), times.size, axis=1) for b, c in start.items()}
+    for segment in sequence.segments:
+        if isinstance(segment, Free):
+            if segment.fraction:
+                for b, coeffs in coefficients.items():
+                    energies = eigensystem.block(b).energies
+                    coeffs *= np.exp(-1j * np.outer(energies, segment.fraction * times))
+        elif isinstance(segment, Pulse):
+            states = eigensystem.from_eigenbasis(coefficients, times.size)
+            coefficients = eigensystem.to_eigenbasis(apply_pulse(segment, states, n))
+        else:  # pragma: no cover - PulseSequence only holds these two
+            raise TypeError(f"unknown segment {segment!r}")
+    return eigensystem.from_eigenbasis(coefficients, times.size)
 
 
 def evolve_sequence(
@@ -35,39 +83,47 @@ def evolve_sequence(
     psi0: np.ndarray,
     times: np.ndarray,
 ) -> np.ndarray:
-    """Final states of ``sequence`` at each total time: array of shape ``(2^n, len(times))``.
-
-    Works in the eigenbasis: free segments multiply by exp(-i E f T), pulses are applied in the
-    computational basis between two basis changes.
-    """
-    dim = vectors.shape[0]
-    n = dim.bit_length() - 1
-    times = np.asarray(times, dtype=float)
-    coeffs = np.repeat((vectors.conj().T @ psi0)[:, None], times.size, axis=1)
-    for segment in sequence.segments:
-        if isinstance(segment, Free):
-            if segment.fraction:
-                coeffs = coeffs * np.exp(-1j * np.outer(energies, segment.fraction * times))
-        elif isinstance(segment, Pulse):
-            states = vectors @ coeffs
-            states = apply_local(segment.matrix, segment.qubits, states, n)
-            coeffs = vectors.conj().T @ states
-        else:  # pragma: no cover - PulseSequence only holds these two
-            raise TypeError(f"unknown segment {segment!r}")
-    return vectors @ coeffs
+    """:func:`evolve_in_eigenbasis` with a dense ``(E, V)``; shape ``(2^n, len(times))``."""
+    return evolve_in_eigenbasis(
+        BlockEigensystem.from_dense(energies, vectors), sequence, psi0, times
+    )
 
 
 class ExactBackend:
-    """Exact evolution in the eigenbasis (N <= 14). See module docstring for costs.
+    """Exact evolution in the eigenbasis, sector by sector. See module docstring for costs.
 
-    Pass ``eigensystem=(E, V)`` to reuse a diagonalization done elsewhere (e.g. by the l-bit
-    construction of the same Hamiltonian); otherwise each ``run`` diagonalizes ``hamiltonian``.
+    ``eigensystem`` reuses a diagonalization done elsewhere: a dense ``(E, V)``, or a
+    :class:`~echo_lab.sectors.BlockEigensystem` such as ``lb.eigensystem`` of the l-bit
+    construction of the same Hamiltonian (no dense matrix at all). Otherwise the backend
+    diagonalizes ``hamiltonian`` itself, by sectors when it conserves the total sigma^z, and
+    keeps that eigensystem for the next run on the same Hamiltonian.
     """
 
     name = "exact"
 
-    def __init__(self, *, eigensystem: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        self.eigensystem = eigensystem
+    def __init__(
+        self,
+        *,
+        eigensystem: tuple[np.ndarray, np.ndarray] | BlockEigensystem | None = None,
+    ) -> None:
+        if eigensystem is None or isinstance(eigensystem, BlockEigensystem):
+            self.eigensystem = eigensystem
+        else:
+            self.eigensystem = BlockEigensystem.from_dense(*eigensystem)
+        self._cache: tuple[SparsePauliOp, BlockEigensystem] | None = None
+
+    def block_eigensystem(self, hamiltonian: SparsePauliOp) -> BlockEigensystem:
+        """The eigensystem used for ``hamiltonian``: the given one, or the cached / new one."""
+        if self.eigensystem is not None:
+            return self.eigensystem
+        if self._cache is not None and self._cache[0] == hamiltonian:
+            return self._cache[1]
+        if conserves_magnetization(hamiltonian):
+            system = diagonalize_sectors(hamiltonian)
+        else:
+            system = BlockEigensystem.from_dense(*diagonalize(hamiltonian))
+        self._cache = (hamiltonian, system)
+        return system
 
     def run(
         self,
@@ -80,10 +136,10 @@ class ExactBackend:
         entropy: bool = False,
     ) -> dict[str, np.ndarray]:
         times, n = check_inputs(hamiltonian, state, times)
-        energies, vectors = self.eigensystem or diagonalize(hamiltonian)
-        if vectors.shape[0] != 2**n:
+        system = self.block_eigensystem(hamiltonian)
+        if system.n != n:
             raise ConfigError("the given eigensystem does not match the Hamiltonian's size")
-        states = evolve_sequence(energies, vectors, sequence, state.vector(), times)
+        states = evolve_in_eigenbasis(system, sequence, state.vector(), times)
         result = {name: expectations(op, states) for name, op in observables.items()}
         if entropy:
             result["entropy"] = half_chain_entropy(states, n)

@@ -180,21 +180,22 @@ def aer_memory_bytes(
 
 
 def estimate_state_bytes(
-    spec: BackendSpec, hamiltonian: SparsePauliOp, *, saved_states: int = 0
+    spec: BackendSpec, hamiltonian: SparsePauliOp, *, n_times: int = 1, saved_states: int = 0
 ) -> int:
     """Memory of the state a backend holds while it runs ``hamiltonian``, bytes.
 
     Dense backends (``exact``, ``trotter-exact``) return 0: their 2^n x 2^n matrices are counted
-    by the study with its other dense steps. ``krylov``: its sparse H and work vectors; ``aer``:
+    by the study with its other dense steps. ``krylov``: its sector blocks and the work vectors of
+    ``n_times`` times (:meth:`~echo_lab.backends.krylov.KrylovBackend.estimate_memory`); ``aer``:
     :func:`aer_memory_bytes` (``saved_states`` saved state vectors, e.g. for entropies);
     ``estimator``: two state vectors; ``qsim``: its single-precision state and two copies.
     Cost: microseconds (krylov scans the Pauli terms once).
     """
     n = hamiltonian.num_qubits
     if spec.name == "krylov":
-        from echo_lab.backends.krylov import estimate_memory
+        from echo_lab.backends.krylov import KrylovBackend
 
-        return estimate_memory(hamiltonian)
+        return KrylovBackend().estimate_memory(hamiltonian, n_times=n_times)
     if spec.name == "aer":
         mps = spec.option("mps_options", {})
         return aer_memory_bytes(

@@ -36,12 +36,13 @@ from qiskit.quantum_info import SparsePauliOp
 from echo_lab import trotter
 from echo_lab.backends.base import (
     Operator,
+    apply_pulse,
     check_health,
     check_inputs,
     half_chain_entropy,
 )
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import apply_local, expectations, operator_matrix
+from echo_lab.linalg import expectations, operator_matrix
 from echo_lab.resources import require_memory, statevector_bytes, usable_cores
 from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.states import ProductState
@@ -146,7 +147,7 @@ class QsimBackend:
             if isinstance(segment, Free):
                 psi = self._evolve(split, psi, next(free))
             else:
-                psi = apply_local(segment.matrix, segment.qubits, psi, n)
+                psi = apply_pulse(segment, psi, n)
         return psi
 
     def _states(
@@ -165,7 +166,7 @@ class QsimBackend:
         psi, done = start, 0
         for pulse in segments[: free[0]]:  # pulses before the one free segment
             assert isinstance(pulse, Pulse)
-            psi = apply_local(pulse.matrix, pulse.qubits, psi, split.num_qubits)
+            psi = apply_pulse(pulse, psi, split.num_qubits)
         for order in np.argsort([row[0] for row in steps], kind="stable"):
             psi = self._evolve(split, psi, steps[order][0] - done)
             done = steps[order][0]

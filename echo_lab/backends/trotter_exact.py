@@ -36,13 +36,14 @@ from qiskit.quantum_info import SparsePauliOp
 from echo_lab import trotter
 from echo_lab.backends.base import (
     Operator,
+    apply_pulse,
     check_health,
     check_inputs,
     half_chain_entropy,
 )
 from echo_lab.backends.options import MAX_TROTTER_EXACT_QUBITS
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import apply_local, expectations
+from echo_lab.linalg import expectations
 from echo_lab.resources import dense_operator_bytes, require_memory
 from echo_lab.schedule import Free, PulseSequence
 from echo_lab.spectrum import basis_blocks
@@ -173,7 +174,7 @@ class TrotterExactBackend:
                 states = system.power(states, steps[:, free_index])
                 free_index += 1
             else:
-                states = apply_local(segment.matrix, segment.qubits, states, n)
+                states = apply_pulse(segment, states, n)
         result = {name: expectations(op, states) for name, op in observables.items()}
         if entropy:
             result["entropy"] = half_chain_entropy(states, n)

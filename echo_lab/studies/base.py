@@ -171,12 +171,17 @@ def refuse_larger(spec: StudySpec, limits: Sequence[SizeLimit]) -> None:
 
 
 def backend_state_bytes(
-    spec: StudySpec, backends: Mapping[str, BackendSpec], *, saved_states: int = 0
+    spec: StudySpec,
+    backends: Mapping[str, BackendSpec],
+    *,
+    n_times: int = 1,
+    saved_states: int = 0,
 ) -> int:
-    """Memory of the states of ``backends`` at the largest n of the sweep (they add up)."""
+    """Memory of the states of ``backends`` at the largest n of the sweep, running ``n_times``
+    total times (they add up)."""
     hamiltonian = spec.largest_model().build(seed=0).hamiltonian()
     return sum(
-        estimate_state_bytes(backend, hamiltonian, saved_states=saved_states)
+        estimate_state_bytes(backend, hamiltonian, n_times=n_times, saved_states=saved_states)
         for backend in backends.values()
     )
 

@@ -560,7 +560,7 @@ class EchoKind:
         total = 8 * dense_operator_bytes(n) if dense else 0
         if settings.window_widths:
             total += 8 * dense_operator_bytes(max(settings.window_widths))
-        return total + backend_state_bytes(spec, backends)
+        return total + backend_state_bytes(spec, backends, n_times=len(settings.times))
 
     def compute_unit(
         self, spec: StudySpec, point: Mapping[str, Scalar], realization: int

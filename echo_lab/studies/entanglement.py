@@ -140,7 +140,8 @@ class EntanglementKind:
         backends = self.backends(spec)
         dense = any(b.rules.dense for b in backends.values())
         total = 8 * dense_operator_bytes(spec.largest_model().n) if dense else 0
-        return total + backend_state_bytes(spec, backends, saved_states=len(settings.times))
+        times = len(settings.times)
+        return total + backend_state_bytes(spec, backends, n_times=times, saved_states=times)
 
     def compute_unit(
         self, spec: StudySpec, point: Mapping[str, Scalar], realization: int

@@ -262,13 +262,12 @@ def exact_states(
     """Exact final states of ``sequence`` at each total time (sparse Krylov evolution)."""
     n = hamiltonian.num_qubits
     matrix = sp.csr_matrix(hamiltonian.to_matrix(sparse=True))
-    trace = float(np.real(matrix.diagonal().sum()))
     states = []
     for total_time in times:
         psi = state.vector()
         for segment in sequence.segments:
             if isinstance(segment, Free):
-                psi = evolve(matrix, psi, segment.fraction * total_time, trace=trace)
+                psi = evolve(matrix, psi, segment.fraction * total_time)
             else:
                 psi = apply_local(segment.matrix, segment.qubits, psi, n)
         states.append(psi)
