@@ -515,10 +515,10 @@ def make_pulse(
     :func:`truncated_lbit_pulse_from_system`), else from the dense ``lbit_system.tau(axis, p)``;
     ``lattice`` sets the window of ``"lbit:r"`` on non-chain geometries. The window specs take
     the pulse from ``window_system.pulse(r, ...)`` (``window.window_lbits(model, p,
-    width=w)``), which must hold the l-bit of site ``p`` and have width w. ``angle_error`` applies to a text spec (a
-    PulseSpec carries its own; giving both raises). Raises :class:`ConfigError` for an unknown
-    spec, a radius larger than the chain, or an l-bit (window) spec without ``lbit_system``
-    (a matching ``window_system``).
+    width=w)``), which must hold the l-bit of site ``p`` and have width w. ``angle_error``
+    applies to a text spec (a PulseSpec carries its own; giving both raises). Raises
+    :class:`ConfigError` for an unknown spec, a radius larger than the chain, or an l-bit
+    (window) spec without ``lbit_system`` (a matching ``window_system``).
 
     >>> make_pulse("pbit", 1).label
     'X_1'

@@ -272,7 +272,7 @@ def test_unit_memory_estimates_follow_the_backend() -> None:
             'name = "aer"\nmethod = "statevector"',
             ["largest n = 40", "16.0 TiB per work unit", "matrix_product_state"],
         ),
-        ('name = "krylov"', ["largest n = 40", "backend 'krylov'", "1.8 PiB per work unit"]),
+        ('name = "krylov"', ["largest n = 40", "backend 'krylov'", "1.6 PiB per work unit"]),
     ],
 )
 def test_study_of_40_sites_is_refused_up_front(
