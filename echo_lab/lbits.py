@@ -118,6 +118,7 @@ __all__ = [
     "TAIL_FIT_FLOOR",
     "LBitSystem",
     "construct",
+    "estimate_bytes",
 ]
 
 METHODS = ("overlap", "range")
@@ -880,7 +881,7 @@ def _enforce_signs(
     return assignment, relabelled
 
 
-def _estimate_bytes(hamiltonian: SparsePauliOp, real: bool) -> float:
+def estimate_bytes(hamiltonian: SparsePauliOp, *, real: bool = True) -> float:
     """Peak of the construction: the eigenvector blocks (one per S^z sector when H conserves the
     total sigma^z, else one dense block), three more copies of the largest during its ``eigh``,
     and the real cost matrix of the largest assignment. Dense tau operators check their own."""
@@ -942,7 +943,7 @@ def construct(
             f"(got n = {n}); use method='overlap' for longer chains"
         )
     real = bool(np.all(np.asarray(hamiltonian.coeffs).imag == 0))
-    estimate = _estimate_bytes(hamiltonian, real)
+    estimate = estimate_bytes(hamiltonian, real=real)
     require_memory(
         estimate,
         what=f"the l-bit construction for n = {n} (eigenvectors block by block and the "

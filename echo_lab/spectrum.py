@@ -52,6 +52,7 @@ __all__ = [
     "DEGENERACY_TOL",
     "GOE_R",
     "MAX_EXACT_QUBITS",
+    "MAX_SECTOR_EXACT_QUBITS",
     "POISSON_R",
     "SpacingRatioSample",
     "average_spacing_ratio",
@@ -76,6 +77,10 @@ GOE_R = 0.5307
 
 #: Largest n whose full 2^n matrix is diagonalized densely (4^14 * 16 B = 4 GiB per matrix).
 MAX_EXACT_QUBITS = 14
+
+#: Largest n of the exact, sector-by-sector diagonalization of an H that conserves the total
+#: sigma^z (largest sector 12,870 at n = 16: ~2.5 GiB of eigenvectors, minutes per realization).
+MAX_SECTOR_EXACT_QUBITS = 16
 
 #: Levels closer than ``DEGENERACY_TOL * max|E|`` count as one (degenerate) level.
 DEGENERACY_TOL = 1e-10

@@ -272,7 +272,10 @@ def test_window_pulses_allow_long_mps_chains_but_lbit_pulses_do_not() -> None:
     )
     spec = parse_spec(window)
     assert spec.settings.protocol.labels == ("fid", "pbit", "window:8", "window:8:1")
-    with pytest.raises(ConfigError, match="l-bit pulses need the dense eigenbasis"):
+    with pytest.raises(
+        ConfigError,
+        match=r"l-bit pulses diagonalize every S\^z sector, which is limited to n <= 16",
+    ):
         parse_spec(edit(long_chain, "[times]", backend))
     # The 'range' assignment then runs on the window only: limited by w, not by n.
     ranged = edit(window, "[protocol]", '[lbits]\nmethod = "range"\n[protocol]')

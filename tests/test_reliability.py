@@ -97,7 +97,7 @@ BAD_CONFIGS = [
     ("radius too large", '"lbit:1"', '"lbit:6"', ["radius 6", "at most 5"]),
     ("unknown backend", 'name = "exact"', 'name = "qpu"', ["backend.name", "'qpu'", "krylov"]),
     ("unknown pulse", '"lbit:1"', '"xbit"', ["protocol.pulses[1]", "'xbit'", "lbit:r"]),
-    ("exact n = 40", "n = 6", "n = 40", ["model.n = 40", "n <= 14"]),
+    ("exact n = 40", "n = 6", "n = 40", ["model.n = 40", "n <= 16"]),
     ("absurd n", "n = 6", "n = 1000000000", ["model.n", "<= 1000"]),
     ("absurd grid", "num = 4", "num = 100000000000", ["times.num", "<= 100000"]),
     ("huge integer", "seed = 3", "seed = 100000000000000000000", ["study.seed", "64 bits"]),

@@ -1,11 +1,14 @@
 """Every study in experiments/, reduced (tests/study_reductions.py), gives the data variables
 recorded in tests/data/study_fingerprints/ (written by the code before the study layer was
-reorganized): a refactoring of the study layer must not change any number.
+reorganized; bit-identical after it): a refactoring must not change any number.
 
-Values are compared to 1e-10 (absolute), so that another CPU's BLAS kernels or Aer's SIMD
-paths, which may round differently, do not fail the test; ``ECHO_LAB_EXACT_FINGERPRINTS=1``
-demands bit-identical values (on the machine that wrote the fingerprints). Regenerate after an
-intended change of results with ``python tests/test_study_fingerprints.py``.
+Values are compared to 1e-10 absolute / 1e-9 relative, so that another CPU's BLAS kernels or
+Aer's SIMD paths, which may round differently, do not fail the test;
+``ECHO_LAB_EXACT_FINGERPRINTS=1`` demands bit-identical values (on the machine that wrote the
+fingerprints). Regenerate after an intended change of results with
+``python tests/test_study_fingerprints.py``. Changed on purpose since: ``entanglement_growth``,
+when the exact backend moved to sector-by-sector eigensystems (entropies at t = 1e7 moved by
+5e-8: eigenvalues that differ in the last bit give phases E t that differ by ~1e-8 there).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from study_reductions import FINGERPRINTS, REDUCTIONS, reduced_text
 
 TOLERANCE = 1e-10
+#: A fitted length of 29 sites from an almost flat fit moves in its 11th digit.
+RELATIVE_TOLERANCE = 1e-9
 
 
 def _run(name: str, out: Path) -> xr.Dataset:
@@ -53,7 +58,9 @@ def test_study_matches_fingerprint(name: str, tmp_path: Path) -> None:
         if os.environ.get("ECHO_LAB_EXACT_FINGERPRINTS") == "1":
             np.testing.assert_array_equal(a.values, b.values, err_msg=key)
         elif a.dtype.kind in "fc":
-            np.testing.assert_allclose(a.values, b.values, rtol=0, atol=TOLERANCE, err_msg=key)
+            np.testing.assert_allclose(
+                a.values, b.values, rtol=RELATIVE_TOLERANCE, atol=TOLERANCE, err_msg=key
+            )
         else:
             np.testing.assert_array_equal(a.values, b.values, err_msg=key)
 

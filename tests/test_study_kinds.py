@@ -50,7 +50,7 @@ class RamseyKind:
         return RamseySettings(protocol, parse_times(tables["times"]), backend)
 
     def check(self, spec: Any) -> None:
-        refuse_larger(spec, backend_limits(self.backends(spec)))
+        refuse_larger(spec, backend_limits(spec, self.backends(spec)))
         check_probe(spec)
 
     def backends(self, spec: Any) -> dict[str, BackendSpec]:

@@ -32,7 +32,7 @@ from qiskit.quantum_info import SparsePauliOp
 from echo_lab.backends.base import Backend
 from echo_lab.errors import ConfigError
 from echo_lab.resources import density_matrix_bytes, statevector_bytes
-from echo_lab.spectrum import MAX_EXACT_QUBITS
+from echo_lab.spectrum import MAX_EXACT_QUBITS, MAX_SECTOR_EXACT_QUBITS
 from echo_lab.tables import Table, int_list, number, optional_scalar
 from echo_lab.trotter import ORDERS, TrotterSettings
 
@@ -77,13 +77,15 @@ MAX_TROTTER_STEPS = 10_000_000
 class BackendRules:
     """What one backend takes: ``[backend]`` keys besides ``name``, ``options`` (name -> TOML
     types), whether it holds dense 2^n x 2^n matrices, its largest n (None: memory decides) and
-    why."""
+    why, and its largest n for Hamiltonians it treats sector by sector."""
 
     keys: tuple[str, ...]
     options: dict[str, tuple[type, ...]]
     dense: bool = False
     max_qubits: int | None = None
     limit_reason: str = ""
+    #: Largest n when H conserves the total sigma^z and the backend works sector by sector.
+    max_sector_qubits: int | None = None
 
     @property
     def trotter(self) -> bool:
@@ -98,8 +100,9 @@ RULES: dict[str, BackendRules] = {
         dense=True,
         max_qubits=MAX_EXACT_QUBITS,
         limit_reason="the exact backend diagonalizes 2^n x 2^n matrices",
+        max_sector_qubits=MAX_SECTOR_EXACT_QUBITS,
     ),
-    "krylov": BackendRules(("options",), {}),
+    "krylov": BackendRules(("options",), {"threads": (int,), "tolerance": (float,)}),
     "trotter-exact": BackendRules(
         ("dt", "order", "options"),
         {},

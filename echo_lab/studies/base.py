@@ -35,6 +35,9 @@ from echo_lab.backends.options import RULES, BackendSpec, estimate_state_bytes
 from echo_lab.errors import ConfigError
 from echo_lab.lbits import MAX_RANGE_QUBITS
 from echo_lab.models import Lattice, RandomFieldXXZ, disorder_seeds
+from echo_lab.pulses import DENSE_LBIT_QUBITS
+from echo_lab.resources import dense_operator_bytes
+from echo_lab.spectrum import MAX_EXACT_QUBITS, MAX_SECTOR_EXACT_QUBITS
 from echo_lab.states import ProductState, probe_state
 from echo_lab.studies.sections import SWEEPABLE, ModelSpec, ProtocolSpec
 from echo_lab.tables import Scalar, Table
@@ -56,7 +59,10 @@ __all__ = [
     "backend_state_bytes",
     "check_probe",
     "check_pulse_geometry",
+    "conserves_magnetization",
     "construct_lbits",
+    "dense_step_bytes",
+    "eigenbasis_limit",
     "initial_states",
     "realization_seeds",
     "refuse_larger",
@@ -146,14 +152,44 @@ class StudyKind(Protocol):
 # ----------------------------------------------------------------------------------------------
 
 
-def backend_limits(backends: Mapping[str, BackendSpec]) -> list[SizeLimit]:
-    """The size limits of the dense backends among ``backends``."""
+def conserves_magnetization(spec: StudySpec) -> bool:
+    """Whether the model of every parameter point conserves the total sigma^z."""
+    return all(spec.resolve(point)[0].conserves_magnetization for point in spec.points())
+
+
+def eigenbasis_limit(spec: StudySpec, what: str) -> SizeLimit:
+    """The size limit of a full eigenbasis needed by ``what``: sector by sector
+    (``MAX_SECTOR_EXACT_QUBITS``) when the model conserves the total sigma^z, else dense."""
+    if conserves_magnetization(spec):
+        return MAX_SECTOR_EXACT_QUBITS, f"{what} diagonalize every S^z sector"
+    return MAX_EXACT_QUBITS, f"{what} need the dense eigenbasis"
+
+
+def backend_limits(spec: StudySpec, backends: Mapping[str, BackendSpec]) -> list[SizeLimit]:
+    """The size limits of the dense backends among ``backends`` (sector by sector where the
+    backend can and the model conserves the total sigma^z)."""
     limits = []
+    sectors = conserves_magnetization(spec)
     for backend in backends.values():
         rules = RULES[backend.name]
-        if rules.max_qubits is not None:
+        if sectors and rules.max_sector_qubits is not None:
+            limits.append((rules.max_sector_qubits, f"{rules.limit_reason} sector by sector"))
+        elif rules.max_qubits is not None:
             limits.append((rules.max_qubits, rules.limit_reason))
     return limits
+
+
+def dense_step_bytes(spec: StudySpec) -> int:
+    """Memory of the dense steps of a unit (l-bits, an eigenbasis) at the largest n: eight
+    dense 2^n x 2^n matrices where the l-bit operators are dense (n <= DENSE_LBIT_QUBITS: H, V,
+    tau^x, tau^y, a Pauli-transform buffer, work copies), else twice the sector-by-sector l-bit
+    construction (:func:`echo_lab.lbits.estimate_bytes`: eigenvector blocks and their work)."""
+    from echo_lab import lbits
+
+    model = spec.largest_model()
+    if model.n <= DENSE_LBIT_QUBITS:
+        return 8 * dense_operator_bytes(model.n)
+    return int(2 * lbits.estimate_bytes(model.build(seed=0).hamiltonian()))
 
 
 def refuse_larger(spec: StudySpec, limits: Sequence[SizeLimit]) -> None:
@@ -284,7 +320,7 @@ def setup_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -
 
 def construct_lbits(setup: UnitSetup, method: str) -> Any:
     """l-bits of the unit's Hamiltonian; its block-by-block diagonalization is reused by the
-    exact backend through ``(lb.energies, lb.vectors)``."""
+    exact backend through ``lb.eigensystem``."""
     from echo_lab import lbits
 
     with stage("l-bit assignment"):

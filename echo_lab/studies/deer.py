@@ -136,7 +136,8 @@ def parse_deer_protocol(
 
 
 def full_lbit_limits(kind: str, lbits: LbitSpec) -> list[SizeLimit]:
-    """The size limits of a study that builds the dense l-bits of the whole chain."""
+    """The size limits of a study that builds the dense l-bit operators of the whole chain (its
+    Pauli expansions, ranges, or the DEER traces of <tau^x_p>)."""
     limits = [(MAX_EXACT_QUBITS, f"a {kind} study builds dense l-bit operators")]
     if "range" in lbits.methods:
         limits.append((MAX_RANGE_QUBITS, "the 'range' l-bit assignment costs O(16^n)"))
@@ -191,8 +192,7 @@ def compute_deer(spec: StudySpec, point: Mapping[str, Scalar], realization: int)
     setup = setup_unit(spec, point, realization)
     settings: DeerSettings = setup.settings
     lbit_system = construct_lbits(setup, settings.lbits.method)
-    eigensystem = (lbit_system.energies, lbit_system.vectors)
-    backend = build_backend(settings.backend, eigensystem=eigensystem)
+    backend = build_backend(settings.backend, eigensystem=lbit_system.eigensystem)
     times = np.asarray(settings.times)
     pulses = settings.protocol.pulses
     traces, fits, partners = deer_traces(setup, times, pulses, lbit_system, backend)
@@ -302,7 +302,7 @@ class DeerKind:
 
     def check(self, spec: StudySpec) -> None:
         limits = full_lbit_limits(self.name, _settings(spec).lbits)
-        refuse_larger(spec, limits + backend_limits(self.backends(spec)))
+        refuse_larger(spec, limits + backend_limits(spec, self.backends(spec)))
         check_probe(spec)
         check_pulse_geometry(spec)
 

@@ -33,7 +33,6 @@ import xarray as xr
 from echo_lab import observables as obs
 from echo_lab import plot
 from echo_lab.backends.base import Backend
-from echo_lab.backends.exact import diagonalize
 from echo_lab.backends.options import (
     ALL_BACKEND_KEYS,
     BackendSpec,
@@ -46,7 +45,6 @@ from echo_lab.lbits import MAX_RANGE_QUBITS
 from echo_lab.protocols import build_sequence
 from echo_lab.pulses import PulseSpec
 from echo_lab.resources import dense_operator_bytes
-from echo_lab.spectrum import MAX_EXACT_QUBITS
 from echo_lab.studies.base import (
     KindSettings,
     SizeLimit,
@@ -56,6 +54,8 @@ from echo_lab.studies.base import (
     check_probe,
     check_pulse_geometry,
     construct_lbits,
+    dense_step_bytes,
+    eigenbasis_limit,
     initial_states,
     refuse_larger,
     setup_unit,
@@ -203,10 +203,11 @@ def _parse_echo_protocol(table: Table, sweep: dict[str, tuple[Scalar, ...]]) -> 
     )
 
 
-def _size_limits(settings: EchoSettings, backends: Mapping[str, BackendSpec]) -> list[SizeLimit]:
-    limits = backend_limits(backends)
+def _size_limits(spec: StudySpec, backends: Mapping[str, BackendSpec]) -> list[SizeLimit]:
+    settings = _settings(spec)
+    limits = backend_limits(spec, backends)
     if settings.needs_lbits:
-        limits.append((MAX_EXACT_QUBITS, "l-bit pulses need the dense eigenbasis"))
+        limits.append(eigenbasis_limit(spec, "l-bit pulses"))
         if "range" in settings.lbits.methods:
             limits.append((MAX_RANGE_QUBITS, "the 'range' l-bit assignment costs O(16^n)"))
     return limits
@@ -310,11 +311,7 @@ def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int)
     settings: EchoSettings = setup.settings
     hamiltonian = setup.model.hamiltonian()
     lbit_system = construct_lbits(setup, settings.lbits.method) if settings.needs_lbits else None
-    eigensystem = None
-    if lbit_system is not None:
-        eigensystem = (lbit_system.energies, lbit_system.vectors)
-    elif settings.backend.name == "exact":
-        eigensystem = diagonalize(hamiltonian)
+    eigensystem = None if lbit_system is None else lbit_system.eigensystem
     probe = settings.protocol.probe_site(setup.lattice)
     with stage("l-bit observables"):
         operators = obs.probe_observables(setup.n, probe, lbit_system=lbit_system)
@@ -538,7 +535,7 @@ class EchoKind:
         )
 
     def check(self, spec: StudySpec) -> None:
-        refuse_larger(spec, _size_limits(_settings(spec), self.backends(spec)))
+        refuse_larger(spec, _size_limits(spec, self.backends(spec)))
         check_probe(spec)
         check_pulse_geometry(spec)
 
@@ -550,14 +547,13 @@ class EchoKind:
         return out
 
     def estimate_unit_bytes(self, spec: StudySpec) -> int:
-        """Eight dense 2^n x 2^n matrices when a dense step runs (l-bits, the exact and
-        trotter-exact backends: H, V, tau^x, tau^y, a Pauli-transform buffer, work copies),
-        eight 2^w x 2^w ones of the widest window, plus each backend's state."""
+        """The dense steps when one runs (l-bits, the exact and trotter-exact backends:
+        :func:`~echo_lab.studies.base.dense_step_bytes`), eight 2^w x 2^w matrices of the widest
+        window, plus each backend's state."""
         settings = _settings(spec)
-        n = spec.largest_model().n
         backends = self.backends(spec)
         dense = settings.needs_lbits or any(b.rules.dense for b in backends.values())
-        total = 8 * dense_operator_bytes(n) if dense else 0
+        total = dense_step_bytes(spec) if dense else 0
         if settings.window_widths:
             total += 8 * dense_operator_bytes(max(settings.window_widths))
         return total + backend_state_bytes(spec, backends, n_times=len(settings.times))

@@ -16,7 +16,6 @@ import numpy as np
 import xarray as xr
 
 from echo_lab import plot
-from echo_lab.backends.exact import diagonalize
 from echo_lab.backends.options import (
     BackendSpec,
     build_backend,
@@ -24,12 +23,12 @@ from echo_lab.backends.options import (
     parse_backend,
 )
 from echo_lab.protocols import build_sequence
-from echo_lab.resources import dense_operator_bytes
 from echo_lab.studies.base import (
     KindSettings,
     backend_limits,
     backend_state_bytes,
     check_probe,
+    dense_step_bytes,
     initial_states,
     refuse_larger,
     setup_unit,
@@ -69,8 +68,7 @@ def compute_entanglement(
     setup = setup_unit(spec, point, realization)
     settings: EntanglementSettings = setup.settings
     hamiltonian = setup.model.hamiltonian()
-    eigensystem = diagonalize(hamiltonian) if settings.backend.name == "exact" else None
-    backend = build_backend(settings.backend, eigensystem=eigensystem)
+    backend = build_backend(settings.backend)
     probe = settings.protocol.probe_site(setup.lattice)
     states = initial_states(setup, probe, settings.protocol.backgrounds)
     times = np.asarray(settings.times)
@@ -127,19 +125,19 @@ class EntanglementKind:
         return EntanglementSettings(times=times, protocol=protocol, backend=backend)
 
     def check(self, spec: StudySpec) -> None:
-        refuse_larger(spec, backend_limits(self.backends(spec)))
+        refuse_larger(spec, backend_limits(spec, self.backends(spec)))
         check_probe(spec)
 
     def backends(self, spec: StudySpec) -> dict[str, BackendSpec]:
         return {"backend": _settings(spec).backend}
 
     def estimate_unit_bytes(self, spec: StudySpec) -> int:
-        """Eight dense 2^n x 2^n matrices for a dense backend, plus the backend's state (and one
-        saved state per time on Aer, for the entropies)."""
+        """The dense steps of a dense backend (:func:`~echo_lab.studies.base.dense_step_bytes`),
+        plus the backend's state (and one saved state per time on Aer, for the entropies)."""
         settings = _settings(spec)
         backends = self.backends(spec)
         dense = any(b.rules.dense for b in backends.values())
-        total = 8 * dense_operator_bytes(spec.largest_model().n) if dense else 0
+        total = dense_step_bytes(spec) if dense else 0
         times = len(settings.times)
         return total + backend_state_bytes(spec, backends, n_times=times, saved_states=times)
 

@@ -94,8 +94,7 @@ def compute_lbit_locality(
         scalars["xi_tails"][m] = lbit_system.xi_tails()
         scalars["xi_couplings"][m] = lbit_system.xi_couplings()
         if settings.protocol is not None:
-            eigensystem = (lbit_system.energies, lbit_system.vectors)
-            backend = get_backend("exact", eigensystem=eigensystem)
+            backend = get_backend("exact", eigensystem=lbit_system.eigensystem)
             times = np.asarray(settings.times)
             pulses = settings.protocol.pulses
             _, fits, partners = deer_traces(setup, times, pulses, lbit_system, backend)
