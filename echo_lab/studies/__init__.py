@@ -4,6 +4,7 @@
 kind                    module
 ======================  ======================================================================
 ``echo``                :mod:`echo_lab.studies.echo`: echo traces for a list of pulses
+``echo_scaling``        :mod:`echo_lab.studies.echo_scaling`: kept l-bit coherence vs N, W, T
 ``entanglement``        :mod:`echo_lab.studies.entanglement`: half-chain entropy S(t)
 ``deer``                :mod:`echo_lab.studies.deer`: DEER traces and fitted couplings J_pq
 ``level_statistics``    :mod:`echo_lab.studies.level_statistics`: level-spacing ratio r
@@ -19,7 +20,14 @@ unit, and its figures. Adding a kind means one new module and one entry in :data
 from __future__ import annotations
 
 from echo_lab.errors import ConfigError
-from echo_lab.studies import deer, echo, entanglement, lbit_locality, level_statistics
+from echo_lab.studies import (
+    deer,
+    echo,
+    echo_scaling,
+    entanglement,
+    lbit_locality,
+    level_statistics,
+)
 from echo_lab.studies.base import StudyKind
 
 __all__ = ["KINDS", "StudyKind", "get_kind"]
@@ -29,6 +37,7 @@ KINDS: dict[str, StudyKind] = {
     kind.name: kind
     for kind in (
         echo.KIND,
+        echo_scaling.KIND,
         entanglement.KIND,
         deer.KIND,
         level_statistics.KIND,

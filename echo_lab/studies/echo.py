@@ -86,6 +86,7 @@ __all__ = [
     "CheckSpec",
     "EchoKind",
     "EchoSettings",
+    "EchoUnit",
     "compute_echo",
     "echo_figures",
     "late_time_recovery",
@@ -93,6 +94,7 @@ __all__ = [
     "plot_echo",
     "plot_recovery",
     "pulse_label",
+    "run_echo_unit",
 ]
 
 SEQUENCES = ("hahn", "cpmg", "xy4", "global")
@@ -304,7 +306,18 @@ def _run_check(
     return data_vars, {"check_pulse": list(check.pulses), "check_time": times}
 
 
-def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> xr.Dataset:
+@dataclass
+class EchoUnit:
+    """One computed echo unit and what it was computed from (for kinds that add to it)."""
+
+    dataset: xr.Dataset
+    setup: UnitSetup
+    probe: int
+    lbit_system: Any
+    states: dict[str, Any]
+
+
+def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> EchoUnit:
     """Echo of one realization at one parameter point (module docstring); dims (background,
     pulse, time). Raises :class:`NumericalError` when a [check] deviates beyond its tolerance."""
     setup = setup_unit(spec, point, realization)
@@ -340,7 +353,12 @@ def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int)
     for name, meaning in _LONG_NAMES.items():
         if name in ds:
             ds[name].attrs["long_name"] = meaning
-    return ds
+    return EchoUnit(ds, setup, probe, lbit_system, states)
+
+
+def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> xr.Dataset:
+    """The Dataset of :func:`run_echo_unit`."""
+    return run_echo_unit(spec, point, realization).dataset
 
 
 # ----------------------------------------------------------------------------------------------

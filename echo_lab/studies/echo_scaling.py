@@ -1,0 +1,272 @@
+"""Study kind ``echo_scaling``: how much echo a p-bit pulse keeps, against N, W and time.
+
+The seed's question at scale (physics.md sections 6 and 8.3). An ``echo`` study (same sections,
+same traces: :mod:`echo_lab.studies.echo`) whose pulses include an l-bit pulse, so that the l-bit
+coherence <tau^x_p> is recorded, plus per unit:
+
+* ``tau_x_initial`` (background): <tau^x_p> at T = 0 (the overlap of the initial |+> probe with
+  the l-bit), from the l-bit system's operator action;
+* ``kept`` (background, pulse): the **kept fraction** of the l-bit coherence, the mean of
+  <tau^x_p>(T) over the late times T >= T_max / 10 divided by ``tau_x_initial``
+  (:func:`echo_lab.analysis.kept_fraction`; the exact l-bit pulse keeps 1);
+* ``coherence_late`` (background, pulse): the late-time mean of the p-bit coherence
+  C = sqrt(<sigma^x_p>^2 + <sigma^y_p>^2);
+* ``static_weight``: a_p = Tr(sigma^x_p tau^x_p) / 2^N, the weight of the bare spin in the l-bit
+  (from the one-site window operator of tau^x_p, block by block);
+* ``xi_couplings``: the localization length of the effective couplings J_ij of this realization.
+
+The simplest prediction, that a p-bit pulse keeps about a_p^2 of the coherence (X_p = a_p
+tau^x_p + terms that dephase), is compared realization by realization in the figure
+``prediction``. Figures: ``scaling`` (disorder-mean kept fraction against W for every N, the
+extrapolation k(N) = k_inf + c / N of :func:`echo_lab.analysis.extrapolate_in_size` and its
+residuals), ``plateau`` (the p-bit <tau^x_p>(T) / <tau^x_p>(0) against T for every W at the
+largest N, with the best of the fits of :func:`echo_lab.analysis.fit_plateau_approach`) and
+``prediction``. :func:`scaling_table` gives the numbers of the README table; results of several
+files (e.g. N <= 12 and N = 14) combine with :func:`combine_results`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from echo_lab import plot
+from echo_lab.analysis import (
+    LATE_FRACTION,
+    crossover,
+    extrapolate_in_size,
+    fit_plateau_approach,
+    kept_fraction,
+)
+from echo_lab.errors import ConfigError
+from echo_lab.studies.echo import EchoKind, EchoSettings, pulse_label, run_echo_unit
+from echo_lab.tables import Scalar
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from echo_lab.config import StudySpec
+
+__all__ = [
+    "KIND",
+    "EchoScalingKind",
+    "combine_results",
+    "kept_statistics",
+    "scaling_table",
+]
+
+
+def _one_site_weight(lbit_system: Any, probe: int) -> float:
+    """a_p = Tr(sigma^x_p tau^x_p) / 2^N from the one-site window operator of tau^x_p."""
+    window = np.asarray(lbit_system.window_operator("x", probe, [probe]))
+    return float(np.real(window[0, 1] + window[1, 0]) / 2)
+
+
+def compute_scaling_unit(
+    spec: StudySpec, point: Mapping[str, Scalar], realization: int
+) -> xr.Dataset:
+    """The echo unit with the scaling variables of the module docstring."""
+    unit = run_echo_unit(spec, point, realization)
+    ds, lbit_system, probe = unit.dataset, unit.lbit_system, unit.probe
+    initial = np.array(
+        [
+            float(lbit_system.tau_expectation("x", probe, state.vector()))
+            for state in unit.states.values()
+        ]
+    )
+    times = ds["time"].values
+    ds["tau_x_initial"] = (("background",), initial)
+    ds["kept"] = (
+        ("background", "pulse"),
+        kept_fraction(ds["tau_x"].values, initial[:, None], times),
+    )
+    late = times >= LATE_FRACTION * times.max()
+    ds["coherence_late"] = (("background", "pulse"), ds["coherence"].values[..., late].mean(-1))
+    ds["static_weight"] = ((), _one_site_weight(lbit_system, probe))
+    ds["xi_couplings"] = ((), float(lbit_system.xi_couplings()))
+    ds["kept"].attrs["long_name"] = "kept fraction of the l-bit coherence <tau^x_p>"
+    ds["static_weight"].attrs["long_name"] = "a_p = Tr(sigma^x_p tau^x_p) / 2^N"
+    return ds
+
+
+# ----------------------------------------------------------------------------------------------
+# Combining files and summarizing
+# ----------------------------------------------------------------------------------------------
+
+
+def combine_results(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """Scaling results of several files (e.g. N <= 12 and N = 14) as one Dataset: joined along
+    ``n`` (realizations and sites padded with NaN where a file has fewer)."""
+    if not datasets:
+        raise ConfigError("combine_results needs at least one results file")
+    expanded = [
+        ds if "n" in ds.dims else ds.expand_dims(n=[int(ds.sizes["site"])]) for ds in datasets
+    ]
+    combined = xr.concat(expanded, dim="n", join="outer", data_vars="all", coords="minimal")
+    combined.attrs = dict(datasets[0].attrs)
+    dims = ["n", *(d for d in plot.sweep_dims(datasets[0]) if d != "n")]
+    combined.attrs["sweep_dims"] = json.dumps(dims)
+    return combined.sortby("n")
+
+
+def kept_statistics(values: xr.DataArray) -> xr.Dataset:
+    """Mean, standard error (NaN-aware, over ``realization``) and the realization count."""
+    count = values.count("realization")
+    mean = values.mean("realization", skipna=True)
+    sem = values.std("realization", ddof=1, skipna=True) / np.sqrt(count)
+    return xr.Dataset({"mean": mean, "sem": sem, "count": count})
+
+
+def scaling_table(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[str, Any]]:
+    """One row per (W, pulse): the kept fraction mean +- sem at each N, the extrapolation to
+    N -> infinity with its error and residuals, and the p-bit's crossover W* where its
+    extrapolated kept fraction reaches 1/2 (the same value in every p-bit row)."""
+    at = ds.sel(background=background)
+    stats = kept_statistics(at["kept"])
+    rows = []
+    for pulse in at["pulse"].values:
+        if str(pulse) == "fid":
+            continue
+        for w in np.atleast_1d(at["W"].values):
+            one = stats.sel(pulse=pulse, W=w)
+            fit = extrapolate_in_size(at["n"].values, one["mean"].values, one["sem"].values)
+            rows.append(
+                {
+                    "W": float(w),
+                    "pulse": str(pulse),
+                    "N": [int(v) for v in at["n"].values],
+                    "mean": [float(v) for v in one["mean"].values],
+                    "sem": [float(v) for v in one["sem"].values],
+                    "count": [int(v) for v in one["count"].values],
+                    "k_inf": fit.k_inf,
+                    "k_inf_error": fit.k_inf_error,
+                    "residuals": list(fit.residuals),
+                    "fit": fit.form,
+                }
+            )
+    pbit = [row for row in rows if row["pulse"] == "pbit"]
+    w_star = crossover(np.array([r["W"] for r in pbit]), np.array([r["k_inf"] for r in pbit]))
+    for row in pbit:
+        row["crossover_W"] = w_star
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# Figures
+# ----------------------------------------------------------------------------------------------
+
+
+def plot_scaling(ds: xr.Dataset, axes: Sequence[Axes], *, background: str = "z-random") -> None:
+    """Kept fraction vs W per N and per pulse (p-bit and truncated pulses), the extrapolation
+    (black), and on ``axes[1]`` the residuals of the extrapolation against N."""
+    rows = scaling_table(ds, background=background)
+    top, bottom = axes
+    for pulse in dict.fromkeys(row["pulse"] for row in rows):
+        if pulse == "lbit":
+            continue
+        mine = [row for row in rows if row["pulse"] == pulse]
+        ws = np.array([row["W"] for row in mine])
+        for k, n in enumerate(mine[0]["N"]):
+            mean = np.array([row["mean"][k] for row in mine])
+            sem = np.nan_to_num(np.array([row["sem"][k] for row in mine]))
+            label = f"{pulse_label(pulse)}, N = {n}"
+            top.errorbar(ws, mean, yerr=sem, marker="o", ms=3, lw=0.8, label=label)
+        k_inf = np.array([row["k_inf"] for row in mine])
+        error = np.nan_to_num(np.array([row["k_inf_error"] for row in mine]))
+        label = f"{pulse_label(pulse)}, N -> inf"
+        top.errorbar(ws, k_inf, yerr=error, color="k", marker="s", lw=1.5, capsize=3, label=label)
+        for row in mine:
+            bottom.plot(row["N"], row["residuals"], "o-", lw=0.8, ms=3)
+    top.axhline(0.5, color="grey", ls=":", lw=1)
+    top.set_xscale("log")
+    top.set_xlabel("disorder strength W (J)")
+    top.set_ylabel("kept fraction of <tau^x_p>")
+    top.legend(fontsize="xx-small", ncol=2)
+    bottom.axhline(0.0, color="k", lw=0.8)
+    bottom.set_xlabel("chain length N")
+    bottom.set_ylabel("residual of k_inf + c / N")
+
+
+def plot_plateau(ds: xr.Dataset, ax: Axes, *, background: str = "z-random") -> None:
+    """p-bit <tau^x_p>(T) / <tau^x_p>(0), disorder mean, at the largest N, one curve per W,
+    with the best-fitting form (smallest rms) dashed and named in the legend."""
+    at = ds.sel(background=background, pulse="pbit")
+    if "n" in at.dims:
+        at = at.isel(n=-1)
+    times = at["time"].values
+    ratio = at["tau_x"] / at["tau_x_initial"]
+    for w in np.atleast_1d(at["W"].values):
+        curve = ratio.sel(W=w).mean("realization", skipna=True).values
+        (line,) = ax.plot(times, curve, lw=1.2, label=f"W = {w:g}")
+        fits = fit_plateau_approach(times, curve)
+        if fits:
+            best = min(fits.values(), key=lambda fit: fit.rms)
+            numbers = ", ".join(f"{k} = {v:.3g}" for k, v in best.parameters.items())
+            label = f"  {best.form}: {numbers}"
+            ax.plot(times, best.evaluate(times), "--", color=line.get_color(), lw=0.8, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel(plot.TIME_LABEL)
+    ax.set_ylabel("p-bit echo: <tau^x_p>(T) / <tau^x_p>(0)")
+    ax.legend(fontsize="xx-small")
+
+
+def plot_prediction(ds: xr.Dataset, ax: Axes, *, background: str = "z-random") -> None:
+    """Per realization: the p-bit kept fraction against a_p^2, with the line y = x."""
+    at = ds.sel(background=background, pulse="pbit")
+    for point, one in plot.points(at):
+        weight = (one["static_weight"] ** 2).values.ravel()
+        label = plot.describe(point) or None
+        ax.plot(weight, one["kept"].values.ravel(), "o", ms=2, alpha=0.6, label=label)
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="kept = a_p^2")
+    ax.set_xlabel("a_p^2 = (Tr(sigma^x_p tau^x_p) / 2^N)^2")
+    ax.set_ylabel("p-bit kept fraction")
+    ax.legend(fontsize="xx-small", ncol=2)
+
+
+def scaling_figures(ds: xr.Dataset) -> dict[str, Figure]:
+    """``scaling``, ``plateau`` and ``prediction`` (module docstring)."""
+    if "n" not in ds.dims:
+        ds = combine_results([ds])
+    figure, axes = plot.new_figure(2, 1, size=(7.0, 3.6))
+    plot_scaling(ds, [axes[0, 0], axes[1, 0]])
+    figures = {"scaling": figure}
+    figure, axes = plot.new_figure(size=(7.0, 4.5))
+    plot_plateau(ds, axes[0, 0])
+    figures["plateau"] = figure
+    figure, axes = plot.new_figure(size=(5.5, 4.5))
+    plot_prediction(ds, axes[0, 0])
+    figures["prediction"] = figure
+    return figures
+
+
+class EchoScalingKind(EchoKind):
+    """Study kind ``echo_scaling`` (module docstring): an echo study with the scaling
+    variables; it needs an l-bit pulse (``"lbit"`` or ``"lbit:r"``) so that <tau^x_p> exists."""
+
+    name = "echo_scaling"
+
+    def check(self, spec: StudySpec) -> None:
+        super().check(spec)
+        settings = spec.settings
+        assert isinstance(settings, EchoSettings)
+        if not settings.needs_lbits:
+            raise ConfigError(
+                "an echo_scaling study measures the kept l-bit coherence <tau^x_p>: add 'lbit' "
+                "(or 'lbit:r') to protocol.pulses"
+            )
+
+    def compute_unit(
+        self, spec: StudySpec, point: Mapping[str, Scalar], realization: int
+    ) -> xr.Dataset:
+        return compute_scaling_unit(spec, point, realization)
+
+    def figures(self, ds: xr.Dataset) -> dict[str, Figure]:
+        return scaling_figures(ds)
+
+
+KIND = EchoScalingKind()

@@ -1,0 +1,81 @@
+"""The scaling study: its extra variables obey their definitions and physics invariants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from echo_lab import lbits, models
+from echo_lab.config import parse_spec
+from echo_lab.errors import ConfigError
+from echo_lab.linalg import embed
+from echo_lab.results import load_results
+from echo_lab.studies.echo_scaling import combine_results, scaling_table
+from echo_lab.study import run_study
+
+SMALL = """
+[study]
+name = "scaling_test"
+kind = "echo_scaling"
+realizations = 3
+seed = 5
+
+[model]
+n = [6, 8]
+W = [4.0, 16.0]
+
+[protocol]
+pulses = ["pbit", "lbit", "lbit:1"]
+fid = false
+
+[times]
+start = 0.1
+stop = 1000.0
+num = 9
+"""
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> object:
+    out = tmp_path_factory.mktemp("scaling")
+    return load_results(run_study(parse_spec(SMALL), out=out, progress=False))
+
+
+def test_exact_lbit_pulse_keeps_all_and_weights_are_physical(result: object) -> None:
+    ds = result
+    np.testing.assert_allclose(ds["kept"].sel(pulse="lbit").values, 1.0, atol=1e-9)
+    assert np.all(np.abs(ds["static_weight"].values) <= 1.0)
+    # stronger disorder: the bare spin is closer to its l-bit
+    weights = ds["static_weight"].mean("realization")
+    assert np.all(weights.sel(W=16.0).values > weights.sel(W=4.0).values)
+
+
+def test_static_weight_is_the_trace_of_sigma_x_and_tau_x(result: object) -> None:
+    ds = result
+    model = models.RandomFieldXXZ(n=6, W=4.0, fields=ds["fields"].sel(n=6, W=4.0).isel(
+        realization=0).values[:6])  # fmt: skip
+    system = lbits.construct(model.hamiltonian())
+    probe = int(ds["probe"].sel(n=6, W=4.0).isel(realization=0))
+    x = embed(np.array([[0.0, 1.0], [1.0, 0.0]]), [probe], 6)
+    expected = np.trace(x @ system.tau("x", probe)).real / 2**6
+    got = float(ds["static_weight"].sel(n=6, W=4.0).isel(realization=0))
+    assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_table_and_combination_of_files(result: object) -> None:
+    ds = result
+    rows = scaling_table(ds)
+    assert {row["pulse"] for row in rows} == {"pbit", "lbit", "lbit:1"}
+    lbit = [row for row in rows if row["pulse"] == "lbit"]
+    assert all(abs(row["k_inf"] - 1.0) < 1e-8 for row in lbit)
+    part_a, part_b = ds.sel(n=[6]), ds.sel(n=[8]).isel(realization=slice(0, 2))
+    combined = combine_results([part_b, part_a])
+    assert list(combined["n"].values) == [6, 8]
+    assert int(combined["kept"].sel(n=8).count("realization").max()) == 2
+
+
+def test_a_scaling_study_needs_an_lbit_pulse(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="add 'lbit'"):
+        parse_spec(SMALL.replace('["pbit", "lbit", "lbit:1"]', '["pbit"]'))
