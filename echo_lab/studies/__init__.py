@@ -9,6 +9,7 @@ kind                    module
 ``deer``                :mod:`echo_lab.studies.deer`: DEER traces and fitted couplings J_pq
 ``level_statistics``    :mod:`echo_lab.studies.level_statistics`: level-spacing ratio r
 ``lbit_locality``       :mod:`echo_lab.studies.lbit_locality`: l-bit ranges and xi estimates
+``hardware_echo``       :mod:`echo_lab.studies.hardware_echo`: echoes on simulated devices
 ======================  ======================================================================
 
 Each module defines ``KIND``, an object of the :class:`~echo_lab.studies.base.StudyKind`
@@ -25,6 +26,7 @@ from echo_lab.studies import (
     echo,
     echo_scaling,
     entanglement,
+    hardware_echo,
     lbit_locality,
     level_statistics,
 )
@@ -42,6 +44,7 @@ KINDS: dict[str, StudyKind] = {
         deer.KIND,
         level_statistics.KIND,
         lbit_locality.KIND,
+        hardware_echo.KIND,
     )
 }
 

@@ -1,0 +1,75 @@
+"""The hardware_echo study: device runs ordered by their noise, references, shot budgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("qiskit_ibm_runtime", reason="the device study needs the [hardware] extra")
+
+from echo_lab.config import parse_spec
+from echo_lab.errors import ConfigError
+from echo_lab.results import load_results
+from echo_lab.studies.hardware_echo import shot_budgets
+from echo_lab.study import run_study
+
+TINY = """
+[study]
+name = "hw"
+kind = "hardware_echo"
+realizations = 1
+seed = 3
+
+[model]
+n = 4
+W = 8.0
+
+[protocol]
+pulses = ["pbit", "lbit:1"]
+
+[times]
+values = [0.5, 1.5]
+
+[devices]
+names = ["fez"]
+error_scales = [0.1, 3.0]
+dt = 0.05
+shots = 20000
+seed = 7
+"""
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> object:
+    out = tmp_path_factory.mktemp("hw")
+    return load_results(run_study(parse_spec(TINY), out=out, progress=False))
+
+
+def test_device_runs_follow_their_noise(result: object) -> None:
+    ds = result.isel(realization=0)
+    assert list(ds["setting"].values) == ["fez", "fez x0.1", "fez x3"]
+    # a fine Trotter step: the noiseless circuits follow exact evolution
+    np.testing.assert_allclose(ds["sx_trotter"], ds["sx_exact"], atol=0.05)
+    deviation = np.abs(ds["sx_raw"] - ds["sx_trotter"]).mean(("pulse", "time"))
+    assert float(deviation.sel(setting="fez x0.1")) < float(deviation.sel(setting="fez"))
+    assert float(deviation.sel(setting="fez")) < float(deviation.sel(setting="fez x3"))
+    gates = ds["two_qubit_gates"].sel(setting="fez")
+    assert np.all(gates.sel(pulse="lbit:1") > gates.sel(pulse="pbit"))
+    assert np.all(np.isnan(ds["sx_mitigated"].values))  # no setting was mitigated
+    assert np.all(ds["success_probability"] > 0) and np.all(ds["success_probability"] < 1)
+
+
+def test_shot_budgets_grow_as_differences_shrink(result: object) -> None:
+    budgets = shot_budgets(result)
+    assert np.all(np.isnan(budgets.sel(pulse="pbit")))
+    finite = budgets.sel(pulse="lbit:1").values
+    assert np.all(finite[np.isfinite(finite)] > 0)
+
+
+def test_unknown_device_list_entries_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="devices.mitigated names 'torino'"):
+        parse_spec(TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigated = ["torino"]'))
+    with pytest.raises(ConfigError, match="mitigation"):
+        parse_spec(TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigation = ["magic"]'))
