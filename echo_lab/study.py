@@ -125,10 +125,10 @@ def assemble_results(spec: StudySpec, units: Mapping[WorkUnit, xr.Dataset]) -> x
         longest = max(expected, key=lambda u: units[u].sizes.get(dim, 0))
         if dim in units[longest].coords:
             coords[dim] = units[longest][dim].variable.copy()
-    for name, coordinate in first.coords.items():
+    for label, coordinate in first.coords.items():
         # labels along a unit dimension (a device name per setting): the same in every unit
-        if str(name) not in first.dims and all(str(d) in coords for d in coordinate.dims):
-            coords[str(name)] = coordinate.variable.copy()
+        if str(label) not in first.dims and all(str(d) in coords for d in coordinate.dims):
+            coords[str(label)] = coordinate.variable.copy()
     result = xr.Dataset(data_vars, coords=coords)
     result.attrs = result_attrs(spec)
     return result

@@ -69,7 +69,7 @@ def test_shot_budgets_grow_as_differences_shrink(result: object) -> None:
 
 
 def test_unknown_device_list_entries_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="devices.mitigated names 'torino'"):
+    with pytest.raises(ConfigError, match=r"devices\.mitigated names 'torino'"):
         parse_spec(TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigated = ["torino"]'))
     with pytest.raises(ConfigError, match="mitigation"):
         parse_spec(TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigation = ["magic"]'))
