@@ -50,7 +50,7 @@ def test_brickwork_and_block_layouts_and_their_cones() -> None:
     assert term_cone(brick, 3, 4)[1] == (0, 7)
     gates, interval = site_cone(brick, 4)
     assert interval == (2, 7)
-    assert [brick.slots[k].layer for k in gates] == [0, 1, 1, 2, 2]
+    assert [brick.slots[k].layer for k in gates] == [0, 1, 1, 2, 2, 2]
     with pytest.raises(ConfigError, match="block"):
         block_layout(3, block=4, layers=2)
 
