@@ -32,7 +32,13 @@ from collections.abc import Sequence
 
 from echo_lab.errors import ConfigError
 from echo_lab.models import Lattice
-from echo_lab.pulses import LBitSystemLike, WindowLBitsLike, make_pulse, parse_pulse_spec
+from echo_lab.pulses import (
+    CircuitLBitsLike,
+    LBitSystemLike,
+    WindowLBitsLike,
+    make_pulse,
+    parse_pulse_spec,
+)
 from echo_lab.schedule import Free, Pulse, PulseSequence
 
 __all__ = [
@@ -132,7 +138,7 @@ def build_sequence(
     pulse: str = "pbit",
     partner: int | None = None,
     n_pulses: int = 4,
-    lbit_system: LBitSystemLike | None = None,
+    lbit_system: LBitSystemLike | CircuitLBitsLike | None = None,
     window_system: WindowLBitsLike | None = None,
     angle_error: float = 0.0,
     lattice: Lattice | None = None,
@@ -140,7 +146,8 @@ def build_sequence(
     """The sequence of ``protocol`` (one of :data:`PROTOCOLS`) on an ``n``-site system.
 
     ``pulse`` is a spec for :func:`echo_lab.pulses.make_pulse` (``"pbit"``, ``"lbit"``,
-    ``"lbit:r"``, ``"window:w"``, ``"window:w:r"``); l-bit specs need ``lbit_system``, window
+    ``"lbit:r"``, ``"circuit"``, ``"window:w"``, ``"window:w:r"``); l-bit specs need
+    ``lbit_system`` (circuit l-bits for ``"circuit"``), window
     specs the probe's ``window_system`` (:func:`echo_lab.window.window_lbits`; Hahn, CPMG and
     XY-4 only, since it holds the l-bit of the probe alone). ``partner`` is the DEER partner site
     (needed by ``"deer"`` only, rejected otherwise). ``n_pulses`` is the pulse count of ``"cpmg"``
@@ -181,6 +188,11 @@ def build_sequence(
                 f"window radius {radius} of pulse spec {pulse!r} is larger than the chain of {n} "
                 f"sites allows (at most {n - 1}); use 'lbit' for the exact pulse"
             )
+    if protocol != "fid" and family == "circuit" and not isinstance(lbit_system, CircuitLBitsLike):
+        raise ConfigError(
+            "pulse spec 'circuit' needs circuit l-bits: pass "
+            "lbit_system=lbits.construct(H, method='circuit', ...)"
+        )
     if protocol != "fid" and family == "window" and protocol not in ("hahn", "cpmg", "xy4"):
         raise ConfigError(
             f"protocol {protocol!r} does not take window pulse {pulse!r} (it holds the l-bit of "

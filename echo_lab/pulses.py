@@ -8,9 +8,11 @@ qubits, ready to be placed in a :class:`~echo_lab.schedule.PulseSequence`:
   (label ``"tau^x_3"``, kind ``"lbit"``);
 * :func:`truncated_lbit_pulse` the polar factor of tau^a_p restricted to a window around p
   (label ``"tau^x_3[r=1]"``, kind ``"lbit:1"``);
-* :func:`make_pulse` parses the specs ``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"window:w"`` and
-  ``"window:w:r"`` (the l-bit of the w-site window around p, :mod:`echo_lab.window`, whole or
-  truncated to radius r; label ``"tau^x_3[w=8,r=1]"``, kind ``"lbit-window:1"``).
+* :func:`make_pulse` parses the specs ``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"circuit"`` (the
+  circuit l-bit tau^x_p of :mod:`echo_lab.circuit_lbits`: its light-cone circuit, label
+  ``"tau^x_3[circuit]"``, kind ``"circuit"``), ``"window:w"`` and ``"window:w:r"`` (the l-bit
+  of the w-site window around p, :mod:`echo_lab.window`, whole or truncated to radius r; label
+  ``"tau^x_3[w=8,r=1]"``, kind ``"lbit-window:1"``).
 
 Ideal pulses are pi rotations about an involutory Hermitian generator A (A^2 = 1), which up to a
 global phase is A itself. An imperfect pulse rotates by theta = pi (1 + eps)::
@@ -29,7 +31,7 @@ Examples
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -40,6 +42,7 @@ from echo_lab.schedule import Pulse
 
 __all__ = [
     "PULSE_AXES",
+    "CircuitLBitsLike",
     "LBitSystemLike",
     "WindowLBitsLike",
     "lbit_pulse",
@@ -73,6 +76,15 @@ class LBitSystemLike(Protocol):
 
     def tau(self, a: str, i: int) -> np.ndarray:
         """Dense ``2^n x 2^n`` l-bit Pauli operator tau^a_i in Qiskit order."""
+        ...
+
+
+@runtime_checkable
+class CircuitLBitsLike(Protocol):
+    """What the ``"circuit"`` spec needs: ``lbits.construct(H, method="circuit", ...)``."""
+
+    def pulse(self, p: int, *, axis: str = "x", angle_error: float = 0.0) -> Pulse:
+        """tau^axis_p as a pulse on its light cone, carrying its circuit."""
         ...
 
 
@@ -284,7 +296,7 @@ def parse_pulse_spec(spec: str) -> tuple[str, int | None]:
     ``("lbit", 2)``, ``"window:8"`` -> ``("window", None)``, ``"window:8:1"`` -> ``("window", 1)``
     (the width comes from :func:`parse_window_spec`); anything else raises :class:`ConfigError`.
     """
-    if spec in ("pbit", "lbit"):
+    if spec in ("pbit", "lbit", "circuit"):
         return spec, None
     if isinstance(spec, str) and spec.startswith("window:"):
         return "window", parse_window_spec(spec)[1]
@@ -292,7 +304,7 @@ def parse_pulse_spec(spec: str) -> tuple[str, int | None]:
     if match is None:
         raise ConfigError(
             f"unknown pulse spec {spec!r}; use 'pbit', 'lbit', 'lbit:r' with an integer r >= 0, "
-            "'window:w' or 'window:w:r' with integers 1 <= w and 0 <= r < w"
+            "'circuit', 'window:w' or 'window:w:r' with integers 1 <= w and 0 <= r < w"
         )
     return "lbit", int(match.group(1))
 
@@ -330,15 +342,16 @@ def make_pulse(
     p: int,
     *,
     axis: str = "x",
-    lbit_system: LBitSystemLike | None = None,
+    lbit_system: LBitSystemLike | CircuitLBitsLike | None = None,
     angle_error: float = 0.0,
     lattice: Lattice | None = None,
     window_system: WindowLBitsLike | None = None,
 ) -> Pulse:
-    """Pulse on site ``p`` from a spec: ``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"window:w"`` or
-    ``"window:w:r"``.
+    """Pulse on site ``p`` from a spec: ``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"circuit"``,
+    ``"window:w"`` or ``"window:w:r"``.
 
-    The l-bit specs take tau^axis_p from ``lbit_system.tau(axis, p)``; ``lattice`` sets the
+    The l-bit specs take tau^axis_p from ``lbit_system.tau(axis, p)``; ``"circuit"`` takes
+    ``lbit_system.pulse(p, ...)`` from circuit l-bits; ``lattice`` sets the
     window of ``"lbit:r"`` on non-chain geometries. The window specs take the pulse from
     ``window_system.pulse(r, ...)`` (``window.window_lbits(model, p, width=w)``), which must
     hold the l-bit of site ``p`` and have width w. Raises :class:`ConfigError` for an unknown
@@ -360,7 +373,14 @@ def make_pulse(
                 f"width: pass window_system=window.window_lbits(model, {p}, width={width})"
             )
         return window_system.pulse(radius, axis=axis, angle_error=angle_error)
-    if lbit_system is None:
+    if family == "circuit":
+        if not isinstance(lbit_system, CircuitLBitsLike):
+            raise ConfigError(
+                "pulse spec 'circuit' needs circuit l-bits: pass "
+                "lbit_system=lbits.construct(H, method='circuit', ...)"
+            )
+        return lbit_system.pulse(p, axis=axis, angle_error=angle_error)
+    if lbit_system is None or isinstance(lbit_system, CircuitLBitsLike):
         raise ConfigError(
             f"pulse spec {spec!r} needs an l-bit system: pass lbit_system=lbits.construct(H)"
         )

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from qiskit import QuantumCircuit
 
 from echo_lab.errors import ConfigError
 
@@ -40,7 +41,10 @@ class Pulse:
     """Instantaneous unitary ``matrix`` (2^k x 2^k, Qiskit order over ``qubits``) on ``qubits``.
 
     ``qubits[0]`` is the least significant bit of the matrix index. ``label`` names it in circuits
-    and results (``"X_3"``, ``"tau^x_3"``, ``"tau^x_3[r=1]"``).
+    and results (``"X_3"``, ``"tau^x_3"``, ``"tau^x_3[r=1]"``). ``circuit`` (optional) is a
+    ``QuantumCircuit`` on ``len(qubits)`` qubits with the same unitary as ``matrix`` (up to a
+    global phase); circuit backends then play its gates instead of one dense unitary (circuit
+    l-bit pulses, whose matrix on a light cone of 10 sites would be a 1024 x 1024 gate).
     """
 
     matrix: np.ndarray
@@ -48,6 +52,7 @@ class Pulse:
     label: str
     kind: str = "unitary"
     meta: dict[str, object] = field(default_factory=dict)
+    circuit: QuantumCircuit | None = None
 
     def __post_init__(self) -> None:
         mat = np.asarray(self.matrix, dtype=complex)
@@ -59,6 +64,14 @@ class Pulse:
             )
         if len(set(self.qubits)) != len(self.qubits):
             raise ConfigError(f"pulse {self.label!r} repeats a qubit: {self.qubits}")
+        if self.circuit is not None and (
+            not isinstance(self.circuit, QuantumCircuit)
+            or self.circuit.num_qubits != len(self.qubits)
+        ):
+            raise ConfigError(
+                f"pulse {self.label!r}: circuit must be a QuantumCircuit on {len(self.qubits)} "
+                "qubits (one per pulse qubit)"
+            )
         object.__setattr__(self, "matrix", mat)
         object.__setattr__(self, "qubits", tuple(int(q) for q in self.qubits))
 

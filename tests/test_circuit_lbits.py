@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
+from qiskit.quantum_info import Operator, SparsePauliOp
 
-from echo_lab import models
+from echo_lab import lbits, models, pauli
+from echo_lab.circuit_lbits import CircuitLBitSystem
 from echo_lab.circuit_lbits.cones import ConeEngine
 from echo_lab.circuit_lbits.dense import DenseEngine
 from echo_lab.circuit_lbits.gates import allowed_entries
@@ -13,6 +17,7 @@ from echo_lab.circuit_lbits.layout import Layout, block_layout, site_cone, term_
 from echo_lab.circuit_lbits.optimize import _Parameters, initial_gates
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import embed
+from echo_lab.pulses import rotate_about
 
 
 def random_gate(width: int, family: str, rng: np.random.Generator) -> np.ndarray:
@@ -110,3 +115,181 @@ def test_parameter_gradient_matches_finite_differences() -> None:
     plus = engine.evaluate(params.gates(theta + step * direction), gradient=False)[0]
     minus = engine.evaluate(params.gates(theta - step * direction), gradient=False)[0]
     assert (plus - minus) / (2 * step) == pytest.approx(analytic @ direction, rel=1e-7)
+
+
+PAULIS = {
+    "x": np.array([[0, 1], [1, 0]], dtype=complex),
+    "y": np.array([[0, -1j], [1j, 0]], dtype=complex),
+    "z": np.array([[1, 0], [0, -1]], dtype=complex),
+}
+
+
+@pytest.fixture(scope="module")
+def chain8() -> CircuitLBitSystem:
+    hamiltonian = models.RandomFieldXXZ(n=8, W=8.0, Jz=1.0, seed=3).hamiltonian()
+    return lbits.construct(hamiltonian, method="circuit", block=2, layers=3, max_iterations=60)
+
+
+def test_construct_dispatches_and_lowers_epsilon(chain8: CircuitLBitSystem) -> None:
+    assert isinstance(chain8, CircuitLBitSystem)
+    assert chain8.family == "sz" and chain8.layout.name == "brickwork:d=3"
+    assert 0 < chain8.offdiagonal_fraction < 0.5 * chain8.fit.epsilon_start
+    # epsilon recomputed from the dense U of the circuit.
+    hamiltonian = chain8.hamiltonian.to_matrix()
+    unitary = Operator(chain8.unitary_circuit()).data
+    rotated = unitary.conj().T @ hamiltonian @ unitary
+    centred = hamiltonian - np.trace(hamiltonian) / 256 * np.eye(256)
+    offdiagonal = rotated - np.diag(np.diag(rotated))
+    expected = np.sum(np.abs(offdiagonal) ** 2) / np.sum(np.abs(centred) ** 2)
+    assert chain8.offdiagonal_fraction == pytest.approx(expected, rel=1e-9)
+
+
+def test_taus_equal_the_conjugated_paulis_of_the_unitary_circuit(
+    chain8: CircuitLBitSystem,
+) -> None:
+    unitary = Operator(chain8.unitary_circuit()).data
+    assert np.allclose(unitary, chain8.unitary_matrix(), atol=1e-12)
+    for a in "xyz":
+        for i in (0, 3, 7):
+            expected = unitary @ embed(PAULIS[a], (i,), 8) @ unitary.conj().T
+            tau = chain8.tau(a, i)
+            assert tau.num_qubits == 8
+            assert np.allclose(tau.to_matrix(), expected, atol=1e-10)
+            support = np.flatnonzero(np.any(tau.paulis.x | tau.paulis.z, axis=0))
+            assert set(support) <= set(chain8.light_cone(i)[1])
+    # tau^x and tau^z anticommute, different sites commute: an exact Pauli algebra.
+    tx, tz, tz2 = (chain8.tau_dense(a, i) for a, i in (("x", 4), ("z", 4), ("z", 5)))
+    assert np.allclose(tx @ tz + tz @ tx, 0, atol=1e-10)
+    assert np.allclose(tx @ tz2 - tz2 @ tx, 0, atol=1e-10)
+
+
+def test_pulse_and_readout_circuits_equal_their_dense_matrices(
+    chain8: CircuitLBitSystem,
+) -> None:
+    for p, axis in ((4, "x"), (0, "y"), (7, "x")):
+        circuit, qubits = chain8.pulse_circuit(p, axis)
+        tau, sites = chain8.local_tau(axis, p)
+        assert qubits == sites
+        assert np.allclose(Operator(circuit).data, tau, atol=1e-12)
+        pulse = chain8.pulse(p, axis=axis, angle_error=0.05)
+        assert pulse.kind == "circuit" and pulse.label == f"tau^{axis}_{p}[circuit]"
+        assert pulse.circuit is not None
+        assert np.allclose(Operator(pulse.circuit).data, pulse.matrix, atol=1e-12)
+        assert np.allclose(pulse.matrix, rotate_about(tau, angle_error=0.05), atol=1e-12)
+        # Readout: R^dag sigma_p R is tau^a_p (an independent build through Operator(R)).
+        observable = chain8.tau_observable(axis, p)
+        assert np.allclose(observable.local_matrix, tau, atol=1e-12)
+    readout, qubits = chain8.readout_circuit(4)
+    gates, _ = chain8.light_cone(4)
+    assert readout.size() == len(gates) and qubits == chain8.light_cone(4)[1]
+
+
+def test_effective_hamiltonian_is_the_walsh_transform_of_the_rotated_diagonal(
+    chain8: CircuitLBitSystem,
+) -> None:
+    unitary = chain8.unitary_matrix()
+    diagonal = np.real(np.diag(unitary.conj().T @ chain8.hamiltonian.to_matrix() @ unitary))
+    coefficients = pauli.walsh_hadamard(diagonal) / 256
+    effective = chain8.effective_hamiltonian()
+    assert len(effective) == 255
+    for sites in [(2,), (3, 4), (1, 2, 3), (0, 7)]:
+        mask = sum(1 << s for s in sites)
+        assert effective[sites] == pytest.approx(coefficients[mask], abs=1e-12)
+    short = chain8.effective_hamiltonian(max_body=2, max_range=1)
+    assert set(short) == {(i,) for i in range(8)} | {(i, i + 1) for i in range(7)}
+
+
+def jz0_chain() -> SparsePauliOp:
+    return models.RandomFieldXXZ(n=8, W=12.0, Jz=0.0, seed=4).hamiltonian()
+
+
+def test_jz0_strong_disorder_depth2_circuit_reaches_small_epsilon() -> None:
+    # Free fermions are not exactly a finite-depth circuit; measured at N = 8, W = 12, seed 4:
+    # depth 2 reaches 1.9e-4 from 1.6e-2 at the block start.
+    shallow = lbits.construct(jz0_chain(), method="circuit", block=2, layers=2)
+    assert shallow.fit.epsilon_start > 1e-2
+    assert shallow.offdiagonal_fraction < 3e-4
+
+
+@pytest.mark.slow
+def test_jz0_strong_disorder_deeper_circuit_reaches_smaller_epsilon() -> None:
+    # Measured: depth 4 reaches 3.7e-5 (depth 2: 1.9e-4).
+    deep = lbits.construct(jz0_chain(), method="circuit", layers=4, max_iterations=1000)
+    assert deep.offdiagonal_fraction < 6e-5
+
+
+def planted_hamiltonian(n: int, seed: int) -> SparsePauliOp:
+    """H = U0 D U0^dag: U0 a depth-2 S^z brickwork near the identity, D diagonal (fields, ZZ)."""
+    layout = block_layout(n, block=2, layers=2)
+    rng = np.random.default_rng(seed)
+    gates = []
+    for _ in layout.slots:
+        k = rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))
+        k = 0.15 * (k + k.conj().T) * allowed_entries(2, "sz")
+        values, vectors = np.linalg.eigh(k)
+        gates.append((vectors * np.exp(1j * values)) @ vectors.conj().T)
+    unitary = full_unitary(layout, gates)
+    diagonal = models.RandomFieldXXZ(n=n, W=4.0, J=0.0, Jz=0.8, seed=seed).hamiltonian()
+    dense = unitary @ diagonal.to_matrix() @ unitary.conj().T
+    # atol drops rounding noise (1e-17) outside the light cones of the planted terms.
+    return SparsePauliOp.from_operator(dense, atol=1e-13, rtol=0.0)
+
+
+@pytest.mark.parametrize("engine", ["dense", "cones"])
+def test_planted_model_is_recovered(engine: str) -> None:
+    hamiltonian = planted_hamiltonian(8, 7)
+    system = lbits.construct(
+        hamiltonian, method="circuit", block=2, layers=2, engine=engine, max_iterations=2000
+    )
+    assert system.fit.epsilon_start > 1e-2
+    assert system.offdiagonal_fraction < 1e-8
+
+
+def test_light_cone_fit_at_n10_matches_the_dense_epsilon() -> None:
+    hamiltonian = models.RandomFieldXXZ(n=10, W=8.0, seed=9).hamiltonian()
+    system = lbits.construct(
+        hamiltonian, method="circuit", block=2, layers=3, engine="cones", max_iterations=30
+    )
+    assert system.info["engine"] == "cones"
+    dense = DenseEngine(hamiltonian, system.layout, conserving=True)
+    value, _ = dense.evaluate(system.gates, gradient=False)
+    assert system.offdiagonal_fraction == pytest.approx(1 - value / dense.weight, rel=1e-10)
+
+
+def test_bad_circuit_options_are_refused_before_fitting() -> None:
+    xxz = models.RandomFieldXXZ(n=6, W=4.0, seed=1).hamiltonian()
+    with pytest.raises(ConfigError, match="method='circuit'"):
+        lbits.construct(xxz, method="overlap", layers=3)
+    ising = models.RandomFieldIsing(n=6, W=4.0, g=0.5, seed=1).hamiltonian()
+    with pytest.raises(ConfigError, match="gates='general'"):
+        lbits.construct(ising, method="circuit", gates="sz")
+    with pytest.raises(ConfigError, match="engine"):
+        lbits.construct(xxz, method="circuit", engine="fast")
+    with pytest.raises(ConfigError, match="light cones"):
+        lbits.construct(
+            models.RandomFieldXXZ(n=20, W=4.0, seed=1).hamiltonian(),
+            method="circuit",
+            layers=6,
+        )
+
+
+def test_general_gates_fit_a_transverse_field_chain() -> None:
+    ising = models.RandomFieldIsing(n=6, W=6.0, g=0.4, seed=2).hamiltonian()
+    system = lbits.construct(ising, method="circuit", layers=2, max_iterations=100)
+    assert system.family == "general"
+    assert system.offdiagonal_fraction < 0.5 * system.fit.epsilon_start
+
+
+def test_long_chain_build_allocates_nothing_of_size_two_to_the_n() -> None:
+    hamiltonian = models.RandomFieldXXZ(n=40, W=12.0, seed=1).hamiltonian()
+    tracemalloc.start()
+    try:
+        system = lbits.construct(hamiltonian, method="circuit", layers=2, max_iterations=5)
+        tau = system.tau("x", 20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert system.info["engine"] == "cones"
+    assert system.offdiagonal_fraction < system.fit.epsilon_start
+    assert tau.num_qubits == 40
+    assert peak < 32 * 2**20

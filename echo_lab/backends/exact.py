@@ -17,10 +17,11 @@ from echo_lab.backends.base import (
     Operator,
     check_health,
     check_inputs,
+    evaluate_observable,
     half_chain_entropy,
 )
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import apply_local, expectations
+from echo_lab.linalg import apply_local
 from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.spectrum import MAX_EXACT_QUBITS, diagonalize
 from echo_lab.states import ProductState
@@ -84,7 +85,7 @@ class ExactBackend:
         if vectors.shape[0] != 2**n:
             raise ConfigError("the given eigensystem does not match the Hamiltonian's size")
         states = evolve_sequence(energies, vectors, sequence, state.vector(), times)
-        result = {name: expectations(op, states) for name, op in observables.items()}
+        result = {name: evaluate_observable(op, states, n) for name, op in observables.items()}
         if entropy:
             result["entropy"] = half_chain_entropy(states, n)
         check_health(result, norms=np.linalg.norm(states, axis=0))

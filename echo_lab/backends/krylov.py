@@ -28,11 +28,13 @@ from scipy.sparse.linalg import expm_multiply
 
 from echo_lab.backends.base import (
     Operator,
+    RotatedPauli,
     check_health,
     check_inputs,
+    evaluate_observable,
     half_chain_entropy,
 )
-from echo_lab.linalg import apply_local, expectations, operator_matrix
+from echo_lab.linalg import apply_local, operator_matrix
 from echo_lab.resources import COMPLEX_BYTES, require_memory, statevector_bytes
 from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.states import ProductState
@@ -117,7 +119,10 @@ class KrylovBackend:
         )
         matrix = sp.csr_matrix(hamiltonian.to_matrix(sparse=True))
         trace = float(np.real(matrix.diagonal().sum()))
-        operators = {name: operator_matrix(op) for name, op in observables.items()}
+        operators = {
+            name: op if isinstance(op, RotatedPauli) else operator_matrix(op)
+            for name, op in observables.items()
+        }
 
         segments = sequence.segments
         first_pulse = next((k for k, s in enumerate(segments) if isinstance(s, Pulse)), None)
@@ -141,7 +146,7 @@ class KrylovBackend:
                 else:
                     final = apply_local(segment.matrix, segment.qubits, final, n)
             for name, op in operators.items():
-                result[name][k] = expectations(op, final)
+                result[name][k] = evaluate_observable(op, final, n)
             if entropy:
                 entropies[k] = half_chain_entropy(final, n)
             norms[k] = np.linalg.norm(final)

@@ -36,6 +36,14 @@ import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab.circuit_lbits.layout import Layout, term_cone
+from echo_lab.circuit_lbits.localops import (
+    apply_left,
+    apply_right,
+    environment,
+    extend,
+    heisenberg_step,
+    partial_trace,
+)
 from echo_lab.circuit_lbits.terms import local_blocks, pauli_norms
 from echo_lab.errors import ConfigError
 from echo_lab.pauli import walsh_hadamard
@@ -76,58 +84,6 @@ def decode_z_string(key: int) -> tuple[int, ...]:
     return tuple(first + b for b in range(_KEY_BITS) if pattern >> b & 1)
 
 
-def _extend(op: np.ndarray, lo: int, hi: int, new_lo: int, new_hi: int) -> np.ndarray:
-    """``op`` on [lo, hi] as an operator on [new_lo, new_hi] (identity on the added sites)."""
-    if (new_lo, new_hi) == (lo, hi):
-        return op
-    out = op
-    if lo > new_lo:
-        out = np.kron(out, np.eye(1 << (lo - new_lo)))
-    if new_hi > hi:
-        out = np.kron(np.eye(1 << (new_hi - hi)), out)
-    return out
-
-
-def _left(gate: np.ndarray, op: np.ndarray, offset: int) -> np.ndarray:
-    """(1 x gate x 1) @ op; the gate's first site is qubit ``offset`` of op's sites."""
-    dim, k = op.shape[0], gate.shape[0]
-    low = 1 << offset
-    return np.matmul(gate, op.reshape(dim // (k * low), k, low * dim)).reshape(dim, dim)
-
-
-def _right(op: np.ndarray, gate: np.ndarray, offset: int) -> np.ndarray:
-    """op @ (1 x gate x 1), same conventions as :func:`_left`."""
-    dim, k = op.shape[0], gate.shape[0]
-    low = 1 << offset
-    # One BLAS product (rows x k) @ (k x k), then the gate axis moved back in place.
-    product = np.tensordot(op.reshape(dim * dim // (k * low), k, low), gate, axes=([1], [0]))
-    return np.ascontiguousarray(product.transpose(0, 2, 1)).reshape(dim, dim)
-
-
-def _conjugate(op: np.ndarray, gate: np.ndarray, offset: int) -> np.ndarray:
-    """gate^dag op gate (Heisenberg step) on op's sites."""
-    return _right(_left(gate.conj().T, op, offset), gate, offset)
-
-
-def _partial_trace(op: np.ndarray, total: int, low: int, high: int) -> np.ndarray:
-    """Trace out the ``low`` lowest and ``high`` highest of op's ``total`` sites."""
-    if low == 0 and high == 0:
-        return op
-    keep = 1 << (total - low - high)
-    blocks = op.reshape(1 << high, keep, 1 << low, 1 << high, keep, 1 << low)
-    return np.einsum("aibajb->ij", blocks)
-
-
-def _environment(y: np.ndarray, p: np.ndarray, offset: int, k: int) -> np.ndarray:
-    """Tr_rest(y p) on the gate's sites: E[a, b] = sum y[(h, a, l), K] p[K, (h, b, l)]."""
-    dim = y.shape[0]
-    low = 1 << offset
-    high = dim // (k * low)
-    y4 = y.reshape(high, k, low, dim)
-    p4 = p.reshape(dim, high, k, low)
-    return np.tensordot(y4, p4, axes=([0, 2, 3], [1, 3, 0]))
-
-
 class ConeEngine:
     """F(U) and its gradient from the light cones of H's terms (module docstring)."""
 
@@ -162,7 +118,7 @@ class ConeEngine:
         for members in by_gates.values():
             lo = min(b.lo for b in members)
             hi = max(b.hi for b in members)
-            matrix = sum(_extend(b.matrix, b.lo, b.hi, lo, hi) for b in members)
+            matrix = sum(extend(b.matrix, b.lo, b.hi, lo, hi) for b in members)
             gates, cone = term_cone(self.layout, lo, hi)
             groups.append(_Group(lo, hi, np.asarray(matrix, dtype=complex), tuple(gates), cone))
         return groups
@@ -176,11 +132,11 @@ class ConeEngine:
         for k in group.gates:
             slot = self.layout.slots[k]
             new_lo, new_hi = min(lo, slot.lo), max(hi, slot.hi)
-            op = _extend(op, lo, hi, new_lo, new_hi)
+            op = extend(op, lo, hi, new_lo, new_hi)
             if keep:
                 steps.append((op, new_lo, new_hi, lo, hi))
             lo, hi = new_lo, new_hi
-            op = _conjugate(op, gates[k], slot.lo - lo)
+            op = heisenberg_step(op, gates[k], slot.lo - lo)
         return op, steps
 
     def diagonals(self, gates: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -242,7 +198,7 @@ class ConeEngine:
         ):
             slot, gate = self.layout.slots[k], gates[k]
             offset = slot.lo - lo
-            y = _right(r, gate.conj().T, offset)
-            grads[k] += 2.0 * _environment(y, m, offset, gate.shape[0])
-            r = _left(gate, y, offset)
-            r = _partial_trace(r, hi - lo + 1, old_lo - lo, hi - old_hi)
+            y = apply_right(r, gate.conj().T, offset)
+            grads[k] += 2.0 * environment(y, m, offset, gate.shape[0])
+            r = apply_left(gate, y, offset)
+            r = partial_trace(r, hi - lo + 1, old_lo - lo, hi - old_hi)

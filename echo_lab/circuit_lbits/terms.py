@@ -20,7 +20,7 @@ from echo_lab.errors import ConfigError
 __all__ = ["MAX_TERM_SPAN", "LocalBlock", "local_blocks", "pauli_norms"]
 
 #: Longest interval one Hamiltonian term may span (a longer term makes every light cone wide).
-MAX_TERM_SPAN = 4
+MAX_TERM_SPAN = 6
 
 
 @dataclass(frozen=True)
