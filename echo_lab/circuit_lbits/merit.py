@@ -79,17 +79,17 @@ def hahn_signal(
     states ``(2^n, B)``; ``observable``: a dense block and the qubits it acts on.
     """
     n = vectors.shape[0].bit_length() - 1
-    times = np.asarray(times, dtype=float)
+    grid = np.asarray(times, dtype=float)
     count = states.shape[1]
     coefficients = vectors.conj().T @ states
-    half = np.exp(-0.5j * np.outer(energies, times))
+    half = np.exp(-0.5j * np.outer(energies, grid))
     evolved = (coefficients[:, None, :] * half[:, :, None]).reshape(len(energies), -1)
     middle = apply_local(pulse.matrix, pulse.qubits, vectors @ evolved, n)
-    back = (vectors.conj().T @ middle).reshape(len(energies), times.size, count)
+    back = (vectors.conj().T @ middle).reshape(len(energies), grid.size, count)
     final = vectors @ (back * half[:, :, None]).reshape(len(energies), -1)
     matrix, qubits = observable
     measured = apply_local(np.asarray(matrix), list(qubits), final, n)
-    return np.real(np.sum(final.conj() * measured, axis=0)).reshape(times.size, count)
+    return np.real(np.sum(final.conj() * measured, axis=0)).reshape(grid.size, count)
 
 
 def tau_z_agreement(system: CircuitLBitSystem, exact: LBitSystem) -> np.ndarray:
@@ -102,10 +102,7 @@ def tau_z_agreement(system: CircuitLBitSystem, exact: LBitSystem) -> np.ndarray:
         raise ConfigError(f"the exact l-bits have {exact.n} sites, the circuit ones {system.n}")
     dim = 1 << system.n
     return np.array(
-        [
-            abs(np.sum(system.tau_dense("z", i) * exact.tau("z", i).T)) / dim
-            for i in range(system.n)
-        ]
+        [abs(np.sum(system.tau_dense("z", i) * exact.tau("z", i).T)) / dim for i in range(system.n)]
     )
 
 
