@@ -6,18 +6,31 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator, SparsePauliOp
 
-from echo_lab import lbits, models, pauli
-from echo_lab.circuit_lbits import CircuitLBitSystem
+from echo_lab import lbits, models, pauli, trotter
+from echo_lab.backends.aer import AerBackend
+from echo_lab.backends.base import RotatedPauli
+from echo_lab.backends.estimator import EstimatorBackend
+from echo_lab.backends.exact import ExactBackend
+from echo_lab.backends.krylov import KrylovBackend
+from echo_lab.backends.trotter_exact import TrotterExactBackend
+from echo_lab.circuit_lbits import CircuitLBitSystem, merit
 from echo_lab.circuit_lbits.cones import ConeEngine
 from echo_lab.circuit_lbits.dense import DenseEngine
 from echo_lab.circuit_lbits.gates import allowed_entries
 from echo_lab.circuit_lbits.layout import Layout, block_layout, site_cone, term_cone
 from echo_lab.circuit_lbits.optimize import _Parameters, initial_gates
+from echo_lab.circuit_lbits.report import summarize
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import embed
+from echo_lab.observables import probe_observables
+from echo_lab.protocols import build_sequence
 from echo_lab.pulses import rotate_about
+from echo_lab.schedule import PulseSequence
+from echo_lab.spectrum import diagonalize
+from echo_lab.states import ProductState, probe_state
 
 
 def random_gate(width: int, family: str, rng: np.random.Generator) -> np.ndarray:
@@ -293,3 +306,135 @@ def test_long_chain_build_allocates_nothing_of_size_two_to_the_n() -> None:
     assert system.offdiagonal_fraction < system.fit.epsilon_start
     assert tau.num_qubits == 40
     assert peak < 32 * 2**20
+
+
+@pytest.mark.parametrize("protocol", ["hahn", "cpmg", "xy4", "deer", "global"])
+def test_protocols_take_circuit_pulses(chain8: CircuitLBitSystem, protocol: str) -> None:
+    extra = {"partner": 5} if protocol == "deer" else {}
+    sequence = build_sequence(
+        protocol, n=8, probe=3, pulse="circuit", lbit_system=chain8, n_pulses=4, **extra
+    )
+    pulses = sequence.pulses
+    assert pulses and all(p.kind == "circuit" and p.circuit is not None for p in pulses)
+    for pulse in pulses:
+        site = int(str(pulse.meta["site"]))
+        assert pulse.qubits == chain8.light_cone(site)[1]
+        assert np.allclose(Operator(pulse.circuit).data, pulse.matrix, atol=1e-12)
+    labels = [p.label for p in pulses]
+    expected = {
+        "hahn": ["tau^x_3[circuit]"],
+        "cpmg": ["tau^x_3[circuit]"] * 4,
+        "xy4": ["tau^x_3[circuit]", "tau^y_3[circuit]"] * 2,
+        "deer": ["tau^x_3[circuit]", "tau^x_5[circuit]"],
+        "global": [f"tau^x_{i}[circuit]" for i in range(8)],
+    }[protocol]
+    assert labels == expected
+    with pytest.raises(ConfigError, match="circuit l-bits"):
+        build_sequence(protocol, n=8, probe=3, pulse="circuit", **extra)
+
+
+def test_circuit_pulse_instruction_plays_the_gates(chain8: CircuitLBitSystem) -> None:
+    pulse = chain8.pulse(4)
+    instruction = trotter.pulse_instruction(pulse)
+    assert instruction.label == pulse.label
+    assert instruction.definition is not None
+    qc = QuantumCircuit(8)
+    trotter.append_pulse(qc, pulse)
+    assert "unitary" in qc.count_ops() and qc.size() == pulse.circuit.size()  # type: ignore[union-attr]
+    assert np.allclose(Operator(qc).data, embed(pulse.matrix, pulse.qubits, 8), atol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def chain6() -> CircuitLBitSystem:
+    hamiltonian = models.RandomFieldXXZ(n=6, W=6.0, Jz=1.0, seed=11).hamiltonian()
+    return lbits.construct(hamiltonian, method="circuit", layers=2, max_iterations=40)
+
+
+def test_circuit_echo_agrees_on_every_backend(chain6: CircuitLBitSystem) -> None:
+    n, probe = 6, 2
+    hamiltonian = chain6.hamiltonian
+    sequence = build_sequence("hahn", n=n, probe=probe, pulse="circuit", lbit_system=chain6)
+    state = probe_state(n, probe, background="neel")
+    observables = probe_observables(n, probe, lbit_system=chain6)
+    assert isinstance(observables["tau_x"], RotatedPauli)
+    times = np.array([0.0, 0.7, 2.5])
+    exact = ExactBackend().run(hamiltonian, sequence, state, times, observables=observables)
+    krylov = KrylovBackend().run(hamiltonian, sequence, state, times, observables=observables)
+    for name in observables:
+        assert np.allclose(krylov[name], exact[name], atol=1e-9)
+    # The Trotter circuit: its exact powers, Aer statevector and MPS playing the gates and the
+    # readout circuits, and the estimator with one PUB per readout, all agree.
+    dt = 0.05
+    reference = TrotterExactBackend(dt=dt).run(
+        hamiltonian, sequence, state, times, observables=observables
+    )
+    runs = [
+        AerBackend(method="statevector", dt=dt),
+        AerBackend(method="matrix_product_state", dt=dt),
+        EstimatorBackend(dt=dt),
+    ]
+    for backend in runs:
+        result = backend.run(hamiltonian, sequence, state, times, observables=observables)
+        for name in observables:
+            assert np.allclose(result[name], reference[name], atol=1e-8), (backend, name)
+    for name in observables:
+        assert np.allclose(reference[name], exact[name], atol=5e-3)
+
+
+def test_figure_of_merit_on_a_backend_equals_the_direct_computation(
+    chain6: CircuitLBitSystem,
+) -> None:
+    n, probe = 6, 2
+    bits = np.array([[1, 0, 0, 1, 1, 0]])
+    state = ProductState(np.column_stack([np.pi * bits[0], np.zeros(n)]))
+    state.angles[probe] = (np.pi / 2, 0.0)
+    hahn = build_sequence("hahn", n=n, probe=probe, pulse="circuit", lbit_system=chain6)
+    sequence = PulseSequence([*chain6.encoding_pulses(), *hahn.segments])
+    times = np.array([0.0, 3.0, 40.0])
+    observable = {"tau_x": chain6.tau_observable("x", probe)}
+    energies, vectors = diagonalize(chain6.hamiltonian)
+    result = ExactBackend(eigensystem=(energies, vectors)).run(
+        chain6.hamiltonian, sequence, state, times, observables=observable
+    )
+    states = merit.encode_states(chain6, merit.probe_product_states(n, probe, bits))
+    direct = merit.hahn_signal(
+        energies,
+        vectors,
+        states,
+        chain6.pulse(probe),
+        chain6.local_tau("x", probe),
+        times,
+    )
+    assert result["tau_x"][0] == pytest.approx(1.0, abs=1e-12)
+    assert np.allclose(result["tau_x"], direct[:, 0], atol=1e-10)
+
+
+def test_circuit_observables_are_refused_with_aer_shots(chain6: CircuitLBitSystem) -> None:
+    sequence = build_sequence("hahn", n=6, probe=2)
+    with pytest.raises(ConfigError, match="shots"):
+        AerBackend(shots=100).run(
+            chain6.hamiltonian,
+            sequence,
+            probe_state(6, 2, background="neel"),
+            np.array([1.0]),
+            observables={"tau_x": chain6.tau_observable("x", 2)},
+        )
+
+
+def test_summary_reports_couplings_ranges_and_cx_counts(chain8: CircuitLBitSystem) -> None:
+    report = summarize(chain8, sites=[0, 4])
+    effective = chain8.effective_hamiltonian(max_body=2)
+    assert report["epsilon"] == chain8.offdiagonal_fraction
+    assert report["h"][3] == effective[(3,)]
+    assert [3, 4, effective[(3, 4)]] in report["J"]
+    assert np.allclose(report["mean_range_z"], chain8.mean_range("z"))
+    # A depth-3 brickwork: 6 gates in the bulk cone of site 4 (4 at the edge, site 0), each at
+    # most 3 CX; the pulse U X U^dag merges the two gates next to X.
+    gates = [len(chain8.light_cone(p)[0]) for p in (0, 4)]
+    assert gates == [4, 6]
+    assert all(0 < cx <= 3 * g for cx, g in zip(report["readout_cx"], gates, strict=True))
+    assert all(
+        r < cx <= 3 * (2 * g - 1)
+        for cx, r, g in zip(report["pulse_cx"], report["readout_cx"], gates, strict=True)
+    )
+    assert report["cone_sites"] == [4, 6]

@@ -116,15 +116,15 @@ class EstimatorBackend:
                 pubs.append(self._pub(read, [op.pauli_operator(n)]))
         results = self.estimator.run(pubs, precision=self.precision).result()
         per_time = int(bool(names)) + len(rotated)
-        evs = np.array([np.asarray(r.data.evs, dtype=float) for r in results])
-        stds = np.array([np.asarray(r.data.stds, dtype=float) for r in results])
+        evs = [np.atleast_1d(np.asarray(r.data.evs, dtype=float)) for r in results]
+        stds = [np.atleast_1d(np.asarray(r.data.stds, dtype=float)) for r in results]
         out: dict[str, np.ndarray] = {}
         for k, name in enumerate(names):
-            out[name] = evs[0::per_time, k]
-            out[name + "_stderr"] = stds[0::per_time, k]
+            out[name] = np.array([e[k] for e in evs[0::per_time]])
+            out[name + "_stderr"] = np.array([e[k] for e in stds[0::per_time]])
         for j, name in enumerate(rotated, start=int(bool(names))):
-            out[name] = evs[j::per_time, 0]
-            out[name + "_stderr"] = stds[j::per_time, 0]
+            out[name] = np.array([e[0] for e in evs[j::per_time]])
+            out[name + "_stderr"] = np.array([e[0] for e in stds[j::per_time]])
         check_health(out)
         return out
 
