@@ -146,7 +146,7 @@ def chain8() -> CircuitLBitSystem:
 def test_construct_dispatches_and_lowers_epsilon(chain8: CircuitLBitSystem) -> None:
     assert isinstance(chain8, CircuitLBitSystem)
     assert chain8.family == "sz" and chain8.layout.name == "brickwork:d=3"
-    assert 0 < chain8.offdiagonal_fraction < 0.5 * chain8.fit.epsilon_start
+    assert 0 < chain8.offdiagonal_fraction < 0.5 * chain8.epsilon_start
     # epsilon recomputed from the dense U of the circuit.
     hamiltonian = chain8.hamiltonian.to_matrix()
     unitary = Operator(chain8.unitary_circuit()).data
@@ -220,7 +220,7 @@ def test_jz0_strong_disorder_depth2_circuit_reaches_small_epsilon() -> None:
     # Free fermions are not exactly a finite-depth circuit; measured at N = 8, W = 12, seed 4:
     # depth 2 reaches 1.9e-4 from 1.6e-2 at the block start.
     shallow = lbits.construct(jz0_chain(), method="circuit", block=2, layers=2)
-    assert shallow.fit.epsilon_start > 1e-2
+    assert shallow.epsilon_start > 1e-2
     assert shallow.offdiagonal_fraction < 3e-4
 
 
@@ -254,7 +254,7 @@ def test_planted_model_is_recovered(engine: str) -> None:
     system = lbits.construct(
         hamiltonian, method="circuit", block=2, layers=2, engine=engine, max_iterations=2000
     )
-    assert system.fit.epsilon_start > 1e-2
+    assert system.epsilon_start > 1e-2
     assert system.offdiagonal_fraction < 1e-8
 
 
@@ -290,7 +290,7 @@ def test_general_gates_fit_a_transverse_field_chain() -> None:
     ising = models.RandomFieldIsing(n=6, W=6.0, g=0.4, seed=2).hamiltonian()
     system = lbits.construct(ising, method="circuit", layers=2, max_iterations=100)
     assert system.family == "general"
-    assert system.offdiagonal_fraction < 0.5 * system.fit.epsilon_start
+    assert system.offdiagonal_fraction < 0.5 * system.epsilon_start
 
 
 def test_long_chain_build_allocates_nothing_of_size_two_to_the_n() -> None:
@@ -303,7 +303,7 @@ def test_long_chain_build_allocates_nothing_of_size_two_to_the_n() -> None:
     finally:
         tracemalloc.stop()
     assert system.info["engine"] == "cones"
-    assert system.offdiagonal_fraction < system.fit.epsilon_start
+    assert system.offdiagonal_fraction < system.epsilon_start
     assert tau.num_qubits == 40
     assert peak < 32 * 2**20
 
@@ -438,3 +438,48 @@ def test_summary_reports_couplings_ranges_and_cx_counts(chain8: CircuitLBitSyste
         for cx, r, g in zip(report["pulse_cx"], report["readout_cx"], gates, strict=True)
     )
     assert report["cone_sites"] == [4, 6]
+
+
+def test_echo_loss_equals_its_definition_and_its_gradient_is_exact() -> None:
+    n = 6
+    hamiltonian = models.RandomFieldXXZ(n=n, W=4.0, seed=2).hamiltonian()
+    layout = block_layout(n, block=2, layers=3)
+    engine = DenseEngine(hamiltonian, layout, conserving=True)
+    params = _Parameters(layout, "sz", initial_gates(hamiltonian, layout, "sz"))
+    rng = np.random.default_rng(3)
+    theta = 0.3 * rng.normal(size=params.size)
+    gates = params.gates(theta)
+    value, grads = engine.echo_loss(gates, floor=1e-3)
+    unitary = full_unitary(layout, gates)
+    rotated = unitary.conj().T @ hamiltonian.to_matrix() @ unitary
+    delta = np.subtract.outer(np.diag(rotated).real, np.diag(rotated).real)
+    squared = np.abs(rotated - np.diag(np.diag(rotated))) ** 2
+    expected = np.sum(2 * squared / (delta**2 + 4 * squared + 1e-6)) / 2**n
+    assert value == pytest.approx(expected, rel=1e-10)
+    assert grads is not None
+    direction = rng.normal(size=params.size)
+    step = 1e-6
+    plus = engine.echo_loss(params.gates(theta + step * direction), gradient=False)[0]
+    minus = engine.echo_loss(params.gates(theta - step * direction), gradient=False)[0]
+    params.gates(theta)
+    assert (plus - minus) / (2 * step) == pytest.approx(
+        params.gradient(grads) @ direction, rel=1e-6
+    )
+
+
+def test_echo_cost_refines_the_frobenius_fit() -> None:
+    hamiltonian = models.RandomFieldXXZ(n=8, W=8.0, seed=5).hamiltonian()
+    system = lbits.construct(
+        hamiltonian, method="circuit", layers=3, cost="echo", max_iterations=60
+    )
+    frobenius, echo = system.fits
+    assert (frobenius.objective, echo.objective) == ("frobenius", "echo")
+    assert echo.loss < 0.97 * echo.loss_start
+    # epsilon is still reported for the final gates (the echo fit trades some of it).
+    dense = DenseEngine(hamiltonian, system.layout, conserving=True)
+    value, _ = dense.evaluate(system.gates, gradient=False)
+    assert system.offdiagonal_fraction == pytest.approx(1 - value / dense.weight, rel=1e-10)
+    with pytest.raises(ConfigError, match="cost='frobenius'"):
+        lbits.construct(
+            models.RandomFieldXXZ(n=14, W=8.0, seed=5).hamiltonian(), method="circuit", cost="echo"
+        )

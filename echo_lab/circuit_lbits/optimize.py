@@ -7,12 +7,13 @@ overlap assignment and the sign convention of physics.md section 4); all other g
 identity. With one layer this is already the optimum for decoupled blocks.
 
 Fit (:func:`fit_gates`): every gate is ref @ expm(i K(theta)) (:mod:`~echo_lab.circuit_lbits.gates`)
-and scipy's L-BFGS-B minimizes epsilon(theta) = 1 - F / sum_{P != I} c_P^2 with the exact
-analytic gradient of an engine (dense or light-cone); afterwards expm(i K) is absorbed into the
-reference gates. The optimization is local: it finds the minimum nearest to the start (random
-starts land in worse minima, as the issue reports), with cost per iteration that of one engine
-evaluation with gradient. BLAS runs single-threaded inside (the matrices are small; threads only
-contend on a shared machine).
+and scipy's L-BFGS-B minimizes a loss with its exact analytic gradient: epsilon(theta) =
+1 - F / sum_{P != I} c_P^2 from an engine (dense or light-cone, :func:`frobenius_loss`), or the
+echo-weighted cost of :meth:`~echo_lab.circuit_lbits.dense.DenseEngine.echo_loss`; afterwards
+expm(i K) is absorbed into the reference gates. The optimization is local: it finds the minimum
+nearest to the start (random starts land in worse minima, as the issue reports), with cost per
+iteration that of one loss evaluation with gradient. BLAS runs single-threaded inside (the
+matrices are small; threads only contend on a shared machine).
 """
 
 from __future__ import annotations
@@ -39,7 +40,16 @@ from echo_lab.circuit_lbits.layout import Layout
 from echo_lab.errors import ConfigError, NumericalError
 from echo_lab.window import window_hamiltonian
 
-__all__ = ["CostEngine", "FitResult", "block_lbit_unitary", "fit_gates", "initial_gates"]
+__all__ = [
+    "CostEngine",
+    "FitResult",
+    "Loss",
+    "block_lbit_unitary",
+    "encoding_unitary",
+    "fit_gates",
+    "frobenius_loss",
+    "initial_gates",
+]
 
 #: Largest weight of a start gate outside its family's pattern (the exact block l-bits of an
 #: S^z-conserving block conserve S^z to rounding).
@@ -47,7 +57,7 @@ _PATTERN_TOLERANCE = 1e-10
 
 
 class CostEngine(Protocol):
-    """What the optimizer needs: F(U), its gate gradients and the normalization."""
+    """What the Frobenius objective needs: F(U), its gate gradients and the normalization."""
 
     weight: float
 
@@ -58,13 +68,38 @@ class CostEngine(Protocol):
         ...
 
 
+class Loss(Protocol):
+    """A loss of the gates and its gradient G_j, dloss = sum_j Re Tr(G_j dg_j)."""
+
+    def __call__(
+        self, gates: Sequence[np.ndarray], *, gradient: bool = True
+    ) -> tuple[float, list[np.ndarray] | None]: ...
+
+
+def frobenius_loss(engine: CostEngine) -> Loss:
+    """epsilon = 1 - F / sum_{P != I} c_P^2 of ``engine`` as a :class:`Loss`."""
+    weight = engine.weight
+    if weight <= 0:
+        raise ConfigError("the Hamiltonian has no non-identity terms: nothing to diagonalize")
+
+    def loss(
+        gates: Sequence[np.ndarray], *, gradient: bool = True
+    ) -> tuple[float, list[np.ndarray] | None]:
+        value, grads = engine.evaluate(gates, gradient=gradient)
+        scaled = None if grads is None else [-g / weight for g in grads]
+        return 1.0 - value / weight, scaled
+
+    return loss
+
+
 @dataclass
 class FitResult:
-    """Fitted gates (one per layout slot) and how the fit went."""
+    """Fitted gates (one per layout slot) and how the fit of ``objective`` went."""
 
     gates: list[np.ndarray]
-    epsilon_start: float
-    epsilon: float
+    objective: str
+    loss_start: float
+    loss: float
     iterations: int
     evaluations: int
     seconds: float
@@ -72,19 +107,25 @@ class FitResult:
     history: list[float] = field(default_factory=list)
 
 
-def block_lbit_unitary(hamiltonian: SparsePauliOp, sites: Sequence[int]) -> np.ndarray:
-    """Encoding unitary sum_s |E_pi(s)><s| of the terms of H inside ``sites`` (2^k x 2^k).
+def encoding_unitary(system: lbits.LBitSystem) -> np.ndarray:
+    """The encoding unitary sum_s |E_pi(s)><s| of exact l-bits as a dense ``(2^n, 2^n)`` array.
 
-    Column s is the eigenvector assigned to s by the overlap assignment, with <s|E_pi(s)> real
-    and >= 0 (physics.md section 4); qubit order as the sorted ``sites``.
+    Column s is the eigenvector assigned to s, its phase fixed so that <s|E_pi(s)> is real and
+    >= 0 (physics.md section 4); then tau^a_i = U sigma^a_i U^dag is ``system.tau(a, i)``.
     """
-    local = window_hamiltonian(hamiltonian, list(sites))
-    system = lbits.construct(local, "overlap")
     unitary = np.array(system.vectors[:, system.assignment], dtype=complex)
     overlaps = np.diagonal(unitary).copy()
     magnitude = np.abs(overlaps)
-    phases = np.where(magnitude > 0, np.conj(overlaps) / np.where(magnitude > 0, magnitude, 1), 1)
+    safe = np.where(magnitude > 0, magnitude, 1.0)
+    phases = np.where(magnitude > 0, np.conj(overlaps) / safe, 1.0)
     return unitary * phases[None, :]
+
+
+def block_lbit_unitary(hamiltonian: SparsePauliOp, sites: Sequence[int]) -> np.ndarray:
+    """:func:`encoding_unitary` of the terms of H inside ``sites`` (2^k x 2^k, overlap
+    assignment; qubit order as the sorted ``sites``)."""
+    local = window_hamiltonian(hamiltonian, list(sites))
+    return encoding_unitary(lbits.construct(local, "overlap"))
 
 
 def initial_gates(hamiltonian: SparsePauliOp, layout: Layout, family: str) -> list[np.ndarray]:
@@ -145,50 +186,50 @@ class _Parameters:
 
 
 def fit_gates(
-    engine: CostEngine,
+    loss: Loss,
     layout: Layout,
     family: str,
     start: Sequence[np.ndarray],
     *,
+    objective: str = "frobenius",
     max_iterations: int = 500,
     tolerance: float = 1e-12,
 ) -> FitResult:
-    """Minimize epsilon over the gates of ``layout`` from ``start`` (module docstring).
+    """Minimize ``loss`` over the gates of ``layout`` from ``start`` (module docstring).
 
-    ``tolerance`` is L-BFGS-B's ``ftol`` on epsilon (stop when an iteration lowers it by less
-    than ``tolerance``) and its ``gtol``. Raises :class:`NumericalError` if the cost turns NaN.
+    ``objective`` names the loss in the result. ``tolerance`` is L-BFGS-B's ``ftol`` (stop when
+    an iteration lowers the loss by less than ``tolerance`` times max(|loss|, 1)) and its
+    ``gtol``. Raises :class:`NumericalError` if the loss turns NaN.
     """
-    weight = engine.weight
-    if weight <= 0:
-        raise ConfigError("the Hamiltonian has no non-identity terms: nothing to diagonalize")
     params = _Parameters(layout, family, start)
     history: list[float] = []
 
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grads = engine.evaluate(params.gates(theta), gradient=True)
+    def objective_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grads = loss(params.gates(theta), gradient=True)
         assert grads is not None
-        epsilon = 1.0 - value / weight
-        if not np.isfinite(epsilon):
-            raise NumericalError("the circuit l-bit cost became NaN or infinite")
-        history.append(epsilon)
-        return epsilon, -params.gradient(grads) / weight
+        if not np.isfinite(value):
+            raise NumericalError("the circuit l-bit loss became NaN or infinite")
+        history.append(value)
+        return value, params.gradient(grads)
 
     began = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
-        first = 1.0 - engine.evaluate(list(start), gradient=False)[0] / weight
+        first = loss(list(start), gradient=False)[0]
         if params.size == 0 or max_iterations == 0:
-            return FitResult(list(start), first, first, 0, 1, time.perf_counter() - began, "")
+            seconds = time.perf_counter() - began
+            return FitResult(list(start), objective, first, first, 0, 1, seconds, "")
         result = minimize(
-            objective,
+            objective_and_gradient,
             np.zeros(params.size),
             jac=True,
             method="L-BFGS-B",
             options={"maxiter": max_iterations, "ftol": tolerance, "gtol": tolerance},
         )
         gates = params.gates(result.x)
-        final = 1.0 - engine.evaluate(gates, gradient=False)[0] / weight
+        final = loss(gates, gradient=False)[0]
     return FitResult(
         gates,
+        objective,
         first,
         final,
         int(result.nit),

@@ -38,11 +38,12 @@ def summarize(
     """Report of circuit l-bits, as plain Python values (lists, floats, ints, strings).
 
     Keys: ``n``, ``layout``, ``gate_family``, ``gates`` (number of gates), ``epsilon`` and
-    ``epsilon_start`` (before fitting), ``iterations``, ``build_seconds``, ``engine``,
-    ``mean_range_z`` / ``mean_range_x`` (per site), ``h`` (h_i = c_(i,)), ``J`` (list of
-    ``[i, j, J_ij]`` for i < j), and with ``cx`` the CX counts of the pulse circuit of tau^x_p
-    (``pulse_cx``) and of the readout circuit (``readout_cx``) for every p in ``sites`` (default
-    all sites), with their light-cone widths (``cone_sites``).
+    ``epsilon_start`` (before fitting), ``cost``, ``iterations`` (of all fits),
+    ``build_seconds``, ``engine``, ``mean_range_z`` / ``mean_range_x`` (per site), ``h``
+    (h_i = c_(i,)), ``J`` (list of ``[i, j, J_ij]`` for i < j), and with ``cx`` the CX counts
+    of the pulse circuit of tau^x_p (``pulse_cx``) and of the readout circuit (``readout_cx``)
+    for every p in ``sites`` (default all sites), with their light-cone widths
+    (``cone_sites``).
     """
     n = system.n
     chosen = list(range(n)) if sites is None else [int(s) for s in sites]
@@ -55,8 +56,9 @@ def summarize(
         "gate_family": system.family,
         "gates": len(system.gates),
         "epsilon": system.offdiagonal_fraction,
-        "epsilon_start": system.fit.epsilon_start,
-        "iterations": system.fit.iterations,
+        "epsilon_start": system.epsilon_start,
+        "cost": system.info.get("cost"),
+        "iterations": sum(fit.iterations for fit in system.fits),
         "build_seconds": float(system.info.get("build_seconds", np.nan)),
         "engine": system.info.get("engine"),
         "mean_range_z": system.mean_range("z").tolist(),

@@ -32,7 +32,12 @@ from echo_lab.circuit_lbits.dense import DenseEngine
 from echo_lab.circuit_lbits.gates import FAMILIES
 from echo_lab.circuit_lbits.layout import Layout, block_layout, site_cone
 from echo_lab.circuit_lbits.localops import extend, schrodinger_step
-from echo_lab.circuit_lbits.optimize import FitResult, fit_gates, initial_gates
+from echo_lab.circuit_lbits.optimize import (
+    FitResult,
+    fit_gates,
+    frobenius_loss,
+    initial_gates,
+)
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import embed
 from echo_lab.models import Lattice
@@ -41,10 +46,24 @@ from echo_lab.resources import dense_operator_bytes, require_memory
 from echo_lab.schedule import Pulse
 from echo_lab.spectrum import conserves_magnetization
 
-__all__ = ["ENGINES", "CircuitLBitSystem", "LocalCircuit", "build"]
+__all__ = [
+    "COSTS",
+    "ENGINES",
+    "MAX_ECHO_QUBITS",
+    "CircuitLBitSystem",
+    "LocalCircuit",
+    "build",
+]
 
 #: Cost engines: ``"dense"`` (whole chain, n <= 14), ``"cones"`` (light cones, any n), ``"auto"``.
 ENGINES = ("auto", "dense", "cones")
+
+#: Costs: ``"frobenius"`` (epsilon, any n) and ``"echo"`` (epsilon first, then the echo-weighted
+#: cost of :meth:`~echo_lab.circuit_lbits.dense.DenseEngine.echo_loss`, n <= ``MAX_ECHO_QUBITS``).
+COSTS = ("frobenius", "echo")
+
+#: Largest chain of the echo-weighted cost (it needs U^dag H U sector by sector).
+MAX_ECHO_QUBITS = 12
 
 #: ``engine="auto"`` uses the dense engine up to this many sites (it shares the work of all
 #: cones; the light-cone engine wins beyond, measured in experiments/benchmarks).
@@ -79,15 +98,19 @@ class CircuitLBitSystem:
     hamiltonian : the Hermitian ``SparsePauliOp`` (site i = qubit i of an open chain).
     layout : where the gates sit; ``gates[j]`` is the unitary of ``layout.slots[j]``.
     family : ``"sz"`` or ``"general"`` (:mod:`~echo_lab.circuit_lbits.gates`).
-    fit : how the fit went (epsilon at the start and the end, iterations, seconds).
-    info : build details (engine, build seconds, ...).
+    epsilon, epsilon_start : epsilon of the fitted gates and of the start gates.
+    fits : the fits that produced the gates, in order (:class:`FitResult`: objective, loss,
+        iterations, seconds).
+    info : build details (engine, cost, build seconds).
     """
 
     hamiltonian: SparsePauliOp
     layout: Layout
     family: str
     gates: list[np.ndarray]
-    fit: FitResult
+    epsilon: float
+    epsilon_start: float
+    fits: list[FitResult] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
 
     method = "circuit"
@@ -100,7 +123,7 @@ class CircuitLBitSystem:
     @property
     def offdiagonal_fraction(self) -> float:
         """epsilon = ||offdiag(U^dag H U)||_F^2 / ||H - Tr(H)/2^n||_F^2 (0 for exact l-bits)."""
-        return self.fit.epsilon
+        return self.epsilon
 
     def _check_site(self, i: int) -> int:
         if isinstance(i, bool) or not isinstance(i, int | np.integer) or not 0 <= i < self.n:
@@ -317,35 +340,10 @@ def _make_engine(
     return engine, ConeEngine(hamiltonian, layout)
 
 
-def build(
-    hamiltonian: SparsePauliOp,
-    *,
-    block: int = 2,
-    layers: int = 4,
-    gates: str | None = None,
-    layout: Layout | None = None,
-    engine: str = "auto",
-    max_iterations: int = 500,
-    tolerance: float = 1e-12,
-) -> CircuitLBitSystem:
-    """Fit circuit l-bits of ``hamiltonian`` (an open chain, terms within 6 sites).
-
-    Parameters
-    ----------
-    block, layers : :func:`~echo_lab.circuit_lbits.layout.block_layout` (block=2: brickwork of
-        depth ``layers``; block=l, layers=2: two layers of l-site blocks). Ignored when a
-        ``layout`` is given.
-    gates : gate family, ``"sz"`` (S^z-conserving; the default when H conserves total sigma^z)
-        or ``"general"``.
-    engine : ``"dense"`` (whole chain, n <= 14), ``"cones"`` (light cones, O(n)) or ``"auto"``
-        (dense up to 10 sites).
-    max_iterations, tolerance : L-BFGS-B limits
-        (:func:`~echo_lab.circuit_lbits.optimize.fit_gates`).
-
-    Cost: one engine evaluation per iteration; the light-cone engine is O(n) per evaluation with
-    a constant of ~4^(2d+2) for a depth-d brickwork. Raises :class:`ConfigError` for bad input
-    (checked before any fitting).
-    """
+def _check_options(
+    hamiltonian: SparsePauliOp, gates: str | None, cost: str, max_iterations: int, tolerance: float
+) -> str:
+    """Validate the options of :func:`build`; return the gate family."""
     if not isinstance(hamiltonian, SparsePauliOp):
         raise ConfigError(
             f"circuit l-bits need a qiskit SparsePauliOp, got {type(hamiltonian).__name__}"
@@ -359,21 +357,84 @@ def build(
             "gates='sz' conserve total sigma^z, which this Hamiltonian does not: use "
             "gates='general'"
         )
+    if cost not in COSTS:
+        raise ConfigError(f"unknown cost {cost!r}; choose one of {COSTS}")
+    if cost == "echo" and hamiltonian.num_qubits > MAX_ECHO_QUBITS:
+        raise ConfigError(
+            f"cost='echo' needs U^dag H U of the whole chain and is limited to n <= "
+            f"{MAX_ECHO_QUBITS} (got n = {hamiltonian.num_qubits}); use cost='frobenius'"
+        )
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int):
+        raise ConfigError(f"max_iterations must be an integer >= 0, got {max_iterations!r}")
+    if max_iterations < 0:
+        raise ConfigError(f"max_iterations must be an integer >= 0, got {max_iterations!r}")
+    if not (np.isfinite(tolerance) and tolerance > 0):
+        raise ConfigError(f"tolerance must be a positive number, got {tolerance!r}")
+    return family
+
+
+def build(
+    hamiltonian: SparsePauliOp,
+    *,
+    block: int = 2,
+    layers: int = 4,
+    gates: str | None = None,
+    layout: Layout | None = None,
+    cost: str = "frobenius",
+    engine: str = "auto",
+    max_iterations: int = 500,
+    tolerance: float = 1e-12,
+) -> CircuitLBitSystem:
+    """Fit circuit l-bits of ``hamiltonian`` (an open chain, terms within 6 sites).
+
+    Parameters
+    ----------
+    block, layers : :func:`~echo_lab.circuit_lbits.layout.block_layout` (block=2: brickwork of
+        depth ``layers``; block=l, layers=2: two layers of l-site blocks). Ignored when a
+        ``layout`` is given.
+    gates : gate family, ``"sz"`` (S^z-conserving; the default when H conserves total sigma^z)
+        or ``"general"``.
+    cost : ``"frobenius"``: minimize epsilon. ``"echo"``: minimize epsilon, then refine with the
+        echo-weighted cost (:meth:`~echo_lab.circuit_lbits.dense.DenseEngine.echo_loss`;
+        n <= 12), which weighs near-resonant pairs by what an echo loses to them.
+    engine : ``"dense"`` (whole chain, n <= 14), ``"cones"`` (light cones, O(n)) or ``"auto"``
+        (dense up to 10 sites), for epsilon.
+    max_iterations, tolerance : L-BFGS-B limits of each fit
+        (:func:`~echo_lab.circuit_lbits.optimize.fit_gates`).
+
+    Cost: one loss evaluation per iteration; the light-cone engine is O(n) per evaluation with
+    a constant of ~4^(2d+2) for a depth-d brickwork. Raises :class:`ConfigError` for bad input
+    (checked before any fitting).
+    """
+    family = _check_options(hamiltonian, gates, cost, max_iterations, tolerance)
     if layout is None:
         layout = block_layout(hamiltonian.num_qubits, block=block, layers=layers)
     elif not isinstance(layout, Layout) or layout.n != hamiltonian.num_qubits:
         raise ConfigError(f"layout must be a Layout of {hamiltonian.num_qubits} sites")
-    if (
-        isinstance(max_iterations, bool)
-        or not isinstance(max_iterations, int)
-        or max_iterations < 0
-    ):
-        raise ConfigError(f"max_iterations must be an integer >= 0, got {max_iterations!r}")
-    if not (np.isfinite(tolerance) and tolerance > 0):
-        raise ConfigError(f"tolerance must be a positive number, got {tolerance!r}")
     began = time.perf_counter()
-    engine, cost = _make_engine(hamiltonian, layout, family, engine)
+    engine, frobenius_engine = _make_engine(hamiltonian, layout, family, engine)
+    epsilon = frobenius_loss(frobenius_engine)
     start = initial_gates(hamiltonian, layout, family)
-    fit = fit_gates(cost, layout, family, start, max_iterations=max_iterations, tolerance=tolerance)
-    info = {"engine": engine, "build_seconds": time.perf_counter() - began}
-    return CircuitLBitSystem(hamiltonian, layout, family, fit.gates, fit, info)
+    limits: dict[str, Any] = {"max_iterations": max_iterations, "tolerance": tolerance}
+    fits = [fit_gates(epsilon, layout, family, start, **limits)]
+    if cost == "echo":
+        dense = (
+            frobenius_engine
+            if isinstance(frobenius_engine, DenseEngine)
+            else DenseEngine(hamiltonian, layout, conserving=family == "sz")
+        )
+        fits.append(
+            fit_gates(dense.echo_loss, layout, family, fits[-1].gates, objective="echo", **limits)
+        )
+    final = fits[-1].gates
+    info = {"engine": engine, "cost": cost, "build_seconds": time.perf_counter() - began}
+    return CircuitLBitSystem(
+        hamiltonian,
+        layout,
+        family,
+        final,
+        epsilon(final, gradient=False)[0],
+        fits[0].loss_start,
+        fits,
+        info,
+    )
