@@ -8,7 +8,8 @@ load, the lead reruns them on an idle machine):
 default), probe p = N // 2, W in ``--W``, ``--realizations`` disorder realizations per W (child
 seeds of ``SeedSequence(--seed)`` per W). Per realization and layout (``--layouts``: ``brick:d``
 = brickwork of 2-qubit S^z gates of depth d, ``blocks:l:d`` = d layers of l-site blocks,
-``adaptive:d`` = brickwork whose last layer puts 3-site blocks on resonant pairs):
+a suffix ``+echo`` refines the epsilon fit with the echo-weighted cost, and the epsilon stage
+is recorded under the base name as well):
 
 * epsilon before and after the fit, and the mean over sites of |Tr(tau^z_circ tau^z_exact)|/2^N;
 * the Hahn echo kept fraction at T = 100 and 1000 (``--times``): start U|b> with the probe in
@@ -32,11 +33,15 @@ time per iteration and site.
 sigma^x and the circuit pulse (``--layers``) read out in the circuit tau^x (and sigma^x): kept
 fractions and runtimes.
 
-Run::
+``merge`` joins front records (``--inputs``, e.g. one process per W) into one, with the figure.
+
+Run (one process per W; the front of the issue took hours under load)::
 
     PYTHONPATH=. .venv/bin/python experiments/benchmarks/bench_circuit_lbits.py --part front \
-        --out experiments/benchmarks/circuit_lbits_front.json --figure \
-        experiments/benchmarks/circuit_lbits_front.png
+        --W 16 --layouts brick:2 brick:4+echo --out front_W16.json
+    PYTHONPATH=. .venv/bin/python experiments/benchmarks/bench_circuit_lbits.py --part merge \
+        --inputs front_W*.json --out experiments/benchmarks/circuit_lbits_front.json \
+        --figure experiments/benchmarks/circuit_lbits_front.png
 """
 
 from __future__ import annotations
@@ -65,8 +70,8 @@ from echo_lab.info import environment_info
 from echo_lab.pulses import pbit_pulse, truncated_lbit_pulse
 
 
-def make_layout(spec: str, n: int, fields: np.ndarray) -> Layout:
-    """``brick:d``, ``blocks:l:d`` or ``adaptive:d`` (module docstring)."""
+def make_layout(spec: str, n: int) -> Layout:
+    """``brick:d`` or ``blocks:l:d`` (module docstring)."""
     parts = spec.split(":")
     if parts[0] == "brick":
         return block_layout(n, block=2, layers=int(parts[1]))
@@ -124,36 +129,58 @@ def measure_realization(
         values = kept(energies, vectors, exact_states, pulse, (tau_x, range(n)), args.times)
         out[f"lbit:{radius}"] = summary(values)
     for spec in args.layouts:
-        layout = make_layout(spec, n, model.fields)
+        base, _, cost = spec.partition("+")
+        layout = make_layout(base, n)
         began = time.perf_counter()
         system = lbits.construct(
-            hamiltonian, method="circuit", layout=layout, max_iterations=args.iterations
+            hamiltonian,
+            method="circuit",
+            layout=layout,
+            cost=cost or "frobenius",
+            max_iterations=args.iterations,
         )
         seconds = time.perf_counter() - began
-        states = merit.encode_states(system, product)
-        values = kept(
-            energies,
-            vectors,
-            states,
-            system.pulse(probe),
-            system.local_tau("x", probe),
-            args.times,
-        )
-        record = summary(values)
-        record.update(
-            {
-                "layout": layout.name,
-                "epsilon_start": system.epsilon_start,
-                "epsilon": system.offdiagonal_fraction,
-                "iterations": [fit.iterations for fit in system.fits],
-                "seconds": seconds,
-                "tau_z_agreement": float(np.mean(merit.tau_z_agreement(system, exact))),
-                "pulse_cx": count_cx(system.pulse_circuit(probe).circuit),
-                "readout_cx": count_cx(system.readout_circuit(probe).circuit),
-            }
-        )
-        out[spec] = record
+        stages = [(spec, system)]
+        if cost == "echo":
+            # The first stage of the echo fit is the epsilon fit: record it as the base layout.
+            first = system.fits[0]
+            epsilon_fit = CircuitLBitSystem(
+                hamiltonian, layout, system.family, first.gates, first.loss, first.loss_start
+            )
+            stages.append((base, epsilon_fit))
+        for key, stage in stages:
+            out[key] = evaluate_stage(stage, exact, energies, vectors, product, probe, args)
+            out[key]["seconds"] = seconds
     return out
+
+
+def evaluate_stage(
+    system: CircuitLBitSystem,
+    exact: lbits.LBitSystem,
+    energies: np.ndarray,
+    vectors: np.ndarray,
+    product: np.ndarray,
+    probe: int,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Kept fractions, epsilon, tau^z agreement and CX counts of one fitted circuit."""
+    states = merit.encode_states(system, product)
+    values = kept(
+        energies, vectors, states, system.pulse(probe), system.local_tau("x", probe), args.times
+    )
+    record = summary(values)
+    record.update(
+        {
+            "layout": system.layout.name,
+            "epsilon_start": system.epsilon_start,
+            "epsilon": system.offdiagonal_fraction,
+            "iterations": [fit.iterations for fit in system.fits],
+            "tau_z_agreement": float(np.mean(merit.tau_z_agreement(system, exact))),
+            "pulse_cx": count_cx(system.pulse_circuit(probe).circuit),
+            "readout_cx": count_cx(system.readout_circuit(probe).circuit),
+        }
+    )
+    return record
 
 
 def lbit_cx(n: int, radius: int) -> int:
@@ -193,7 +220,9 @@ def aggregate(realizations: list[dict[str, Any]], keys: list[str], times: list[f
 def run_front(args: argparse.Namespace) -> dict[str, Any]:
     record: dict[str, Any] = {"n": args.n, "probe": args.n // 2, "times": args.times}
     record["lbit_cx"] = {f"lbit:{r}": lbit_cx(args.n, r) for r in args.radii}
-    keys = ["pbit"] + [f"lbit:{r}" for r in args.radii] + list(args.layouts)
+    keys = ["pbit"] + [f"lbit:{r}" for r in args.radii]
+    for spec in args.layouts:
+        keys += [spec] if "+" not in spec else [spec, spec.partition("+")[0]]
     for W in args.W:
         seeds = np.random.SeedSequence([args.seed, round(W * 1000)]).spawn(args.realizations)
         realizations = []
@@ -321,9 +350,30 @@ def draw_front(record: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def merge_fronts(paths: list[Path]) -> dict[str, Any]:
+    """One front record from several runs (e.g. one process per W); their W keys are joined."""
+    records = [json.loads(path.read_text()) for path in paths]
+    merged: dict[str, Any] = {"parts": [], "times": records[0]["times"], "n": records[0]["n"]}
+    merged["probe"] = records[0]["probe"]
+    merged["lbit_cx"] = records[0]["lbit_cx"]
+    for path, record in zip(paths, records, strict=True):
+        if (record["n"], record["times"]) != (merged["n"], merged["times"]):
+            raise SystemExit(f"{path} has another n or other times")
+        merged["parts"].append(
+            {
+                key: record[key]
+                for key in ("command", "seconds", "load_average_before", "load_average_after")
+            }
+        )
+        merged["environment"] = record["environment"]
+        merged.update({key: value for key, value in record.items() if key.startswith("W=")})
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["front", "scale", "long"], required=True)
+    parser.add_argument("--part", choices=["front", "scale", "long", "merge"], required=True)
+    parser.add_argument("--inputs", type=Path, nargs="*", default=[])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--figure", type=Path)
     parser.add_argument("--n", type=int, default=10)
@@ -338,6 +388,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128])
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
+    if args.part == "merge":
+        merged = merge_fronts(args.inputs)
+        merged["benchmark"] = "circuit_lbits_front"
+        args.out.write_text(json.dumps(merged, indent=1))
+        if args.figure is not None:
+            draw_front(merged, args.figure)
+        return
     record: dict[str, Any] = {
         "benchmark": f"circuit_lbits_{args.part}",
         "command": " ".join([sys.executable, *sys.argv]),
