@@ -483,3 +483,25 @@ def test_echo_cost_refines_the_frobenius_fit() -> None:
         lbits.construct(
             models.RandomFieldXXZ(n=14, W=8.0, seed=5).hamiltonian(), method="circuit", cost="echo"
         )
+
+
+def test_long_chain_echo_cases_at_small_n_agree_between_mps_and_statevector(
+    chain8: CircuitLBitSystem,
+) -> None:
+    # The cases of bench_circuit_lbits.py --part long (N = 40 there): p-bit pulse read in sigma^x,
+    # circuit pulse read in sigma^x and tau^x, and the circuit pulse from U|b, +>.
+    n, probe = 8, 4
+    state = probe_state(n, probe, background="z-random", rng=np.random.default_rng(1))
+    circuit = build_sequence("hahn", n=n, probe=probe, pulse="circuit", lbit_system=chain8)
+    encoded = PulseSequence([*chain8.encoding_pulses(), *circuit.segments])
+    observables = probe_observables(n, probe, lbit_system=chain8)
+    times = np.array([0.0, 1.5])
+    mps = AerBackend(method="matrix_product_state", dt=0.1)
+    statevector = AerBackend(method="statevector", dt=0.1)
+    for sequence in (build_sequence("hahn", n=n, probe=probe), circuit, encoded):
+        a = mps.run(chain8.hamiltonian, sequence, state, times, observables=observables)
+        b = statevector.run(chain8.hamiltonian, sequence, state, times, observables=observables)
+        for name in observables:
+            assert np.allclose(a[name], b[name], atol=1e-8)
+    assert a["tau_x"][0] == pytest.approx(1.0, abs=1e-10)
+    assert a["sx"][0] < 1.0 - 1e-3
