@@ -347,6 +347,9 @@ def draw_front(record: dict[str, Any], path: Path) -> None:
             ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color=color, label=w)
             for cx, value, key in points:
                 ax.annotate(key, (cx, value), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        for cx, goal, label in ((60, 0.92, "goal W=16"), (150, 0.80, "goal W=8")):
+            ax.plot([cx], [goal], "k*", markersize=9)
+            ax.annotate(label, (cx, goal), fontsize=7, xytext=(4, -8), textcoords="offset points")
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlabel("pulse CX count (transpile, optimization level 3)")
         ax.set_ylabel("mean kept fraction <tau^x_p>")
@@ -355,6 +358,36 @@ def draw_front(record: dict[str, Any], path: Path) -> None:
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def limiting_realizations(
+    entry: dict[str, Any], key: str, probe: int, *, time_index: int = -1, count: int = 6
+) -> list[dict[str, Any]]:
+    """The ``count`` realizations where ``key`` keeps least, with the field gaps near the probe.
+
+    ``gaps``: |h_i - h_j| for all pairs i < j within distance 2 of each other and with a site
+    within distance 2 of the probe, smallest first (a gap below ~2 J is a resonance).
+    """
+    rows = []
+    for index, realization in enumerate(entry["realizations"]):
+        h = np.asarray(realization["fields"])
+        pairs = [
+            (abs(h[i] - h[j]), i, j)
+            for i in range(h.size)
+            for j in range(i + 1, min(i + 3, h.size))
+            if min(abs(i - probe), abs(j - probe)) <= 2
+        ]
+        pairs.sort()
+        rows.append(
+            {
+                "realization": index,
+                "kept": realization[key]["mean"][time_index],
+                "pbit": realization["pbit"]["mean"][time_index],
+                "gaps": [[round(g, 2), i, j] for g, i, j in pairs[:3]],
+            }
+        )
+    rows.sort(key=lambda row: row["kept"])
+    return rows[:count]
 
 
 def merge_fronts(paths: list[Path]) -> dict[str, Any]:
@@ -374,6 +407,16 @@ def merge_fronts(paths: list[Path]) -> dict[str, Any]:
         )
         merged["environment"] = record["environment"]
         merged.update({key: value for key, value in record.items() if key.startswith("W=")})
+    for key, entry in merged.items():
+        if key.startswith("W="):
+            best = max(
+                (k for k in entry["summary"] if k != "pbit" and not k.startswith("lbit:")),
+                key=lambda k: entry["summary"][k][f"T={merged['times'][-1]:g}"]["mean"],
+            )
+            entry["limiting"] = {
+                "layout": best,
+                "realizations": limiting_realizations(entry, best, merged["probe"]),
+            }
     return merged
 
 
