@@ -1,8 +1,8 @@
 """The ``echo-lab`` command: parses arguments and dispatches; no physics lives here.
 
 Subcommands: ``lbits``, ``run``, ``plot``, ``export``, ``bench``, ``info``. Every error the
-package raises on purpose (:class:`~echo_lab.errors.EchoLabError`) is printed as one line and
-exits with code 2, without a traceback.
+package raises on purpose (:class:`~echo_lab.errors.EchoLabError`), and any file-system error
+(``OSError``), is printed as one line and exits with code 2, without a traceback.
 """
 
 from __future__ import annotations
@@ -50,16 +50,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from echo_lab.study import run_study_file
+    from echo_lab.study import RunOptions, run_study_file
 
-    path = run_study_file(
-        Path(args.config),
-        out=Path(args.out),
+    options = RunOptions(
         resume=args.resume,
         workers=args.workers,
         scheduler=args.scheduler,
         progress=not args.no_progress,
+        allow_code_change=args.allow_code_change,
     )
+    path = run_study_file(Path(args.config), out=Path(args.out), options=options)
     print(f"results: {path}")
     return 0
 
@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="start a local Dask cluster of K workers")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--allow-code-change",
+        action="store_true",
+        help="with --resume: reuse units computed by another echo_lab version (recorded)",
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("plot", help="redraw the figures of a results file")
@@ -144,6 +149,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args))
     except EchoLabError as exc:
         print(f"echo-lab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # The checks before each command catch the usual cases (a read-only or blocked output
+        # path); this keeps any other file-system failure to one line as well.
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"echo-lab {args.command}: error: {exc.strerror or exc}{where}; check that the path "
+            "exists and can be written",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         hint = (

@@ -79,11 +79,10 @@ import numpy as np
 import scipy.sparse as sp
 from qiskit.quantum_info import SparsePauliOp
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse.csgraph import connected_components
 
 from echo_lab import pauli
 from echo_lab.errors import ConfigError
-from echo_lab.models import Lattice
+from echo_lab.models import Lattice, check_hermitian
 from echo_lab.resources import (
     COMPLEX_BYTES,
     REAL_BYTES,
@@ -91,7 +90,8 @@ from echo_lab.resources import (
     format_bytes,
     require_memory,
 )
-from echo_lab.spectrum import diagonalize
+from echo_lab.spectrum import basis_blocks, diagonalize
+from echo_lab.timing import stage
 
 if TYPE_CHECKING:
     from echo_lab.circuit_lbits import CircuitLBitSystem
@@ -138,21 +138,7 @@ class _Block:
 
 
 def _check_hamiltonian(hamiltonian: SparsePauliOp) -> int:
-    if not isinstance(hamiltonian, SparsePauliOp):
-        raise ConfigError(
-            f"construct needs a qiskit SparsePauliOp, got {type(hamiltonian).__name__}; "
-            "use model.hamiltonian() for an echo_lab model"
-        )
-    coeffs = np.asarray(hamiltonian.coeffs)
-    if not np.all(np.isfinite(coeffs)):
-        raise ConfigError("the Hamiltonian has non-finite coefficients")
-    scale = max(1.0, float(np.max(np.abs(coeffs), initial=0.0)))
-    if float(np.max(np.abs(coeffs.imag), initial=0.0)) > 1e-12 * scale:
-        raise ConfigError(
-            "the Hamiltonian is not Hermitian (a SparsePauliOp is Hermitian exactly when its "
-            "coefficients are real): remove the imaginary parts"
-        )
-    return int(hamiltonian.num_qubits)
+    return int(check_hermitian(hamiltonian).num_qubits)
 
 
 def _sparse_matrix(hamiltonian: SparsePauliOp) -> sp.csr_matrix:
@@ -171,25 +157,25 @@ def _diagonalize_blocks(hamiltonian: SparsePauliOp) -> tuple[np.ndarray, list[_B
     """
     matrix = _sparse_matrix(hamiltonian)
     dim = matrix.shape[0]
-    count, labels = connected_components(abs(matrix), directed=False)
-    if count == 1:
+    bases = basis_blocks(matrix)
+    if len(bases) == 1:
         energies, vectors = diagonalize(hamiltonian)
         everything = np.arange(dim)
         return energies, [_Block(everything, everything, vectors)]
     itemsize = COMPLEX_BYTES if np.iscomplexobj(matrix.data) else REAL_BYTES
-    sizes = np.bincount(labels)
+    sizes = np.array([basis.size for basis in bases])
     require_memory(
         3 * itemsize * float(np.sum(sizes.astype(float) ** 2)),
-        what=f"diagonalizing the {count} blocks of a {hamiltonian.num_qubits}-qubit Hamiltonian",
+        what=f"diagonalizing the {len(bases)} blocks of a {hamiltonian.num_qubits}-qubit "
+        "Hamiltonian",
         suggestion="Use fewer qubits.",
     )
-    order = np.argsort(labels, kind="stable")
     starts = np.concatenate([[0], np.cumsum(sizes)])
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for c in range(count):
-        basis = order[starts[c] : starts[c + 1]]
+    for basis in bases:
         block = matrix[basis][:, basis].toarray()
-        values, vectors = np.linalg.eigh(block)
+        with stage("diagonalization"):
+            values, vectors = np.linalg.eigh(block)
         parts.append((basis, values, vectors))
     energies = np.concatenate([values for _, values, _ in parts])
     ranking = np.argsort(energies, kind="stable")

@@ -4,6 +4,9 @@
   2^n x 2^n operator: cost O(2^n 4^k) per state instead of O(4^n).
 * :func:`embed` builds that full operator (for small n, tests and reference checks).
 * :func:`expectations` evaluates <psi|O|psi> for a batch of states and a SparsePauliOp or dense O.
+* :func:`entropy_of_weights` is the von Neumann entropy of a spectrum (Schmidt weights or the
+  eigenvalues of a density matrix), the one formula behind every entropy the package reports.
+* :data:`PAULI_MATRICES` are the one-qubit Pauli matrices X, Y, Z.
 """
 
 from __future__ import annotations
@@ -15,6 +18,51 @@ import scipy.sparse as sp
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab.errors import ConfigError
+
+__all__ = [
+    "ENTROPY_WEIGHT_FLOOR",
+    "NORMALIZATION_TOLERANCE",
+    "PAULI_MATRICES",
+    "apply_local",
+    "embed",
+    "entropy_of_weights",
+    "expectations",
+    "operator_matrix",
+]
+
+#: The one-qubit Pauli matrices (complex, read-only).
+PAULI_MATRICES: dict[str, np.ndarray] = {
+    "X": np.array([[0, 1], [1, 0]], dtype=complex),
+    "Y": np.array([[0, -1j], [1j, 0]], dtype=complex),
+    "Z": np.array([[1, 0], [0, -1]], dtype=complex),
+}
+for _matrix in PAULI_MATRICES.values():
+    _matrix.setflags(write=False)
+
+#: Weights at or below this are dropped from an entropy (zeros, and the tiny negative values
+#: rounding gives the eigenvalues of a density matrix; p log p -> 0 anyway).
+ENTROPY_WEIGHT_FLOOR = 1e-300
+
+#: Weights whose sum differs from 1 by more than this (a truncated matrix product state) are
+#: renormalized before the entropy is taken; a normalized state's weights are used as they are.
+NORMALIZATION_TOLERANCE = 1e-12
+
+
+def entropy_of_weights(weights: np.ndarray) -> float:
+    """Von Neumann entropy -sum p log p (natural log) of a spectrum ``weights``.
+
+    ``weights`` are Schmidt values squared or density-matrix eigenvalues. Weights at or below
+    :data:`ENTROPY_WEIGHT_FLOOR` are dropped, and the rest renormalized to sum 1 when their sum
+    is off by more than :data:`NORMALIZATION_TOLERANCE` (a truncated MPS).
+    """
+    p = np.asarray(weights, dtype=float).ravel()
+    p = p[p > ENTROPY_WEIGHT_FLOOR]
+    total = float(np.sum(p))
+    if p.size == 0 or total == 0.0:
+        return 0.0
+    if abs(total - 1.0) > NORMALIZATION_TOLERANCE:
+        p = p / total
+    return float(-np.sum(p * np.log(p)))
 
 
 def apply_local(

@@ -38,14 +38,45 @@ from echo_lab.resources import dense_operator_bytes, require_memory
 SeedLike = int | np.random.SeedSequence | None
 
 __all__ = [
+    "HERMITIAN_TOLERANCE",
     "HamiltonianModel",
     "Lattice",
     "PauliModel",
     "RandomFieldIsing",
     "RandomFieldXXZ",
+    "check_hermitian",
     "disorder_seeds",
     "pauli_label",
 ]
+
+
+#: Largest imaginary part, relative to max(1, largest |coefficient|), a coefficient of a
+#: Hermitian ``SparsePauliOp`` may have (rounding of a real operator built in complex).
+HERMITIAN_TOLERANCE = 1e-12
+
+
+def check_hermitian(operator: object, *, what: str = "the Hamiltonian") -> SparsePauliOp:
+    """``operator`` if it is a finite Hermitian ``SparsePauliOp``; ConfigError otherwise.
+
+    A ``SparsePauliOp`` is Hermitian exactly when its coefficients are real; imaginary parts up
+    to :data:`HERMITIAN_TOLERANCE` times max(1, largest |coefficient|) are accepted as rounding.
+    The one check every entry point (models, l-bits, Trotter circuits) uses.
+    """
+    if not isinstance(operator, SparsePauliOp):
+        raise ConfigError(
+            f"{what} must be a qiskit SparsePauliOp, got {type(operator).__name__}; use "
+            "model.hamiltonian() for an echo_lab model"
+        )
+    coeffs = np.asarray(operator.coeffs)
+    if not np.all(np.isfinite(coeffs)):
+        raise ConfigError(f"{what} has non-finite (NaN or inf) coefficients")
+    scale = max(1.0, float(np.max(np.abs(coeffs), initial=0.0)))
+    if float(np.max(np.abs(coeffs.imag), initial=0.0)) > HERMITIAN_TOLERANCE * scale:
+        raise ConfigError(
+            f"{what} is not Hermitian: a SparsePauliOp is Hermitian exactly when all its "
+            "coefficients are real; remove the imaginary parts"
+        )
+    return operator
 
 
 def pauli_label(n: int, ops: dict[int, str]) -> str:
@@ -365,15 +396,7 @@ class PauliModel(HamiltonianModel):
     """
 
     def __init__(self, operator: SparsePauliOp, *, lattice: Lattice | None = None) -> None:
-        if not isinstance(operator, SparsePauliOp):
-            raise ConfigError(f"PauliModel needs a SparsePauliOp, got {type(operator).__name__}")
-        if not np.all(np.isfinite(operator.coeffs)):
-            raise ConfigError("the Hamiltonian has non-finite coefficients")
-        if np.max(np.abs(operator.coeffs.imag), initial=0.0) > 1e-12:
-            raise ConfigError(
-                "the Hamiltonian is not Hermitian: a SparsePauliOp is Hermitian exactly when all "
-                "its coefficients are real; check for stray imaginary parts"
-            )
+        check_hermitian(operator, what="the operator of a PauliModel")
         self.operator = operator.simplify(atol=0.0, rtol=0.0)
         self.lattice = _resolve_lattice(operator.num_qubits, lattice, False)
         self.fields = np.zeros(self.n)

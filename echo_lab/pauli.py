@@ -11,7 +11,7 @@ Coefficient arrays have shape ``(2^n, 2^n)`` and are indexed ``coeffs[x, z]``::
 
 where P(x, z) is the Hermitian tensor product of I, X, Y, Z (so Y carries no extra phase here).
 The **support** of P(x, z) is the mask ``x | z``; per-support quantities have shape ``(2^n,)``
-and are indexed by that mask. :func:`pauli_label` / :func:`pauli_index` convert to and from
+and are indexed by that mask. :func:`label_of_masks` / :func:`pauli_index` convert to and from
 Qiskit labels, :func:`to_sparse_pauli_op` to a ``SparsePauliOp``.
 
 Algorithm
@@ -57,9 +57,9 @@ __all__ = [
     "decompose",
     "fit_exponential",
     "fit_localization_length",
+    "label_of_masks",
     "mean_range",
     "pauli_index",
-    "pauli_label",
     "pauli_ranges",
     "pauli_weights",
     "support_radii",
@@ -468,10 +468,12 @@ def fit_localization_length(
     return fit_exponential(r, values, floor=floor)[1]
 
 
-def pauli_label(x: int, z: int, n: int) -> str:
+def label_of_masks(x: int, z: int, n: int) -> str:
     """Qiskit label of P(x, z) on ``n`` qubits (qubit 0 is the rightmost character).
 
-    >>> pauli_label(0b01, 0b11, 2)
+    (From a dict of sites, :func:`echo_lab.models.pauli_label`.)
+
+    >>> label_of_masks(0b01, 0b11, 2)
     'ZY'
     """
     chars = {(0, 0): "I", (1, 0): "X", (0, 1): "Z", (1, 1): "Y"}

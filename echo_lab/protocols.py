@@ -35,9 +35,9 @@ from echo_lab.models import Lattice
 from echo_lab.pulses import (
     CircuitLBitsLike,
     LBitSystemLike,
+    PulseSpec,
     WindowLBitsLike,
     make_pulse,
-    parse_pulse_spec,
 )
 from echo_lab.schedule import Free, Pulse, PulseSequence
 
@@ -130,24 +130,65 @@ def _check_site(name: str, site: int, n: int) -> None:
         raise ConfigError(f"{name} site {site!r} is outside the chain 0..{n - 1}")
 
 
+def _resolve_pulse(
+    protocol: str,
+    pulse: PulseSpec | str,
+    angle_error: float | None,
+    *,
+    n: int,
+    lbit_system: LBitSystemLike | CircuitLBitsLike | None,
+) -> PulseSpec:
+    """The pulse as a PulseSpec, checked against the protocol and the chain."""
+    if isinstance(pulse, str):
+        pulse = PulseSpec.parse(pulse, angle_error=0.0 if angle_error is None else angle_error)
+    elif angle_error is not None and angle_error != pulse.angle_error:
+        raise ConfigError(
+            f"pulse {pulse.label!r} carries angle_error = {pulse.angle_error}; do not pass "
+            "another one"
+        )
+    if protocol == "fid":
+        return pulse
+    if pulse.family == "lbit" and lbit_system is None:
+        raise ConfigError(
+            f"pulse spec {pulse.label!r} needs an l-bit system: pass lbit_system=lbits.construct(H)"
+        )
+    if pulse.family == "lbit" and pulse.radius is not None and pulse.radius > n - 1:
+        raise ConfigError(
+            f"window radius {pulse.radius} of pulse spec {pulse.label!r} is larger than the chain "
+            f"of {n} sites allows (at most {n - 1}); use 'lbit' for the exact pulse"
+        )
+    if pulse.family == "circuit" and not isinstance(lbit_system, CircuitLBitsLike):
+        raise ConfigError(
+            "pulse spec 'circuit' needs circuit l-bits: pass "
+            "lbit_system=lbits.construct(H, method='circuit', ...)"
+        )
+    if pulse.family == "window" and protocol not in ("hahn", "cpmg", "xy4"):
+        raise ConfigError(
+            f"protocol {protocol!r} does not take window pulse {pulse.label!r} (it holds the "
+            "l-bit of the probe only); use 'hahn', 'cpmg' or 'xy4'"
+        )
+    return pulse
+
+
 def build_sequence(
     protocol: str,
     *,
     n: int,
     probe: int,
-    pulse: str = "pbit",
+    pulse: PulseSpec | str = "pbit",
     partner: int | None = None,
     n_pulses: int = 4,
     lbit_system: LBitSystemLike | CircuitLBitsLike | None = None,
     window_system: WindowLBitsLike | None = None,
-    angle_error: float = 0.0,
+    angle_error: float | None = None,
     lattice: Lattice | None = None,
 ) -> PulseSequence:
     """The sequence of ``protocol`` (one of :data:`PROTOCOLS`) on an ``n``-site system.
 
-    ``pulse`` is a spec for :func:`echo_lab.pulses.make_pulse` (``"pbit"``, ``"lbit"``,
-    ``"lbit:r"``, ``"circuit"``, ``"window:w"``, ``"window:w:r"``); l-bit specs need
-    ``lbit_system`` (circuit l-bits for ``"circuit"``), window
+    ``pulse`` is a :class:`~echo_lab.pulses.PulseSpec` or its text (``"pbit"``, ``"lbit"``,
+    ``"lbit:r"``, ``"circuit"``, ``"window:w"``, ``"window:w:r"``; ``angle_error`` applies to a
+    text spec, a PulseSpec carries its own); l-bit specs need ``lbit_system`` (circuit l-bits for
+    ``"circuit"``), window
     specs the probe's ``window_system`` (:func:`echo_lab.window.window_lbits`; Hahn, CPMG and
     XY-4 only, since it holds the l-bit of the probe alone). ``partner`` is the DEER partner site
     (needed by ``"deer"`` only, rejected otherwise). ``n_pulses`` is the pulse count of ``"cpmg"``
@@ -177,36 +218,15 @@ def build_sequence(
         raise ConfigError(f"XY-4 needs n_pulses a positive multiple of 4, got {n_pulses!r}")
     if lattice is not None and lattice.n != n:
         raise ConfigError(f"the lattice has {lattice.n} sites but n = {n}")
-    family, radius = parse_pulse_spec(pulse)
-    if protocol != "fid" and family == "lbit":
-        if lbit_system is None:
-            raise ConfigError(
-                f"pulse spec {pulse!r} needs an l-bit system: pass lbit_system=lbits.construct(H)"
-            )
-        if radius is not None and radius > n - 1:
-            raise ConfigError(
-                f"window radius {radius} of pulse spec {pulse!r} is larger than the chain of {n} "
-                f"sites allows (at most {n - 1}); use 'lbit' for the exact pulse"
-            )
-    if protocol != "fid" and family == "circuit" and not isinstance(lbit_system, CircuitLBitsLike):
-        raise ConfigError(
-            "pulse spec 'circuit' needs circuit l-bits: pass "
-            "lbit_system=lbits.construct(H, method='circuit', ...)"
-        )
-    if protocol != "fid" and family == "window" and protocol not in ("hahn", "cpmg", "xy4"):
-        raise ConfigError(
-            f"protocol {protocol!r} does not take window pulse {pulse!r} (it holds the l-bit of "
-            "the probe only); use 'hahn', 'cpmg' or 'xy4'"
-        )
+    spec = _resolve_pulse(protocol, pulse, angle_error, n=n, lbit_system=lbit_system)
 
     def flip(site: int, axis: str = "x") -> Pulse:
         built = make_pulse(
-            pulse,
+            spec,
             site,
             axis=axis,
             lbit_system=lbit_system,
             window_system=window_system,
-            angle_error=angle_error,
             lattice=lattice,
         )
         if max(built.qubits) >= n or (built.kind == "lbit" and len(built.qubits) != n):

@@ -8,11 +8,13 @@ qubits, ready to be placed in a :class:`~echo_lab.schedule.PulseSequence`:
   (label ``"tau^x_3"``, kind ``"lbit"``);
 * :func:`truncated_lbit_pulse` the polar factor of tau^a_p restricted to a window around p
   (label ``"tau^x_3[r=1]"``, kind ``"lbit:1"``);
-* :func:`make_pulse` parses the specs ``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"circuit"`` (the
-  circuit l-bit tau^x_p of :mod:`echo_lab.circuit_lbits`: its light-cone circuit, label
-  ``"tau^x_3[circuit]"``, kind ``"circuit"``), ``"window:w"`` and ``"window:w:r"`` (the l-bit
-  of the w-site window around p, :mod:`echo_lab.window`, whole or truncated to radius r; label
-  ``"tau^x_3[w=8,r=1]"``, kind ``"lbit-window:1"``).
+* window pulses: the l-bit of the w-site window around p (:mod:`echo_lab.window`), whole or
+  truncated to radius r (label ``"tau^x_3[w=8,r=1]"``, kind ``"lbit-window:1"``);
+* circuit pulses: the circuit l-bit tau^x_p of :mod:`echo_lab.circuit_lbits` on its light cone,
+  with its circuit (label ``"tau^x_3[circuit]"``, kind ``"circuit"``);
+* :class:`PulseSpec` is a parsed spec (``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"circuit"``,
+  ``"window:w"``, ``"window:w:r"``, plus an angle error), parsed once and passed on as that value;
+  :func:`make_pulse` builds the pulse of a spec.
 
 Ideal pulses are pi rotations about an involutory Hermitian generator A (A^2 = 1), which up to a
 global phase is A itself. An imperfect pulse rotates by theta = pi (1 + eps)::
@@ -30,25 +32,29 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from echo_lab.errors import ConfigError, NumericalError
+from echo_lab.linalg import PAULI_MATRICES
 from echo_lab.models import Lattice
 from echo_lab.resources import dense_operator_bytes, require_memory
 from echo_lab.schedule import Pulse
+from echo_lab.tables import quote
 
 __all__ = [
     "PULSE_AXES",
+    "PULSE_FAMILIES",
     "CircuitLBitsLike",
     "LBitSystemLike",
+    "PulseSpec",
     "WindowLBitsLike",
     "lbit_pulse",
     "make_pulse",
-    "parse_pulse_spec",
-    "parse_window_spec",
     "pbit_pulse",
     "rotate_about",
     "truncate_to_window",
@@ -58,14 +64,13 @@ __all__ = [
 #: Axes a flip pulse may use: a pi rotation about x or y flips sigma^z (or tau^z).
 PULSE_AXES = ("x", "y")
 
+#: Pulse families of a :class:`PulseSpec`.
+PULSE_FAMILIES = ("pbit", "lbit", "circuit", "window")
+
 #: Eigenvalues of the truncated operator below this fraction of its largest one are treated as
 #: zero: the polar factor (the sign of A) is then undefined.
 ZERO_EIGENVALUE_TOLERANCE = 1e-8
 
-_PAULI = {
-    "x": np.array([[0, 1], [1, 0]], dtype=complex),
-    "y": np.array([[0, -1j], [1j, 0]], dtype=complex),
-}
 
 _SPEC = re.compile(r"^lbit:(\d+)$")
 _WINDOW_SPEC = re.compile(r"^window:(\d+)(?::(\d+))?$")
@@ -114,6 +119,8 @@ def _check_axis(axis: str) -> None:
 
 
 def _check_angle_error(angle_error: float) -> float:
+    if isinstance(angle_error, bool) or not isinstance(angle_error, int | float | np.floating):
+        raise ConfigError(f"angle_error must be a number, got {angle_error!r}")
     if not np.isfinite(angle_error):
         raise ConfigError(
             f"angle_error must be finite (0 for an ideal pi pulse), got {angle_error}"
@@ -163,7 +170,7 @@ def pbit_pulse(p: int, *, axis: str = "x", angle_error: float = 0.0) -> Pulse:
         raise ConfigError(f"pulse site must be >= 0, got {p}")
     eps = _check_angle_error(angle_error)
     return Pulse(
-        rotate_about(_PAULI[axis], angle_error=eps),
+        rotate_about(PAULI_MATRICES[axis.upper()], angle_error=eps),
         (int(p),),
         label=f"{axis.upper()}_{p}",
         kind="pbit",
@@ -289,102 +296,158 @@ def truncated_lbit_pulse(
     )
 
 
-def parse_pulse_spec(spec: str) -> tuple[str, int | None]:
-    """Split a pulse spec into its family and window radius.
+@dataclass(frozen=True)
+class PulseSpec:
+    """A pulse family, parsed once from its text and then passed on as this value.
 
-    ``"pbit"`` -> ``("pbit", None)``, ``"lbit"`` -> ``("lbit", None)``, ``"lbit:2"`` ->
-    ``("lbit", 2)``, ``"window:8"`` -> ``("window", None)``, ``"window:8:1"`` -> ``("window", 1)``
-    (the width comes from :func:`parse_window_spec`); anything else raises :class:`ConfigError`.
+    ``family`` is ``"pbit"`` (X_p), ``"lbit"`` (tau^x_p; with ``radius`` r truncated to the
+    window [p - r, p + r]), ``"circuit"`` (the circuit l-bit tau^x_p) or ``"window"`` (the
+    l-bit of the ``width``-site window around p, :mod:`echo_lab.window`; with ``radius``
+    truncated inside that window). ``angle_error`` eps
+    makes the pulse a rotation by pi (1 + eps) (:func:`rotate_about`). :attr:`label` is the
+    canonical text (``"lbit:2"``, ``"window:8:1"``), the name of the pulse in results.
+
+    >>> PulseSpec.parse("window:8:1")
+    PulseSpec(family='window', radius=1, width=8, angle_error=0.0)
+    >>> PulseSpec.parse("lbit:2").label
+    'lbit:2'
     """
-    if spec in ("pbit", "lbit", "circuit"):
-        return spec, None
-    if isinstance(spec, str) and spec.startswith("window:"):
-        return "window", parse_window_spec(spec)[1]
-    match = _SPEC.match(spec) if isinstance(spec, str) else None
-    if match is None:
-        raise ConfigError(
-            f"unknown pulse spec {spec!r}; use 'pbit', 'lbit', 'lbit:r' with an integer r >= 0, "
-            "'circuit', 'window:w' or 'window:w:r' with integers 1 <= w and 0 <= r < w"
-        )
-    return "lbit", int(match.group(1))
 
+    family: str
+    radius: int | None = None
+    width: int | None = None
+    angle_error: float = 0.0
 
-def parse_window_spec(spec: str) -> tuple[int, int | None]:
-    """Width w and radius r (None for the whole window) of ``"window:w"`` / ``"window:w:r"``.
+    def __post_init__(self) -> None:
+        if self.family not in PULSE_FAMILIES:
+            raise ConfigError(
+                f"unknown pulse family {self.family!r}; choose one of {PULSE_FAMILIES}"
+            )
+        if (self.width is not None) != (self.family == "window"):
+            raise ConfigError("a window width belongs to (and is needed by) 'window' pulses only")
+        if self.family in ("pbit", "circuit") and self.radius is not None:
+            raise ConfigError(f"a {self.family} pulse has no truncation radius")
+        if self.radius is not None and self.radius < 0:
+            raise ConfigError(f"a pulse's truncation radius must be >= 0, got {self.radius}")
+        if self.width is not None and self.width < 1:
+            raise ConfigError(f"window pulse {self.label!r} has width {self.width}; use w >= 1")
+        if self.width is not None and self.radius is not None and self.radius >= self.width:
+            raise ConfigError(
+                f"window pulse spec {self.label!r} has radius {self.radius} >= width "
+                f"{self.width}; use r <= {self.width - 1}, or 'window:{self.width}' for the whole "
+                "window l-bit"
+            )
+        object.__setattr__(self, "angle_error", _check_angle_error(self.angle_error))
 
-    Checks the syntax, w >= 1 and r < w; the limits that depend on the chain and on the exact
-    diagonalization of the window (w <= n, w <= ``window.MAX_WINDOW_SITES``) are checked where
-    the window is built. Raises :class:`ConfigError` otherwise.
+    @classmethod
+    def parse(cls, text: str | PulseSpec, *, angle_error: float = 0.0) -> PulseSpec:
+        """``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"circuit"``, ``"window:w"`` or ``"window:w:r"``
+        (integers r >= 0, w >= 1, r < w) as a PulseSpec; a PulseSpec is returned unchanged.
+        Anything else raises :class:`ConfigError`. The limits that depend on the chain (r < n,
+        w <= n, w <= ``window.MAX_WINDOW_SITES``) are checked where the chain is known."""
+        if isinstance(text, PulseSpec):
+            return text
+        if text in ("pbit", "lbit", "circuit"):
+            return cls(text, angle_error=angle_error)
+        if isinstance(text, str) and text.startswith("window:"):
+            window = _WINDOW_SPEC.match(text)
+            if window is None:
+                raise ConfigError(
+                    f"malformed window pulse spec {quote(text)}; use 'window:w' or 'window:w:r' "
+                    "with integers w >= 1 (window sites) and 0 <= r < w (truncation radius)"
+                )
+            radius = None if window.group(2) is None else int(window.group(2))
+            return cls("window", radius, int(window.group(1)), angle_error)
+        match = _SPEC.match(text) if isinstance(text, str) else None
+        if match is None:
+            raise ConfigError(
+                f"unknown pulse spec {quote(text)}; use 'pbit', 'lbit', 'lbit:r' with an integer "
+                "r >= 0, 'circuit', 'window:w' or 'window:w:r' with integers 1 <= w and 0 <= r < w"
+            )
+        return cls("lbit", int(match.group(1)), angle_error=angle_error)
 
-    >>> parse_window_spec("window:8:1")
-    (8, 1)
-    """
-    match = _WINDOW_SPEC.match(spec) if isinstance(spec, str) else None
-    if match is None:
-        raise ConfigError(
-            f"malformed window pulse spec {spec!r}; use 'window:w' or 'window:w:r' with integers "
-            "w >= 1 (window sites) and 0 <= r < w (truncation radius)"
-        )
-    width = int(match.group(1))
-    radius = None if match.group(2) is None else int(match.group(2))
-    if width < 1:
-        raise ConfigError(f"window pulse spec {spec!r} has width {width}; use w >= 1 sites")
-    if radius is not None and radius >= width:
-        raise ConfigError(
-            f"window pulse spec {spec!r} has radius {radius} >= width {width}; use r <= "
-            f"{width - 1}, or 'window:{width}' for the whole window l-bit"
-        )
-    return width, radius
+    @property
+    def label(self) -> str:
+        """The canonical text of the spec (without the angle error)."""
+        parts = [self.family]
+        if self.width is not None:
+            parts.append(str(self.width))
+        if self.radius is not None:
+            parts.append(str(self.radius))
+        return ":".join(parts)
+
+    @property
+    def needs_lbits(self) -> bool:
+        """Whether the pulse needs the full l-bit system of the chain (``"lbit"``, ``"lbit:r"``)."""
+        return self.family == "lbit"
+
+    def with_angle_error(self, angle_error: float) -> PulseSpec:
+        """The same pulse rotating by pi (1 + ``angle_error``)."""
+        return dataclasses.replace(self, angle_error=angle_error)
 
 
 def make_pulse(
-    spec: str,
+    spec: PulseSpec | str,
     p: int,
     *,
     axis: str = "x",
     lbit_system: LBitSystemLike | CircuitLBitsLike | None = None,
-    angle_error: float = 0.0,
+    angle_error: float | None = None,
     lattice: Lattice | None = None,
     window_system: WindowLBitsLike | None = None,
 ) -> Pulse:
-    """Pulse on site ``p`` from a spec: ``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"circuit"``,
-    ``"window:w"`` or ``"window:w:r"``.
+    """Pulse on site ``p`` from a :class:`PulseSpec` (or its text: ``"pbit"``, ``"lbit"``,
+    ``"lbit:r"``, ``"circuit"``, ``"window:w"``, ``"window:w:r"``).
 
     The l-bit specs take tau^axis_p from ``lbit_system.tau(axis, p)``; ``"circuit"`` takes
     ``lbit_system.pulse(p, ...)`` from circuit l-bits; ``lattice`` sets the
     window of ``"lbit:r"`` on non-chain geometries. The window specs take the pulse from
     ``window_system.pulse(r, ...)`` (``window.window_lbits(model, p, width=w)``), which must
-    hold the l-bit of site ``p`` and have width w. Raises :class:`ConfigError` for an unknown
+    hold the l-bit of site ``p`` and have width w. ``angle_error`` applies to a text spec (a
+    PulseSpec carries its own; giving both raises). Raises :class:`ConfigError` for an unknown
     spec, a radius larger than the chain, or an l-bit (window) spec without ``lbit_system``
     (a matching ``window_system``).
 
     >>> make_pulse("pbit", 1).label
     'X_1'
     """
-    family, radius = parse_pulse_spec(spec)
+    spec = _resolve_spec(spec, angle_error)
     _check_axis(axis)
-    if family == "pbit":
-        return pbit_pulse(p, axis=axis, angle_error=angle_error)
-    if family == "window":
-        width = parse_window_spec(spec)[0]
+    eps = spec.angle_error
+    if spec.family == "pbit":
+        return pbit_pulse(p, axis=axis, angle_error=eps)
+    if spec.family == "window":
+        width = spec.width
         if window_system is None or window_system.probe != p or window_system.width != width:
             raise ConfigError(
-                f"pulse spec {spec!r} on site {p} needs the window l-bits of that site and "
+                f"pulse spec {spec.label!r} on site {p} needs the window l-bits of that site and "
                 f"width: pass window_system=window.window_lbits(model, {p}, width={width})"
             )
-        return window_system.pulse(radius, axis=axis, angle_error=angle_error)
-    if family == "circuit":
+        return window_system.pulse(spec.radius, axis=axis, angle_error=eps)
+    if spec.family == "circuit":
         if not isinstance(lbit_system, CircuitLBitsLike):
             raise ConfigError(
                 "pulse spec 'circuit' needs circuit l-bits: pass "
                 "lbit_system=lbits.construct(H, method='circuit', ...)"
             )
-        return lbit_system.pulse(p, axis=axis, angle_error=angle_error)
+        return lbit_system.pulse(p, axis=axis, angle_error=eps)
     if lbit_system is None or isinstance(lbit_system, CircuitLBitsLike):
         raise ConfigError(
-            f"pulse spec {spec!r} needs an l-bit system: pass lbit_system=lbits.construct(H)"
+            f"pulse spec {spec.label!r} needs an l-bit system: pass lbit_system=lbits.construct(H)"
         )
     tau = lbit_system.tau(axis, p)
-    if radius is None:
-        return lbit_pulse(tau, p, axis=axis, angle_error=angle_error)
-    return truncated_lbit_pulse(tau, p, radius, lattice=lattice, axis=axis, angle_error=angle_error)
+    if spec.radius is None:
+        return lbit_pulse(tau, p, axis=axis, angle_error=eps)
+    return truncated_lbit_pulse(tau, p, spec.radius, lattice=lattice, axis=axis, angle_error=eps)
+
+
+def _resolve_spec(spec: PulseSpec | str, angle_error: float | None) -> PulseSpec:
+    """A text spec parsed with ``angle_error`` (default 0); a PulseSpec with none given."""
+    if isinstance(spec, PulseSpec):
+        if angle_error is not None and angle_error != spec.angle_error:
+            raise ConfigError(
+                f"pulse spec {spec.label!r} carries angle_error = {spec.angle_error}; do not pass "
+                f"another one ({angle_error}): use spec.with_angle_error(...)"
+            )
+        return spec
+    return PulseSpec.parse(spec, angle_error=0.0 if angle_error is None else angle_error)

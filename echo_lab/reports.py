@@ -16,7 +16,7 @@ import numpy as np
 from echo_lab import lbits, models, pauli
 from echo_lab.errors import ConfigError
 
-__all__ = ["figure_path", "lbits_report"]
+__all__ = ["figure_path", "lbits_report", "validated_model"]
 
 
 def figure_path(
@@ -81,6 +81,26 @@ def _draw_figure(system: lbits.LBitSystem, path: Path, title: str) -> None:
     figure.savefig(path, dpi=150)
 
 
+def validated_model(n: int, W: float, J: float, Jz: float, seed: int) -> models.RandomFieldXXZ:
+    """The realization of the report, checked by the rules of a study file's ``[model]``
+    (:func:`echo_lab.studies.sections.parse_model`: the same types and limits, named as the
+    command-line options ``--n``, ``--W``, ...), a seed in 0..2^63-1 and a chain short enough
+    for the dense l-bit construction; ConfigError before any work."""
+    from echo_lab.spectrum import MAX_EXACT_QUBITS
+    from echo_lab.studies.sections import MAX_SEED, MODEL_KEYS, parse_model
+    from echo_lab.tables import Table, number
+
+    options = {"n": n, "W": W, "J": J, "Jz": Jz}
+    spec = parse_model(Table(options, "model", MODEL_KEYS["xxz"], prefix="--"), {})
+    number(seed, "--seed", integer=True, minimum=0, maximum=MAX_SEED)
+    if spec.n > MAX_EXACT_QUBITS:
+        raise ConfigError(
+            f"--n {spec.n} is too large: the l-bit construction diagonalizes 2^n x 2^n matrices, "
+            f"limited to n <= {MAX_EXACT_QUBITS}"
+        )
+    return spec.build(seed=seed)
+
+
 def lbits_report(
     *, n: int, W: float, J: float, Jz: float, seed: int, method: str, out: Path
 ) -> str:
@@ -94,9 +114,7 @@ def lbits_report(
     against distance with the median per distance and the exponential fit). Costs: those of
     :func:`echo_lab.lbits.construct` plus 2n Pauli transforms (n = 10: ~2 s).
     """
-    if not isinstance(n, int) or n < 2:
-        raise ConfigError(f"the l-bit report needs a chain of n >= 2 sites, got n = {n!r}")
-    model = models.RandomFieldXXZ(n=n, W=W, J=J, Jz=Jz, seed=seed)
+    model = validated_model(n=n, W=W, J=J, Jz=Jz, seed=seed)
     system = lbits.construct(model.hamiltonian(), method=method, lattice=model.lattice)
     title = f"l-bits ({method}): n = {n}, W = {W:g}, J = {J:g}, Jz = {Jz:g}, seed = {seed}"
     lines = [title, "", *_format_table(system, model.fields), ""]

@@ -28,6 +28,13 @@ REAL_BYTES = 8
 USABLE_FRACTION = 0.8
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def available_memory_bytes() -> int:
     """Memory this process may still use, in bytes.
 

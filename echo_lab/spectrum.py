@@ -38,10 +38,12 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 import scipy.sparse as sp
 from qiskit.quantum_info import SparsePauliOp
+from scipy.sparse.csgraph import connected_components
 
 from echo_lab.errors import ConfigError
 from echo_lab.models import HamiltonianModel, PauliModel, RandomFieldXXZ, disorder_seeds
 from echo_lab.resources import COMPLEX_BYTES, REAL_BYTES, dense_operator_bytes, require_memory
+from echo_lab.timing import stage
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -109,7 +111,8 @@ def diagonalize(hamiltonian: SparsePauliOp) -> tuple[np.ndarray, np.ndarray]:
     Refused above ``MAX_EXACT_QUBITS`` or when those matrices would not fit in memory.
     """
     matrix = _dense_matrix(hamiltonian, copies=3, what="exact diagonalization")
-    energies, vectors = np.linalg.eigh(matrix)
+    with stage("diagonalization"):
+        energies, vectors = np.linalg.eigh(matrix)
     return energies, vectors
 
 
@@ -130,6 +133,24 @@ def conserves_magnetization(hamiltonian: HamiltonianLike) -> bool:
     A ``SparsePauliOp`` must be Hermitian (real coefficients), else :class:`ConfigError`.
     """
     return _resolve(hamiltonian)[1]
+
+
+def basis_blocks(matrix: sp.spmatrix) -> list[np.ndarray]:
+    """The blocks of a Hamiltonian in the computational basis: sorted basis indices of each
+    connected component of its sparsity graph, in component order.
+
+    ``matrix`` is H in sparse form; explicit zeros are ignored (XX + YY cancel on |00> <-> |11>,
+    and must not join two S^z sectors). For the XXZ chain without transverse field these are
+    the sectors of the total sigma^z (the sectors of fixed ``n_up``, in some order); a single
+    block means no structure. The one block detection of the package (l-bits, the
+    trotter-exact backend). Cost: O(nnz).
+    """
+    pattern = abs(sp.csr_matrix(matrix))
+    pattern.eliminate_zeros()
+    count, labels = connected_components(pattern, directed=False)
+    order = np.argsort(labels, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=count))])
+    return [order[starts[c] : starts[c + 1]] for c in range(count)]
 
 
 def enumerate_sector(n: int, n_up: int) -> np.ndarray:
@@ -229,7 +250,9 @@ def diagonalize_sector(hamiltonian: HamiltonianLike, n_up: int) -> tuple[np.ndar
             "the Hamiltonian does not conserve the total sigma^z, so it has no S^z sectors: "
             "use diagonalize() on the full matrix"
         )
-    energies, vectors = np.linalg.eigh(_dense_sector(operator, n_up, copies=3))
+    block = _dense_sector(operator, n_up, copies=3)
+    with stage("diagonalization"):
+        energies, vectors = np.linalg.eigh(block)
     return energies, vectors
 
 

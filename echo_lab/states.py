@@ -9,14 +9,32 @@ site (:meth:`ProductState.circuit`), equal up to a global phase.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.circuit import ParameterExpression
 
 from echo_lab.errors import ConfigError
 
 BACKGROUNDS = ("z-random", "x", "neel", "random-bloch")
+
+Angle: TypeAlias = float | ParameterExpression
+
+
+def preparation_circuit(thetas: Sequence[Angle], phis: Sequence[Angle]) -> QuantumCircuit:
+    """``ry(theta_i)`` then ``rz(phi_i)`` on every qubit i: the product state of those Bloch
+    angles from |0...0>, up to a global phase. Angles may be circuit parameters; numeric zeros
+    emit no gate. The one state-preparation circuit of the package."""
+    qc = QuantumCircuit(len(thetas), name="prepare")
+    for i, (theta, phi) in enumerate(zip(thetas, phis, strict=True)):
+        if not (isinstance(theta, float | int) and theta == 0):
+            qc.ry(theta, i)
+        if not (isinstance(phi, float | int) and phi == 0):
+            qc.rz(phi, i)
+    return qc
 
 
 @dataclass(frozen=True)
@@ -49,13 +67,8 @@ class ProductState:
 
     def circuit(self) -> QuantumCircuit:
         """Circuit preparing the state from |0...0> (up to a global phase)."""
-        qc = QuantumCircuit(self.n, name="prepare")
-        for i, (theta, phi) in enumerate(self.angles):
-            if theta != 0:
-                qc.ry(float(theta), i)
-            if phi != 0:
-                qc.rz(float(phi), i)
-        return qc
+        thetas, phis = self.angles.T
+        return preparation_circuit([float(t) for t in thetas], [float(p) for p in phis])
 
     def bits(self) -> np.ndarray:
         """Configuration s_i (0 or 1) for sites along +-z; -1 where a site is not along z."""

@@ -63,20 +63,25 @@ from qiskit.circuit.library.standard_gates import get_standard_gate_name_mapping
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import apply_local
-from echo_lab.models import HamiltonianModel, Lattice
+from echo_lab.linalg import PAULI_MATRICES, apply_local
+from echo_lab.models import HamiltonianModel, Lattice, check_hermitian, pauli_label
 from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.states import ProductState
 
 __all__ = [
+    "DEFAULT_DT",
     "DEFAULT_FUSE_QUBITS",
+    "DEFAULT_ORDER",
     "MAX_FUSE_QUBITS",
     "ORDERS",
+    "ROTATION_GATES",
     "Block",
     "Layer",
     "PauliTermEvolutionGate",
+    "TrotterSettings",
     "TrotterSplit",
     "append_pulse",
+    "append_rotation",
     "bind_fields",
     "check_hamiltonian",
     "circuit",
@@ -95,21 +100,18 @@ __all__ = [
 #: Supported product-formula orders.
 ORDERS = (1, 2, 4)
 
+#: The Trotter step every circuit backend and study uses unless told otherwise (units of 1/J).
+DEFAULT_DT = 0.05
+#: The product-formula order every circuit backend and study uses unless told otherwise.
+DEFAULT_ORDER = 2
+
 #: Default largest fused gate: 3-qubit blocks halve the passes over the state vector of a chain
 #: and measured fastest in Aer statevector (experiments/benchmarks/trotter_step.json).
 DEFAULT_FUSE_QUBITS = 3
 #: Largest fused gate allowed (a 2^6 x 2^6 matrix per gate).
 MAX_FUSE_QUBITS = 6
 
-#: Largest imaginary part a coefficient of a Hermitian ``SparsePauliOp`` may have.
-HERMITIAN_TOLERANCE = 1e-12
-
 _SUZUKI_P = 1.0 / (4.0 - 4.0 ** (1.0 / 3.0))
-
-_PAULI_MATRICES = {
-    "X": np.array([[0, 1], [1, 0]], dtype=complex),
-    "Y": np.array([[0, -1j], [1j, 0]], dtype=complex),
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,6 +174,14 @@ class TrotterSplit:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
+    def cached_gate_count(self) -> int:
+        """How many distinct fused-gate matrices the circuits built from this split hold so far.
+
+        Identical steps share their matrices, so a trace of any length holds a handful (bounded
+        by the distinct (blocks, step fractions) combinations, at most 4096).
+        """
+        return len(self._fused)
+
     def operator(self) -> SparsePauliOp:
         """The Hamiltonian rebuilt from the split (equals the input up to term order)."""
         parts = [layer.operator(self.num_qubits) for layer in self.layers]
@@ -187,20 +197,9 @@ def sum_operators(parts: Sequence[SparsePauliOp], n: int) -> SparsePauliOp:
 
 
 def check_hamiltonian(hamiltonian: SparsePauliOp) -> SparsePauliOp:
-    """Return ``hamiltonian`` simplified with real coefficients; ConfigError if not Hermitian."""
-    if not isinstance(hamiltonian, SparsePauliOp):
-        raise ConfigError(
-            f"the Hamiltonian must be a qiskit SparsePauliOp, got {type(hamiltonian).__name__}; "
-            "use model.hamiltonian()"
-        )
-    coeffs = np.asarray(hamiltonian.coeffs)
-    if not np.all(np.isfinite(coeffs)):
-        raise ConfigError("the Hamiltonian has non-finite (NaN or inf) coefficients")
-    if np.max(np.abs(coeffs.imag), initial=0.0) > HERMITIAN_TOLERANCE:
-        raise ConfigError(
-            "the Hamiltonian is not Hermitian: a SparsePauliOp is Hermitian exactly when all its "
-            "coefficients are real; remove the imaginary parts"
-        )
+    """Return ``hamiltonian`` simplified with real coefficients; ConfigError if not Hermitian
+    (:func:`echo_lab.models.check_hermitian`)."""
+    check_hermitian(hamiltonian)
     simplified = hamiltonian.simplify(atol=0.0, rtol=0.0)
     return SparsePauliOp(simplified.paulis, coeffs=np.real(simplified.coeffs).astype(complex))
 
@@ -266,9 +265,9 @@ def split_layers(hamiltonian: SparsePauliOp, *, fold_fields: bool = True) -> Tro
         layers.append(Layer(tuple(blocks)))
     groups: list[list[Term]] = []
     for term in many:
-        pauli = Pauli(_embedded_label(term, n))
+        pauli = _term_pauli(term, n)
         for group in groups:
-            if all(pauli.commutes(Pauli(_embedded_label(other, n))) for other in group):
+            if all(pauli.commutes(_term_pauli(other, n)) for other in group):
                 group.append(term)
                 break
         else:
@@ -282,15 +281,39 @@ def split_layers(hamiltonian: SparsePauliOp, *, fold_fields: bool = True) -> Tro
     return TrotterSplit(n, tuple(layers), constant)
 
 
-def _embedded_label(term: Term, n: int) -> str:
-    chars = ["I"] * n
-    for c, q in zip(term[0], term[1], strict=True):
-        chars[n - 1 - q] = c
-    return "".join(chars)
+@dataclass(frozen=True)
+class TrotterSettings:
+    """Trotter step ``dt`` (units of 1/J, finite and > 0) and order (1, 2 or 4), validated once.
+
+    The one place that holds the defaults (:data:`DEFAULT_DT`, :data:`DEFAULT_ORDER`) and the
+    checks of both; the circuit backends and the study files go through it.
+    """
+
+    dt: float = DEFAULT_DT
+    order: int = DEFAULT_ORDER
+
+    def __post_init__(self) -> None:
+        dt = self.dt
+        if isinstance(dt, bool) or not isinstance(dt, int | float | np.floating):
+            raise ConfigError(f"the Trotter step dt must be a number, got {dt!r}")
+        if not (np.isfinite(dt) and dt > 0):
+            raise ConfigError(f"the Trotter step dt must be finite and > 0, got {dt}")
+        _check_order(self.order)
+        object.__setattr__(self, "dt", float(dt))
+        object.__setattr__(self, "order", int(self.order))
+
+    def steps_to(self, time: float) -> float:
+        """Number of steps of ``dt`` to reach ``time`` (a float: it may be huge)."""
+        return time / self.dt
+
+
+def _term_pauli(term: Term, n: int) -> Pauli:
+    """The n-qubit Pauli string of a term ``(chars, qubits, coeff)``."""
+    return Pauli(pauli_label(n, dict(zip(term[1], term[0], strict=True))))
 
 
 def _check_order(order: int) -> None:
-    if order not in ORDERS:
+    if isinstance(order, bool) or order not in ORDERS:
         raise ConfigError(f"Trotter order must be one of {ORDERS}, got {order!r}")
 
 
@@ -573,9 +596,9 @@ def pulse_instruction(pulse: Pulse) -> Instruction:
         return pulse.circuit.to_instruction(label=pulse.label)
     matrix = pulse.matrix
     if len(pulse.qubits) == 1:
-        if np.allclose(matrix, _PAULI_MATRICES["X"], rtol=0.0, atol=1e-12):
+        if np.allclose(matrix, PAULI_MATRICES["X"], rtol=0.0, atol=1e-12):
             return XGate(label=pulse.label)
-        if np.allclose(matrix, _PAULI_MATRICES["Y"], rtol=0.0, atol=1e-12):
+        if np.allclose(matrix, PAULI_MATRICES["Y"], rtol=0.0, atol=1e-12):
             return YGate(label=pulse.label)
     identity = np.eye(matrix.shape[0])
     if not np.allclose(matrix.conj().T @ matrix, identity, rtol=0.0, atol=1e-10):
@@ -671,7 +694,24 @@ def transpile_to_basis(
     )
 
 
-_ROTATIONS = {"XX": "rxx", "YY": "ryy", "ZZ": "rzz"}
+#: Qiskit rotation gate of each one- and two-qubit Pauli string: exp(-i angle/2 P).
+ROTATION_GATES = {"X": "rx", "Y": "ry", "Z": "rz", "XX": "rxx", "YY": "ryy", "ZZ": "rzz"}
+
+
+def append_rotation(
+    qc: QuantumCircuit,
+    label: str,
+    qubits: Sequence[int],
+    angle: float | ParameterExpression,
+) -> None:
+    """Append exp(-i angle/2 P) for the Pauli string ``label`` on ``qubits`` (``label[k]`` acts
+    on ``qubits[k]``): the rotation gate of :data:`ROTATION_GATES` when there is one, else a
+    :class:`PauliTermEvolutionGate`. The one place Trotter terms become rotation gates."""
+    if label in ROTATION_GATES:
+        getattr(qc, ROTATION_GATES[label])(angle, *qubits)
+        return
+    term = SparsePauliOp.from_sparse_list([(label, range(len(qubits)), 1.0)], len(qubits))
+    qc.append(PauliTermEvolutionGate(term, time=angle / 2), list(qubits))
 
 
 def parameterized_circuit(
@@ -724,7 +764,7 @@ def parameterized_circuit(
         tau = fraction * dt
         if index == 0:
             for q in range(n):
-                qc.rz(2 * fields[q] * tau, q)
+                append_rotation(qc, "Z", [q], 2 * fields[q] * tau)
         else:
             _append_parameterized_layer(qc, split.layers[index - 1], tau)
     qc.global_phase = -split.constant * steps * dt
@@ -735,14 +775,7 @@ def _append_parameterized_layer(qc: QuantumCircuit, layer: Layer, tau: Parameter
     for block in layer.blocks:
         for label, local, coeff in block.operator.to_sparse_list():
             qubits = [block.qubits[k] for k in local]
-            value = float(np.real(coeff))
-            if label in _ROTATIONS:
-                getattr(qc, _ROTATIONS[label])(2 * value * tau, *qubits)
-            else:
-                term = SparsePauliOp.from_sparse_list(
-                    [(label, range(len(qubits)), value)], len(qubits)
-                )
-                qc.append(PauliTermEvolutionGate(term, time=tau), qubits)
+            append_rotation(qc, label, qubits, 2 * float(np.real(coeff)) * tau)
 
 
 def bind_fields(

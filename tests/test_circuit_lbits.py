@@ -381,6 +381,26 @@ def test_circuit_echo_agrees_on_every_backend(chain6: CircuitLBitSystem) -> None
         assert np.allclose(reference[name], exact[name], atol=5e-3)
 
 
+def test_circuit_echo_on_qsim_matches_trotter_exact(chain6: CircuitLBitSystem) -> None:
+    pytest.importorskip("qsimcirq")
+    from echo_lab.backends.qsim import QsimBackend
+
+    n, probe = 6, 2
+    sequence = build_sequence("hahn", n=n, probe=probe, pulse="circuit", lbit_system=chain6)
+    state = probe_state(n, probe, background="neel")
+    observables = probe_observables(n, probe, lbit_system=chain6)
+    times = np.array([0.7, 2.5])
+    reference = TrotterExactBackend(dt=0.05).run(
+        chain6.hamiltonian, sequence, state, times, observables=observables
+    )
+    result = QsimBackend(dt=0.05).run(
+        chain6.hamiltonian, sequence, state, times, observables=observables
+    )
+    for name in observables:
+        # qsim simulates in single precision.
+        assert np.allclose(result[name], reference[name], atol=1e-5)
+
+
 def test_figure_of_merit_on_a_backend_equals_the_direct_computation(
     chain6: CircuitLBitSystem,
 ) -> None:

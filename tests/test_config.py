@@ -43,11 +43,12 @@ def test_base_file_loads_with_defaults() -> None:
     assert spec.kind == "echo" and spec.realizations == 2 and spec.seed == 3
     assert spec.model.n == 6 and spec.model.W == 8.0 and spec.model.J == 1.0
     assert spec.model.Jz == 1.0 and spec.model.g == 0.0 and spec.model.lattice == "chain"
-    assert spec.protocol is not None
-    assert spec.protocol.labels == ("fid", "pbit", "lbit", "lbit:1")
-    assert spec.protocol.probe_site(spec.model.lattice_object()) == 3
-    assert spec.backend.name == "exact" and spec.check is None
-    np.testing.assert_allclose(spec.times, np.geomspace(0.1, 100.0, 5))
+    settings = spec.settings
+    assert settings.protocol.labels == ("fid", "pbit", "lbit", "lbit:1")
+    assert settings.protocol.rows[0] == ("fid", None)
+    assert settings.protocol.probe_site(spec.model.lattice_object()) == 3
+    assert settings.backend.name == "exact" and settings.check is None
+    np.testing.assert_allclose(settings.times, np.geomspace(0.1, 100.0, 5))
     assert spec.text == BASE
     assert spec.points() == [{}]
 
@@ -80,7 +81,7 @@ def test_square_lattice_and_explicit_times() -> None:
     spec = parse_spec(text)
     assert spec.model.n == 6
     assert spec.model.lattice_object().kind == "square"
-    assert spec.times == (0.0, 1.0, 2.5)
+    assert spec.settings.times == (0.0, 1.0, 2.5)
 
 
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.toml")), ids=lambda p: p.name)
@@ -217,10 +218,9 @@ spacing = "linear"
 
 def test_deer_partners_follow_the_distances() -> None:
     spec = parse_spec(DEER)
-    assert spec.protocol is not None
-    lattice = spec.model.lattice_object()
-    assert spec.protocol.partner_sites(lattice) == (4, 5)
-    assert spec.protocol.pulses == ("lbit",)
+    protocol = spec.settings.protocol
+    assert protocol.partner_sites(spec.model.lattice_object()) == (4, 5)
+    assert [pulse.label for pulse in protocol.pulses] == ["lbit"]
 
 
 @pytest.mark.parametrize(
@@ -271,12 +271,11 @@ def test_window_pulses_allow_long_mps_chains_but_lbit_pulses_do_not() -> None:
         edit(long_chain, '"lbit", "lbit:1"]', '"window:8", "window:8:1"]'), "[times]", backend
     )
     spec = parse_spec(window)
-    assert spec.protocol is not None
-    assert spec.protocol.labels == ("fid", "pbit", "window:8", "window:8:1")
+    assert spec.settings.protocol.labels == ("fid", "pbit", "window:8", "window:8:1")
     with pytest.raises(ConfigError, match="l-bit pulses need the dense eigenbasis"):
         parse_spec(edit(long_chain, "[times]", backend))
     # The 'range' assignment then runs on the window only: limited by w, not by n.
     ranged = edit(window, "[protocol]", '[lbits]\nmethod = "range"\n[protocol]')
-    assert parse_spec(ranged).lbits.method == "range"
+    assert parse_spec(ranged).settings.lbits.method == "range"
     with pytest.raises(ConfigError, match=r"protocol.pulses\[1\] = 'window:11'.*w <= 10"):
         parse_spec(edit(ranged, '"window:8",', '"window:11",'))

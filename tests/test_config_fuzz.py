@@ -18,12 +18,13 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from echo_lab.config import _ALL_KEYS, KINDS, parse_spec
+from echo_lab.config import KINDS, known_keys, parse_spec
 from echo_lab.errors import EchoLabError
 
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.toml"))
-SECTIONS = (*_ALL_KEYS, "check", "noise")
-KEYS = sorted({key for keys in _ALL_KEYS.values() for key in keys} | {"backend", "tolerance"})
+ALL_KEYS = known_keys()
+SECTIONS = (*ALL_KEYS, "noise")
+KEYS = sorted({key for keys in ALL_KEYS.values() for key in keys})
 CHOICES = (
     *KINDS,
     "xxz",
@@ -94,10 +95,7 @@ def assert_loads_or_refuses(text: str) -> None:
     assert spec.spec_hash() == parse_spec(text).spec_hash()
 
 
-SECTION_KEYS = {
-    **{name: tuple(keys) for name, keys in _ALL_KEYS.items()},
-    "check": (*_ALL_KEYS["backend"], "backend", "times", "realizations", "pulses", "tolerance"),
-}
+SECTION_KEYS = dict(ALL_KEYS)
 
 
 @st.composite

@@ -145,8 +145,15 @@ def test_block_diagonalization_matches_dense_eigensystem() -> None:
     model = models.RandomFieldXXZ(n=7, W=6.0, J=1.0, Jz=1.0, seed=9)
     hamiltonian = model.hamiltonian()
     blocks = lbits.construct(hamiltonian)
-    dense = lbits.construct(hamiltonian, eigensystem=spectrum.diagonalize(hamiltonian))
-    assert len(blocks._blocks) == 8 and len(dense._blocks) == 1
+    energies, vectors = spectrum.diagonalize(hamiltonian)
+    dense = lbits.construct(hamiltonian, eigensystem=(energies, vectors))
+    # Block by block: every eigenvector lies in one S^z sector (popcount), all 8 sectors used,
+    # with exact zeros elsewhere; a given eigensystem is used as it is.
+    sectors = np.array([bin(s).count("1") for s in range(2**7)])
+    support = [np.unique(sectors[np.flatnonzero(column)]) for column in blocks.vectors.T]
+    assert all(len(found) == 1 for found in support)
+    assert sorted({int(found[0]) for found in support}) == list(range(8))
+    np.testing.assert_array_equal(dense.vectors, vectors)
     np.testing.assert_allclose(blocks.energies, dense.energies, atol=1e-10)
     np.testing.assert_allclose(
         blocks.effective_coefficients(), dense.effective_coefficients(), atol=1e-10

@@ -45,3 +45,12 @@ def test_bad_shapes_are_rejected() -> None:
         apply_local(np.eye(2), (0, 1), np.ones(8), 3)
     with pytest.raises(ConfigError, match="outside"):
         apply_local(np.eye(2), (5,), np.ones(8), 3)
+
+
+def test_entropy_of_weights_one_formula() -> None:
+    from echo_lab.linalg import entropy_of_weights
+
+    assert entropy_of_weights(np.array([1.0, 0.0])) == 0.0
+    assert np.isclose(entropy_of_weights(np.full(4, 0.25)), np.log(4), rtol=0, atol=1e-15)
+    # a truncated spectrum (sum 0.5) is renormalized; rounding noise below zero is dropped
+    assert np.isclose(entropy_of_weights(np.array([0.25, 0.25, -1e-17])), np.log(2), atol=1e-15)

@@ -319,3 +319,22 @@ def test_dense_matrix_is_refused_before_allocating(monkeypatch: pytest.MonkeyPat
     assert peak < 8 * 2**20
     # The sparse form is not refused: O(2^n n) entries.
     assert model.matrix(sparse=True).shape == (2**14, 2**14)
+
+
+def test_one_hermiticity_check_for_every_entry_point() -> None:
+    from qiskit.quantum_info import SparsePauliOp
+
+    from echo_lab import lbits, trotter
+    from echo_lab.errors import ConfigError
+
+    bad = SparsePauliOp(["XI", "ZZ"], coeffs=[1.0, 1e-6j])
+    rounding = SparsePauliOp(["XI", "ZZ"], coeffs=[1e6, 1e-7j])  # 1e-13 relative: rounding
+    assert models.check_hermitian(rounding) is rounding
+    for entry in (
+        models.check_hermitian,
+        models.PauliModel,
+        trotter.check_hamiltonian,
+        lambda op: lbits.construct(op),
+    ):
+        with pytest.raises(ConfigError, match="not Hermitian"):
+            entry(bad)

@@ -118,9 +118,9 @@ def test_walsh_hadamard_against_explicit_matrix() -> None:
 
 def test_labels_and_sparse_pauli_op() -> None:
     assert pauli.pauli_index("ZY") == (0b01, 0b11)
-    assert pauli.pauli_label(0b01, 0b11, 2) == "ZY"
+    assert pauli.label_of_masks(0b01, 0b11, 2) == "ZY"
     for label in ("IXYZ", "YYII", "IIII", "ZXZX"):
-        assert pauli.pauli_label(*pauli.pauli_index(label), 4) == label
+        assert pauli.label_of_masks(*pauli.pauli_index(label), 4) == label
     op = SparsePauliOp(["XIZ", "YYI", "IIZ"], coeffs=[0.5, -2.0, 1e-14]).to_matrix()
     sparse = pauli.to_sparse_pauli_op(pauli.decompose(op), atol=1e-10)
     assert sorted(sparse.paulis.to_labels()) == ["XIZ", "YYI"]

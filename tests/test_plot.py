@@ -14,6 +14,7 @@ from echo_lab import plot
 from echo_lab.errors import CheckpointError, ConfigError
 from echo_lab.results import save_results
 from echo_lab.spectrum import GOE_R, POISSON_R
+from echo_lab.studies import echo, level_statistics
 
 PULSES = ["fid", "pbit", "lbit", "lbit:1", "lbit:2"]
 
@@ -44,7 +45,7 @@ def new_axes() -> tuple[Figure, object]:
 def test_plot_echo_draws_the_disorder_mean_of_each_pulse() -> None:
     ds = echo_dataset().sel(W=8.0)
     _, ax = new_axes()
-    plot.plot_echo(ds, ax)
+    echo.plot_echo(ds, ax)
     lines = ax.get_lines()
     assert [line.get_label() for line in lines] == [
         "FID",
@@ -63,24 +64,24 @@ def test_plot_echo_draws_the_disorder_mean_of_each_pulse() -> None:
 
 def test_late_time_recovery_averages_the_last_decade() -> None:
     ds = echo_dataset()
-    recovery = plot.late_time_recovery(ds)
+    recovery = echo.late_time_recovery(ds)
     late = ds["time"].values >= 100.0
     np.testing.assert_allclose(recovery.values, ds["sx"].values[..., late].mean(axis=-1))
     with pytest.raises(ConfigError, match="fraction"):
-        plot.late_time_recovery(ds, fraction=0.0)
+        echo.late_time_recovery(ds, fraction=0.0)
 
 
 def test_plot_recovery_places_pulses_by_window_radius() -> None:
     ds = echo_dataset()
     _, ax = new_axes()
-    plot.plot_recovery(ds, ax, observable="tau_x")
+    echo.plot_recovery(ds, ax, observable="tau_x")
     ticks = {
         tick.get_text(): value
         for tick, value in zip(ax.get_xticklabels(), ax.get_xticks(), strict=True)
     }
     assert ticks == {"p-bit": -1, "1": 1, "2": 2, "exact": 3}
     # one errorbar line per W with the late-time means in radius order
-    recovery = plot.late_time_recovery(ds.sel(W=4.0).isel(background=0), observable="tau_x")
+    recovery = echo.late_time_recovery(ds.sel(W=4.0).isel(background=0), observable="tau_x")
     recovery = recovery.mean("realization")
     first = ax.get_lines()[0]
     np.testing.assert_allclose(first.get_xdata(), [-1, 1, 2, 3])
@@ -97,7 +98,7 @@ def test_plot_level_statistics_has_poisson_and_goe_lines() -> None:
         attrs={"kind": "level_statistics", "sweep_dims": json.dumps(["n", "W"])},
     )
     _, ax = new_axes()
-    plot.plot_level_statistics(ds, ax)
+    level_statistics.plot_level_statistics(ds, ax)
     levels = {line.get_label(): line.get_ydata()[0] for line in ax.get_lines()}
     assert levels[f"Poisson {POISSON_R:.4f}"] == pytest.approx(POISSON_R)
     assert levels[f"GOE {GOE_R:.4f}"] == pytest.approx(GOE_R)

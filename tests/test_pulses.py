@@ -16,9 +16,9 @@ from echo_lab.errors import ConfigError, NumericalError
 from echo_lab.linalg import embed
 from echo_lab.models import Lattice
 from echo_lab.pulses import (
+    PulseSpec,
     lbit_pulse,
     make_pulse,
-    parse_pulse_spec,
     pbit_pulse,
     rotate_about,
     truncate_to_window,
@@ -176,13 +176,31 @@ def test_truncated_pulse_rejects_zero_eigenvalue_and_bad_radius() -> None:
         truncated_lbit_pulse(two_site_flip, 0, -1)
 
 
-def test_parse_pulse_spec() -> None:
-    assert parse_pulse_spec("pbit") == ("pbit", None)
-    assert parse_pulse_spec("lbit") == ("lbit", None)
-    assert parse_pulse_spec("lbit:12") == ("lbit", 12)
+def test_pulse_spec_parses_and_prints_back() -> None:
+    assert PulseSpec.parse("pbit") == PulseSpec("pbit")
+    assert PulseSpec.parse("lbit") == PulseSpec("lbit")
+    assert PulseSpec.parse("lbit:12") == PulseSpec("lbit", radius=12)
+    assert PulseSpec.parse("window:8:1") == PulseSpec("window", radius=1, width=8)
+    assert PulseSpec.parse("lbit:2", angle_error=0.1).angle_error == 0.1
+    for text in ("pbit", "lbit", "lbit:0", "lbit:12", "window:8", "window:8:7"):
+        assert PulseSpec.parse(text).label == text
     for bad in ("lbit:", "lbit:-1", "lbit:x", "tau", "PBIT"):
         with pytest.raises(ConfigError, match="unknown pulse spec"):
-            parse_pulse_spec(bad)
+            PulseSpec.parse(bad)
+    for bad in ("window:8:8", "window:0", "window:x"):
+        with pytest.raises(ConfigError, match="window pulse"):
+            PulseSpec.parse(bad)
+    with pytest.raises(ConfigError, match="angle_error must be finite"):
+        PulseSpec("pbit", angle_error=float("nan"))
+
+
+def test_make_pulse_takes_the_angle_error_from_one_place() -> None:
+    spec = PulseSpec.parse("pbit", angle_error=0.2)
+    np.testing.assert_allclose(
+        make_pulse(spec, 0).matrix, make_pulse("pbit", 0, angle_error=0.2).matrix, atol=0
+    )
+    with pytest.raises(ConfigError, match="carries angle_error"):
+        make_pulse(spec, 0, angle_error=0.1)
 
 
 def test_make_pulse_dispatches_on_spec() -> None:

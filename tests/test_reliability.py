@@ -348,6 +348,7 @@ def test_sigkill_then_resume_recomputes_only_the_missing_units(
     err = capsys.readouterr().err
     assert f"reused {len(finished)} of 8 work units" in err
     assert f"computing {8 - len(finished)}" in err
+    assert "taking over the stale lock of a run that ended (pid" in err
     for name, mtime in finished.items():
         assert (checkpoint / name).stat().st_mtime_ns == mtime, f"{name} was recomputed"
     assert len(list(checkpoint.glob("unit-*.nc"))) == 8
@@ -428,35 +429,38 @@ def test_existing_checkpoint_without_resume_is_refused_and_kept(
     assert cli.main(run_cli(str(config), "--out", str(out))) == 2
     err = capsys.readouterr().err
     assert "holds 3 finished work unit(s)" in err and "--resume" in err
-    assert "delete that folder" in err
+    assert "move that folder away" in err
     assert snapshot(out / "tiny.ckpt") == before
 
 
-def test_truncated_unit_is_refused_not_mixed_in(
+def test_truncated_unit_is_moved_aside_and_recomputed(
     finished_tiny: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, out = finished_tiny
     unit = out / "tiny.ckpt" / study.WorkUnit(0, 1).filename
-    unit.write_bytes(unit.read_bytes()[: unit.stat().st_size // 2])
-    final = (out / "tiny.nc").read_bytes()
-    before = snapshot(out / "tiny.ckpt")
-    assert cli.main(run_cli(str(config), "--out", str(out), "--resume")) == 2
+    half = unit.read_bytes()[: unit.stat().st_size // 2]
+    unit.write_bytes(half)
+    final = load_results(out / "tiny.nc")
+    assert cli.main(run_cli(str(config), "--out", str(out), "--resume")) == 0
     err = capsys.readouterr().err
-    assert f"checkpoint unit {unit} is damaged" in err and "Traceback" not in err
-    assert "delete that file and run again with --resume" in err
-    assert snapshot(out / "tiny.ckpt") == before
-    assert (out / "tiny.nc").read_bytes() == final
+    assert f"checkpoint unit {unit} is not reused: it does not load" in err
+    assert "Traceback" not in err
+    (kept,) = (out / "tiny.ckpt" / "damaged").iterdir()
+    assert kept.read_bytes() == half  # the damaged file is kept, not deleted
+    xr.testing.assert_identical(load_results(out / "tiny.nc"), final)
 
 
-def test_unit_of_another_realization_is_refused(
+def test_unit_of_another_realization_is_recomputed(
     finished_tiny: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, out = finished_tiny
     folder = out / "tiny.ckpt"
     first, second = (folder / study.WorkUnit(0, k).filename for k in (0, 1))
+    final = load_results(out / "tiny.nc")
     second.write_bytes(first.read_bytes())
-    assert cli.main(run_cli(str(config), "--out", str(out), "--resume")) == 2
-    assert "belongs to another study or unit" in capsys.readouterr().err
+    assert cli.main(run_cli(str(config), "--out", str(out), "--resume")) == 0
+    assert "holds point 0, realization 0, not point 0, realization 1" in capsys.readouterr().err
+    xr.testing.assert_identical(load_results(out / "tiny.nc"), final)
 
 
 def test_checkpoint_of_another_config_is_refused(
@@ -470,14 +474,20 @@ def test_checkpoint_of_another_config_is_refused(
     assert snapshot(out / "tiny.ckpt") == before
 
 
-def test_unit_files_without_manifest_are_refused(
+def test_unit_files_without_manifest_are_kept_and_reused(
     finished_tiny: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, out = finished_tiny
     (out / "tiny.ckpt" / "manifest.json").unlink()
-    assert cli.main(run_cli(str(config), "--out", str(out), "--resume")) == 2
-    assert "no manifest.json" in capsys.readouterr().err
+    final = load_results(out / "tiny.nc")
+    assert cli.main(run_cli(str(config), "--out", str(out))) == 2
+    assert "--resume" in capsys.readouterr().err
     assert len(list((out / "tiny.ckpt").glob("unit-*.nc"))) == 3
+    assert cli.main(run_cli(str(config), "--out", str(out), "--resume")) == 0
+    err = capsys.readouterr().err
+    assert "manifest.json missing or unreadable; rebuilt" in err
+    assert "reused 3 of 3 work units" in err
+    xr.testing.assert_identical(load_results(out / "tiny.nc"), final)
 
 
 # ----------------------------------------------------------------------------------------------

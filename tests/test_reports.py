@@ -72,7 +72,7 @@ def test_cli_lbits_report_table_and_figure(
 
 
 def test_report_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(ConfigError, match="n >= 2"):
+    with pytest.raises(ConfigError, match="--n must be >= 2"):
         lbits_report(n=1, W=6.0, J=1.0, Jz=1.0, seed=1, method="overlap", out=tmp_path)
     # The CLI turns the error into one line and exit code 2, and writes no figure.
     assert main(["lbits", "--n", "4", "--W", "-1", "--out", str(tmp_path)]) == 2

@@ -264,3 +264,17 @@ def test_spacing_ratio_crossover_n12() -> None:
     assert r[0] == pytest.approx(spectrum.GOE_R, abs=0.015)
     assert r[2] == pytest.approx(spectrum.POISSON_R, abs=0.015)
     assert r[0] - 0.03 > r[1] > r[2] + 0.02
+
+
+def test_basis_blocks_are_the_sz_sectors() -> None:
+    from math import comb
+
+    H = models.RandomFieldXXZ(n=6, W=3.0, seed=2).hamiltonian()
+    blocks = spectrum.basis_blocks(H.to_matrix(sparse=True))
+    assert sorted(b.size for b in blocks) == sorted(comb(6, k) for k in range(7))
+    for block in blocks:
+        ups = {int(6 - bin(int(i)).count("1")) for i in block}
+        assert len(ups) == 1  # one sector per block
+        assert np.all(np.diff(block) > 0)
+    with_field = models.RandomFieldXXZ(n=4, W=3.0, g=0.5, seed=2).hamiltonian()
+    assert len(spectrum.basis_blocks(with_field.to_matrix(sparse=True))) == 1

@@ -89,12 +89,19 @@ def test_shared_split_reuses_fused_gates_and_gives_the_same_circuits():
         # Independent reference: the numpy product of the block exponentials, step by step.
         reference = np.linalg.matrix_power(numpy_step_unitary(split, dt, order), steps)
         np.testing.assert_allclose(Operator(shared).data, reference, atol=1e-11)
-    # Steps repeat the same few fused gates: far fewer cached matrices than gates.
-    gates = trotter.evolution_circuit(split, dt=0.1, steps=7, order=2).size()
-    assert len(split._fused) < gates
+    # Steps repeat the same few fused gates: far fewer distinct matrices than gates, and a
+    # second build of a circuit gives an equal circuit without new matrices.
+    first = trotter.evolution_circuit(split, dt=0.1, steps=7, order=2)
+    cached = split.cached_gate_count()
+    assert 0 < cached < first.size()
+    assert trotter.evolution_circuit(split, dt=0.1, steps=7, order=2) == first
+    assert split.cached_gate_count() == cached
     long_split = trotter.split_layers(models.RandomFieldXXZ(n=8, W=3.0, seed=3).hamiltonian())
+    assert long_split.cached_gate_count() == 0
     long = trotter.evolution_circuit(long_split, dt=0.05, steps=200)
-    assert long.size() > 600 and len(long_split._fused) <= 20
+    assert long.size() > 600 and long_split.cached_gate_count() <= 20
+    distinct = {op.operation.params[0].tobytes() for op in long.data}
+    assert len(distinct) <= long_split.cached_gate_count()
     with pytest.raises(ConfigError, match="TrotterSplit"):
         trotter.evolution_circuit(hamiltonian, dt=0.1, steps=1)  # type: ignore[arg-type]
 
@@ -378,3 +385,28 @@ def test_non_hermitian_hamiltonian_and_bad_basis_are_rejected():
         trotter.transpile_to_basis(
             trotter.circuit(SparsePauliOp("ZZ"), time=1.0, steps=1), basis=("foo",)
         )
+
+
+def test_append_rotation_is_exp_of_the_pauli_string() -> None:
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import Operator, SparsePauliOp
+    from scipy.linalg import expm
+
+    for label in ("X", "ZZ", "XY", "ZXZ"):
+        k = len(label)
+        qc = QuantumCircuit(k)
+        trotter.append_rotation(qc, label, list(range(k)), 0.7)
+        P = SparsePauliOp.from_sparse_list([(label, range(k), 1.0)], k).to_matrix()
+        np.testing.assert_allclose(Operator(qc).data, expm(-0.35j * P), atol=1e-12)
+
+
+def test_preparation_circuit_matches_the_product_state() -> None:
+    from qiskit.quantum_info import Statevector
+
+    from echo_lab.states import ProductState
+
+    state = ProductState(np.array([[0.3, 1.1], [0.0, 0.0], [np.pi, 0.4]]))
+    prepared = Statevector(state.circuit()).data
+    overlap = abs(np.vdot(prepared, state.vector()))
+    assert np.isclose(overlap, 1.0, atol=1e-12)
+    assert state.circuit().count_ops() == {"ry": 2, "rz": 2}

@@ -15,9 +15,10 @@ from echo_lab.errors import ConfigError
 from echo_lab.linalg import embed
 from echo_lab.models import Lattice, pauli_label
 from echo_lab.protocols import build_hahn
-from echo_lab.pulses import make_pulse, parse_pulse_spec, parse_window_spec, pbit_pulse
+from echo_lab.pulses import PulseSpec, make_pulse, pbit_pulse
 from echo_lab.states import probe_state
-from echo_lab.study import compute_echo, realization_seeds
+from echo_lab.studies.base import realization_seeds
+from echo_lab.studies.echo import compute_echo
 from echo_lab.window import (
     MAX_WINDOW_SITES,
     mps_bond_dimensions,
@@ -253,8 +254,8 @@ def test_window_pulse_specs_need_matching_window_lbits() -> None:
     expected = window.pulse(2, axis="y")
     assert pulse.qubits == expected.qubits == (3, 4, 5, 6, 7)
     np.testing.assert_array_equal(pulse.matrix, expected.matrix)
-    assert parse_pulse_spec("window:6:2") == ("window", 2)
-    assert parse_window_spec("window:12") == (12, None)
+    assert PulseSpec.parse("window:6:2") == PulseSpec("window", radius=2, width=6)
+    assert PulseSpec.parse("window:12") == PulseSpec("window", width=12)
     with pytest.raises(ConfigError, match="width=8"):
         make_pulse("window:8", 5, window_system=window)
     with pytest.raises(ConfigError, match="window_lbits"):

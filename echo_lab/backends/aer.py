@@ -63,7 +63,15 @@ from echo_lab.backends.base import (
     check_times,
     half_chain_entropy,
 )
+from echo_lab.backends.options import (
+    AER_DEVICES,
+    AER_METHODS,
+    AER_PRECISIONS,
+    MPS_OPTIONS,
+    aer_memory_bytes,
+)
 from echo_lab.errors import ConfigError, NumericalError, aer_missing
+from echo_lab.linalg import entropy_of_weights
 from echo_lab.models import HamiltonianModel
 from echo_lab.noise import (
     NoiseSpec,
@@ -72,14 +80,9 @@ from echo_lab.noise import (
     insert_gate_errors,
     step_error,
 )
-from echo_lab.resources import (
-    density_matrix_bytes,
-    format_bytes,
-    require_memory,
-    statevector_bytes,
-)
+from echo_lab.resources import format_bytes, require_memory
 from echo_lab.schedule import Free, PulseSequence
-from echo_lab.states import ProductState
+from echo_lab.states import ProductState, preparation_circuit
 
 try:
     from qiskit_aer import AerSimulator
@@ -87,15 +90,6 @@ try:
 except ImportError:
     raise aer_missing() from None
 
-METHODS = ("statevector", "matrix_product_state", "density_matrix")
-DEVICES = ("auto", "CPU", "GPU")
-PRECISIONS = ("double", "single")
-
-#: Options of ``mps_options`` and the Aer settings they map to.
-MPS_OPTIONS = {
-    "max_bond_dimension": "matrix_product_state_max_bond_dimension",
-    "truncation_threshold": "matrix_product_state_truncation_threshold",
-}
 
 #: Below this many qubits :meth:`AerBackend.run_realizations` runs the bound experiments in
 #: parallel (Aer's ``max_parallel_experiments=0``); from Aer's default parallel-state threshold
@@ -170,16 +164,12 @@ def entropy_from_mps(mps: tuple[Any, Any], n: int) -> float:
     if n < 2:
         return 0.0
     schmidt = np.asarray(mps[1][n // 2 - 1], dtype=float)
-    weights = schmidt**2
-    weights = weights[weights > 1e-300] / np.sum(weights)
-    return float(-np.sum(weights * np.log(weights)))
+    return entropy_of_weights(schmidt**2)
 
 
 def entropy_from_density_matrix(rho: np.ndarray) -> float:
     """Von Neumann entropy (natural log) of a density matrix."""
-    weights = np.linalg.eigvalsh(np.asarray(rho))
-    weights = weights[weights > 1e-14]
-    return float(-np.sum(weights * np.log(weights)))
+    return entropy_of_weights(np.linalg.eigvalsh(np.asarray(rho)))
 
 
 class AerBackend:
@@ -205,24 +195,21 @@ class AerBackend:
         *,
         method: str = "statevector",
         device: str = "auto",
-        dt: float = 0.05,
-        order: int = 2,
+        dt: float = trotter.DEFAULT_DT,
+        order: int = trotter.DEFAULT_ORDER,
         shots: int | None = None,
         noise: NoiseSpec | NoiseModel | None = None,
         precision: str = "double",
         mps_options: Mapping[str, float] | None = None,
         seed_simulator: int | None = None,
     ) -> None:
-        if method not in METHODS:
-            raise ConfigError(f"unknown Aer method {method!r}; choose one of {METHODS}")
-        if device not in DEVICES:
-            raise ConfigError(f"unknown device {device!r}; choose one of {DEVICES}")
-        if precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
-        if not (np.isfinite(dt) and dt > 0):
-            raise ConfigError(f"the Trotter step dt must be finite and > 0, got {dt}")
-        if order not in trotter.ORDERS:
-            raise ConfigError(f"Trotter order must be one of {trotter.ORDERS}, got {order!r}")
+        if method not in AER_METHODS:
+            raise ConfigError(f"unknown Aer method {method!r}; choose one of {AER_METHODS}")
+        if device not in AER_DEVICES:
+            raise ConfigError(f"unknown device {device!r}; choose one of {AER_DEVICES}")
+        if precision not in AER_PRECISIONS:
+            raise ConfigError(f"unknown precision {precision!r}; choose one of {AER_PRECISIONS}")
+        settings = trotter.TrotterSettings(dt, order)
         if shots is not None and (isinstance(shots, bool) or int(shots) != shots or shots < 1):
             raise ConfigError(f"shots must be None (exact) or an integer >= 1, got {shots!r}")
         if noise is not None and not isinstance(noise, NoiseSpec | NoiseModel):
@@ -245,8 +232,8 @@ class AerBackend:
             )
         self.method = method
         self.device = self._resolve_device(device, method)
-        self.dt = float(dt)
-        self.order = int(order)
+        self.dt = settings.dt
+        self.order = settings.order
         self.shots = None if shots is None else int(shots)
         self.noise = noise
         self.precision = precision
@@ -294,18 +281,18 @@ class AerBackend:
             options["noise_model"] = noise_model
         if self.method == "matrix_product_state":
             options["max_memory_mb"] = -1
-            options.update({MPS_OPTIONS[key]: value for key, value in self.mps_options.items()})
+            options.update({MPS_OPTIONS[key][0]: value for key, value in self.mps_options.items()})
         return AerSimulator(**options)
 
     def estimate_memory(self, n: int, *, saved_states: int = 0) -> int:
         """Bytes the simulation of ``n`` qubits needs (module docstring), before running."""
-        if self.method == "density_matrix":
-            return density_matrix_bytes(n)
-        if self.method == "matrix_product_state":
-            chi = int(self.mps_options.get("max_bond_dimension", 0))
-            return 32 * n * chi**2
-        per_state = statevector_bytes(n) // (2 if self.precision == "single" else 1)
-        return per_state * (1 + saved_states)
+        return aer_memory_bytes(
+            n,
+            method=self.method,
+            precision=self.precision,
+            max_bond_dimension=int(self.mps_options.get("max_bond_dimension", 0)),
+            saved_states=saved_states,
+        )
 
     def _require_memory(self, n: int, saved_states: int) -> None:
         need = self.estimate_memory(n, saved_states=saved_states)
@@ -414,10 +401,7 @@ class AerBackend:
         field_params = ParameterVector("h", n)
         theta = ParameterVector("theta", n)
         phi = ParameterVector("phi", n)
-        prep = QuantumCircuit(n, name="prepare")
-        for q in range(n):
-            prep.ry(theta[q], q)
-            prep.rz(phi[q], q)
+        prep = preparation_circuit(list(theta), list(phi))
 
         def parameterized(k: int) -> QuantumCircuit:
             qc, own_fields, own_dt = trotter.parameterized_circuit(model, steps=k, order=self.order)

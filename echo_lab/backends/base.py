@@ -29,15 +29,9 @@ from qiskit.quantum_info import Operator as QiskitOperator
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab.errors import ConfigError, NumericalError
-from echo_lab.linalg import apply_local, expectations
+from echo_lab.linalg import PAULI_MATRICES, apply_local, entropy_of_weights, expectations
 from echo_lab.schedule import PulseSequence
 from echo_lab.states import ProductState
-
-_PAULIS = {
-    "X": np.array([[0, 1], [1, 0]], dtype=complex),
-    "Y": np.array([[0, -1j], [1j, 0]], dtype=complex),
-    "Z": np.array([[1, 0], [0, -1]], dtype=complex),
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +50,7 @@ class RotatedPauli:
     site: int
 
     def __post_init__(self) -> None:
-        if self.pauli not in _PAULIS:
+        if self.pauli not in PAULI_MATRICES:
             raise ConfigError(f"a rotated Pauli needs pauli 'X', 'Y' or 'Z', got {self.pauli!r}")
         qubits = tuple(int(q) for q in self.qubits)
         if len(set(qubits)) != len(qubits) or self.site not in qubits:
@@ -74,7 +68,7 @@ class RotatedPauli:
         """R^dag P R as a dense ``(2^k, 2^k)`` block on :attr:`qubits` (qubits[0] least
         significant); built once, O(gates 4^k)."""
         rotation = QiskitOperator(self.readout).data
-        pauli = _PAULIS[self.pauli]
+        pauli = PAULI_MATRICES[self.pauli]
         measured = apply_local(pauli, (self.qubits.index(self.site),), rotation, len(self.qubits))
         return rotation.conj().T @ measured
 
@@ -176,7 +170,5 @@ def half_chain_entropy(psi: np.ndarray, n: int, *, cut: int | None = None) -> np
     out = np.empty(states.shape[1])
     for k in range(states.shape[1]):
         s = np.linalg.svd(states[:, k].reshape(2 ** (n - cut), 2**cut), compute_uv=False)
-        p = s**2
-        p = p[p > 1e-300]
-        out[k] = float(-np.sum(p * np.log(p)))
+        out[k] = entropy_of_weights(s**2)
     return out if psi.ndim > 1 else out[0]

@@ -49,15 +49,12 @@ class EstimatorBackend:
         self,
         estimator: Any = None,
         *,
-        dt: float = 0.05,
-        order: int = 2,
+        dt: float = trotter.DEFAULT_DT,
+        order: int = trotter.DEFAULT_ORDER,
         precision: float | None = None,
         pass_manager: Any = None,
     ) -> None:
-        if not (np.isfinite(dt) and dt > 0):
-            raise ConfigError(f"the Trotter step dt must be finite and > 0, got {dt}")
-        if order not in trotter.ORDERS:
-            raise ConfigError(f"Trotter order must be one of {trotter.ORDERS}, got {order!r}")
+        settings = trotter.TrotterSettings(dt, order)
         if precision is not None and not (np.isfinite(precision) and precision >= 0):
             raise ConfigError(f"precision must be None or a number >= 0, got {precision}")
         if estimator is None:
@@ -70,8 +67,8 @@ class EstimatorBackend:
                 f"{type(estimator).__name__}"
             )
         self.estimator = estimator
-        self.dt = float(dt)
-        self.order = int(order)
+        self.dt = settings.dt
+        self.order = settings.order
         self.precision = precision
         self.pass_manager = pass_manager
 

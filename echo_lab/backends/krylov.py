@@ -56,6 +56,13 @@ def estimate_sparse_bytes(hamiltonian: SparsePauliOp) -> int:
     return 2 * CSR_ENTRY_BYTES * flip_patterns * 2**hamiltonian.num_qubits
 
 
+def estimate_memory(hamiltonian: SparsePauliOp) -> int:
+    """Peak bytes of a run of ``hamiltonian``: its CSR form and :data:`WORK_VECTORS` states."""
+    return estimate_sparse_bytes(hamiltonian) + WORK_VECTORS * statevector_bytes(
+        hamiltonian.num_qubits
+    )
+
+
 def evolve(matrix: sp.csr_matrix, psi: np.ndarray, duration: float, *, trace: float) -> np.ndarray:
     """``exp(-i H duration) psi`` for a sparse Hermitian ``matrix`` H of trace ``trace``.
 

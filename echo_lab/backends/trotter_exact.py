@@ -32,7 +32,6 @@ import numpy as np
 import scipy.linalg
 from qiskit.quantum_info import Operator as QiskitOperator
 from qiskit.quantum_info import SparsePauliOp
-from scipy.sparse.csgraph import connected_components
 
 from echo_lab import trotter
 from echo_lab.backends.base import (
@@ -42,14 +41,13 @@ from echo_lab.backends.base import (
     evaluate_observable,
     half_chain_entropy,
 )
+from echo_lab.backends.options import MAX_TROTTER_EXACT_QUBITS
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import apply_local
 from echo_lab.resources import dense_operator_bytes, require_memory
 from echo_lab.schedule import Free, PulseSequence
+from echo_lab.spectrum import basis_blocks
 from echo_lab.states import ProductState
-
-#: Largest n the backend accepts (the step unitary is a dense 4^n matrix: 256 MiB at n = 12).
-MAX_TROTTER_EXACT_QUBITS = 12
 
 #: Largest off-diagonal element of V^dag U V accepted from the Cayley diagonalization.
 RESIDUAL_TOLERANCE = 1e-13
@@ -80,11 +78,7 @@ class StepEigensystem:
 
 
 def _sectors(hamiltonian: SparsePauliOp) -> list[np.ndarray]:
-    pattern = abs(hamiltonian.to_matrix(sparse=True))
-    # XX + YY cancel on |00> <-> |11>: drop the explicit zeros so sectors are not joined by them.
-    pattern.eliminate_zeros()
-    count, labels = connected_components(pattern, directed=False)
-    return [np.flatnonzero(labels == c) for c in range(count)]
+    return basis_blocks(hamiltonian.to_matrix(sparse=True))
 
 
 def _diagonalize_unitary(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,13 +137,10 @@ class TrotterExactBackend:
 
     name = "trotter-exact"
 
-    def __init__(self, *, dt: float = 0.05, order: int = 2) -> None:
-        if not (np.isfinite(dt) and dt > 0):
-            raise ConfigError(f"the Trotter step dt must be finite and > 0, got {dt}")
-        if order not in trotter.ORDERS:
-            raise ConfigError(f"Trotter order must be one of {trotter.ORDERS}, got {order!r}")
-        self.dt = float(dt)
-        self.order = int(order)
+    def __init__(self, *, dt: float = trotter.DEFAULT_DT, order: int = 2) -> None:
+        settings = trotter.TrotterSettings(dt, order)
+        self.dt = settings.dt
+        self.order = settings.order
         self._cache: tuple[SparsePauliOp, StepEigensystem] | None = None
 
     def eigensystem(self, hamiltonian: SparsePauliOp) -> StepEigensystem:

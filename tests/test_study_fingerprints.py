@@ -1,0 +1,77 @@
+"""Every study in experiments/, reduced (tests/study_reductions.py), gives the data variables
+recorded in tests/data/study_fingerprints/ (written by the code before the study layer was
+reorganized): a refactoring of the study layer must not change any number.
+
+Values are compared to 1e-10 (absolute), so that another CPU's BLAS kernels or Aer's SIMD
+paths, which may round differently, do not fail the test; ``ECHO_LAB_EXACT_FINGERPRINTS=1``
+demands bit-identical values (on the machine that wrote the fingerprints). Regenerate after an
+intended change of results with ``python tests/test_study_fingerprints.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from echo_lab.config import parse_spec
+from echo_lab.results import load_results
+from echo_lab.study import run_study
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from study_reductions import FINGERPRINTS, REDUCTIONS, reduced_text
+
+TOLERANCE = 1e-10
+
+
+def _run(name: str, out: Path) -> xr.Dataset:
+    spec = parse_spec(reduced_text(name), source=f"reduced {name}")
+    return load_results(run_study(spec, out=out, progress=False))
+
+
+def _data_only(ds: xr.Dataset) -> xr.Dataset:
+    return xr.Dataset({k: v for k, v in ds.data_vars.items()}, coords=ds.coords)
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+def test_study_matches_fingerprint(name: str, tmp_path: Path) -> None:
+    expected = load_results(FINGERPRINTS / f"{name}.nc")
+    got = _run(name, tmp_path)
+    assert sorted(got.data_vars) == sorted(expected.data_vars)
+    for key in expected.data_vars:
+        a, b = got[key], expected[key]
+        assert a.dims == b.dims, key
+        assert a.shape == b.shape, key
+        for dim in a.dims:
+            if dim in expected.coords:
+                np.testing.assert_array_equal(got[dim].values, expected[dim].values)
+        if os.environ.get("ECHO_LAB_EXACT_FINGERPRINTS") == "1":
+            np.testing.assert_array_equal(a.values, b.values, err_msg=key)
+        elif a.dtype.kind in "fc":
+            np.testing.assert_allclose(a.values, b.values, rtol=0, atol=TOLERANCE, err_msg=key)
+        else:
+            np.testing.assert_array_equal(a.values, b.values, err_msg=key)
+
+
+def regenerate() -> None:
+    """Rewrite every fingerprint file from the current code."""
+    from echo_lab.results import save_results
+
+    FINGERPRINTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        for name in sorted(REDUCTIONS):
+            ds = _data_only(_run(name, Path(folder) / name))
+            save_results(ds, FINGERPRINTS / f"{name}.nc")
+            print(f"wrote {name}: {', '.join(map(str, ds.data_vars))}")
+
+
+if __name__ == "__main__":
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        regenerate()
