@@ -27,7 +27,7 @@ from echo_lab.errors import ConfigError
 from echo_lab.linalg import embed
 from echo_lab.observables import probe_observables
 from echo_lab.protocols import build_sequence
-from echo_lab.pulses import rotate_about
+from echo_lab.pulses import PulseSpec, make_pulse, rotate_about
 from echo_lab.schedule import PulseSequence
 from echo_lab.spectrum import diagonalize
 from echo_lab.states import ProductState, probe_state
@@ -331,6 +331,17 @@ def test_protocols_take_circuit_pulses(chain8: CircuitLBitSystem, protocol: str)
     assert labels == expected
     with pytest.raises(ConfigError, match="circuit l-bits"):
         build_sequence(protocol, n=8, probe=3, pulse="circuit", **extra)
+
+
+def test_circuit_pulse_spec_parses_and_builds(chain8: CircuitLBitSystem) -> None:
+    spec = PulseSpec.parse("circuit", angle_error=0.1)
+    assert (spec.family, spec.label, spec.radius) == ("circuit", "circuit", None)
+    pulse = make_pulse(spec, 2, axis="y", lbit_system=chain8)
+    assert pulse.label == "tau^y_2[circuit]" and pulse.meta["angle_error"] == 0.1
+    with pytest.raises(ConfigError, match="truncation radius"):
+        PulseSpec("circuit", radius=1)
+    with pytest.raises(ConfigError, match="circuit l-bits"):
+        make_pulse("circuit", 2)
 
 
 def test_circuit_pulse_instruction_plays_the_gates(chain8: CircuitLBitSystem) -> None:
