@@ -197,16 +197,21 @@ def lbit_cx(n: int, radius: int) -> int:
 
 
 def aggregate(realizations: list[dict[str, Any]], keys: list[str], times: list[float]) -> dict:
-    """Mean / median over realizations and bitstrings of the kept fractions, per key and time."""
+    """Kept fractions per key and time: mean, median, standard error and minimum over the
+    realizations (each the mean over its bitstrings), and the median and the share above 0.9
+    over all (realization, bitstring) pairs."""
     out: dict[str, Any] = {}
     for key in keys:
         per_real = np.array([r[key]["mean"] for r in realizations])  # (R, T)
+        pairs = np.array([r[key]["values"] for r in realizations])  # (R, T, bitstrings)
         entry: dict[str, Any] = {
             f"T={t:g}": {
                 "mean": float(per_real[:, k].mean()),
                 "median": float(np.median(per_real[:, k])),
                 "sem": float(per_real[:, k].std(ddof=1) / np.sqrt(len(per_real))),
                 "min": float(per_real[:, k].min()),
+                "median_of_pairs": float(np.median(pairs[:, k, :])),
+                "pairs_above_0.9": float(np.mean(pairs[:, k, :] > 0.9)),
             }
             for k, t in enumerate(times)
         }
@@ -409,6 +414,9 @@ def merge_fronts(paths: list[Path]) -> dict[str, Any]:
         merged.update({key: value for key, value in record.items() if key.startswith("W=")})
     for key, entry in merged.items():
         if key.startswith("W="):
+            entry["summary"] = aggregate(
+                entry["realizations"], list(entry["summary"]), merged["times"]
+            )
             best = max(
                 (k for k in entry["summary"] if k != "pbit" and not k.startswith("lbit:")),
                 key=lambda k: entry["summary"][k][f"T={merged['times'][-1]:g}"]["mean"],
