@@ -38,13 +38,13 @@ from echo_lab.circuit_lbits.optimize import (
     frobenius_loss,
     initial_gates,
 )
+from echo_lab.circuit_lbits.terms import conserves_sz, local_blocks
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import embed
 from echo_lab.models import Lattice
 from echo_lab.pulses import PULSE_AXES, rotate_about
 from echo_lab.resources import dense_operator_bytes, require_memory
 from echo_lab.schedule import Pulse
-from echo_lab.spectrum import conserves_magnetization
 
 __all__ = [
     "COSTS",
@@ -348,7 +348,7 @@ def _check_options(
         raise ConfigError(
             f"circuit l-bits need a qiskit SparsePauliOp, got {type(hamiltonian).__name__}"
         )
-    conserving = conserves_magnetization(hamiltonian)
+    conserving = conserves_sz(local_blocks(hamiltonian))
     family = gates if gates is not None else ("sz" if conserving else "general")
     if family not in FAMILIES:
         raise ConfigError(f"unknown gate family {family!r}; choose one of {FAMILIES}")

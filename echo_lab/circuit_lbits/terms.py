@@ -17,7 +17,7 @@ from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab.errors import ConfigError
 
-__all__ = ["MAX_TERM_SPAN", "LocalBlock", "local_blocks", "pauli_norms"]
+__all__ = ["MAX_TERM_SPAN", "LocalBlock", "conserves_sz", "local_blocks", "pauli_norms"]
 
 #: Longest interval one Hamiltonian term may span (a longer term makes every light cone wide).
 MAX_TERM_SPAN = 6
@@ -83,3 +83,19 @@ def local_blocks(hamiltonian: SparsePauliOp) -> list[LocalBlock]:
         matrix = SparsePauliOp([t[0] for t in terms], coeffs=[t[1] for t in terms]).to_matrix()
         blocks.append(LocalBlock(lo, hi, np.asarray(matrix)))
     return blocks
+
+
+def conserves_sz(blocks: list[LocalBlock]) -> bool:
+    """True when H = sum of ``blocks`` commutes with the total sigma^z.
+
+    Each block is checked on its own: the Pauli strings of blocks with different intervals have
+    different supports, so their non-conserving parts cannot cancel. O(sum 4^w); the local form
+    avoids anything of size n^2 or more on long chains.
+    """
+    for block in blocks:
+        dim = block.matrix.shape[0]
+        ups = np.array([bin(k).count("1") for k in range(dim)])
+        changing = ups[:, None] != ups[None, :]
+        if np.any(np.abs(block.matrix[changing]) > 1e-12):
+            return False
+    return True
