@@ -88,7 +88,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,6 +109,9 @@ from echo_lab.resources import (
 from echo_lab.sectors import BlockEigensystem, EigenBlock
 from echo_lab.spectrum import basis_blocks, conserves_magnetization, diagonalize
 from echo_lab.timing import stage
+
+if TYPE_CHECKING:
+    from echo_lab.circuit_lbits import CircuitLBitSystem
 
 __all__ = [
     "COUPLING_FIT_FLOOR",
@@ -896,6 +899,13 @@ def estimate_bytes(hamiltonian: SparsePauliOp, *, real: bool = True) -> float:
     return itemsize * (stored + 3 * largest) + REAL_BYTES * largest
 
 
+@overload
+def construct(
+    hamiltonian: SparsePauliOp, method: Literal["circuit"], **circuit_options: Any
+) -> CircuitLBitSystem: ...
+
+
+@overload
 def construct(
     hamiltonian: SparsePauliOp,
     method: str = "overlap",
@@ -904,8 +914,25 @@ def construct(
     eigensystem: tuple[np.ndarray, np.ndarray] | None = None,
     max_sweeps: int = 100,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
-) -> LBitSystem:
+) -> LBitSystem: ...
+
+
+def construct(
+    hamiltonian: SparsePauliOp,
+    method: str = "overlap",
+    *,
+    lattice: Lattice | None = None,
+    eigensystem: tuple[np.ndarray, np.ndarray] | None = None,
+    max_sweeps: int = 100,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    **circuit_options: Any,
+) -> LBitSystem | CircuitLBitSystem:
     """Construct the l-bits of a Hermitian ``hamiltonian`` with the assignment ``method``.
+
+    ``method="circuit"`` builds circuit l-bits instead (physics.md section 9, any n):
+    ``circuit_options`` (``block``, ``layers``, ``gates``, ``layout``, ``engine``,
+    ``max_iterations``, ``tolerance``) go to :func:`echo_lab.circuit_lbits.build`, which returns
+    a :class:`~echo_lab.circuit_lbits.CircuitLBitSystem`.
 
     Parameters
     ----------
@@ -921,6 +948,14 @@ def construct(
     :class:`~echo_lab.errors.ResourceError` when n is too large for memory (see module
     docstring), both before any expensive step.
     """
+    if method == "circuit":
+        from echo_lab.circuit_lbits import build
+
+        return build(hamiltonian, **circuit_options)
+    if circuit_options:
+        raise ConfigError(
+            f"options {sorted(circuit_options)} belong to method='circuit', not {method!r}"
+        )
     n = _check_hamiltonian(hamiltonian)
     if method == "time-average":
         raise ConfigError(

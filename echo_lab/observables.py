@@ -11,15 +11,18 @@ All functions are pure numerics on arrays; none does I/O.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 from scipy.optimize import minimize_scalar
-from scipy.sparse.linalg import LinearOperator
 
+from echo_lab.backends.base import Operator, RotatedPauli
 from echo_lab.errors import ConfigError
 from echo_lab.pulses import DENSE_LBIT_QUBITS, LBitActionLike, LBitSystemLike
 
 __all__ = [
+    "CircuitTauSource",
     "coherence",
     "disorder_summary",
     "entropy_log_slope",
@@ -31,27 +34,51 @@ __all__ = [
 OVERSAMPLE = 20
 
 
+@runtime_checkable
+class CircuitTauSource(Protocol):
+    """Circuit l-bits as :func:`probe_observables` reads them (``lbits.construct(H,
+    method="circuit")``): tau^a_i as a Pauli read out after U^dag on i's light cone."""
+
+    @property
+    def n(self) -> int:
+        """Number of sites."""
+        ...
+
+    def tau_observable(self, a: str, i: int) -> RotatedPauli:
+        """tau^a_i as a :class:`~echo_lab.backends.base.RotatedPauli`."""
+        ...
+
+
 def probe_observables(
-    n: int, probe: int, *, lbit_system: LBitSystemLike | None = None
-) -> dict[str, SparsePauliOp | np.ndarray | LinearOperator]:
+    n: int, probe: int, *, lbit_system: LBitSystemLike | CircuitTauSource | None = None
+) -> dict[str, Operator]:
     """Operators measured on the probe site ``probe`` of an ``n``-qubit system.
 
     ``"sx"``, ``"sy"``: sigma^x_p, sigma^y_p as ``SparsePauliOp``. With ``lbit_system`` also
-    ``"tau_x"``, ``"tau_y"``: the dense ``2^n x 2^n`` l-bit operators (16 * 4^n bytes each), or,
-    for n > :data:`~echo_lab.pulses.DENSE_LBIT_QUBITS` and a system with operator actions
-    (``lbits.LBitSystem``), ``lbit_system.tau_operator(axis, p)``: a ``LinearOperator`` applied
-    block by block (two basis changes per use, no 4^n memory), which the exact and Krylov
-    backends accept.
+    ``"tau_x"``, ``"tau_y"``: for exact l-bits the dense ``2^n x 2^n`` operators (16 * 4^n bytes
+    each), or, for n > :data:`~echo_lab.pulses.DENSE_LBIT_QUBITS` and a system with operator
+    actions (``lbits.LBitSystem``), ``lbit_system.tau_operator(axis, p)``: a ``LinearOperator``
+    applied block by block (two basis changes per use, no 4^n memory), which the exact and
+    Krylov backends accept; for circuit l-bits :class:`~echo_lab.backends.base.RotatedPauli`
+    observables (the readout circuit U^dag on p's light cone, then X_p / Y_p), any n.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"the number of sites n must be an integer >= 1, got {n!r}")
     if not 0 <= probe < n:
         raise ConfigError(f"probe site {probe} is outside the chain 0..{n - 1}")
-    out: dict[str, SparsePauliOp | np.ndarray | LinearOperator] = {
+    out: dict[str, Operator] = {
         "sx": SparsePauliOp.from_sparse_list([("X", [probe], 1.0)], n),
         "sy": SparsePauliOp.from_sparse_list([("Y", [probe], 1.0)], n),
     }
-    if lbit_system is not None:
+    if isinstance(lbit_system, CircuitTauSource):
+        if lbit_system.n != n:
+            raise ConfigError(
+                f"the circuit l-bits have {lbit_system.n} sites, the system {n}: they belong to "
+                "another chain"
+            )
+        for axis in ("x", "y"):
+            out[f"tau_{axis}"] = lbit_system.tau_observable(axis, probe)
+    elif lbit_system is not None:
         for axis in ("x", "y"):
             if n > DENSE_LBIT_QUBITS and isinstance(lbit_system, LBitActionLike):
                 operator = lbit_system.tau_operator(axis, probe)

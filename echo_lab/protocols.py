@@ -32,7 +32,13 @@ from collections.abc import Sequence
 
 from echo_lab.errors import ConfigError
 from echo_lab.models import Lattice
-from echo_lab.pulses import LBitSystemLike, PulseSpec, WindowLBitsLike, make_pulse
+from echo_lab.pulses import (
+    CircuitLBitsLike,
+    LBitSystemLike,
+    PulseSpec,
+    WindowLBitsLike,
+    make_pulse,
+)
 from echo_lab.schedule import Free, Pulse, PulseSequence
 
 __all__ = [
@@ -130,7 +136,7 @@ def _resolve_pulse(
     angle_error: float | None,
     *,
     n: int,
-    lbit_system: LBitSystemLike | None,
+    lbit_system: LBitSystemLike | CircuitLBitsLike | None,
 ) -> PulseSpec:
     """The pulse as a PulseSpec, checked against the protocol and the chain."""
     if isinstance(pulse, str):
@@ -151,6 +157,11 @@ def _resolve_pulse(
             f"window radius {pulse.radius} of pulse spec {pulse.label!r} is larger than the chain "
             f"of {n} sites allows (at most {n - 1}); use 'lbit' for the exact pulse"
         )
+    if pulse.family == "circuit" and not isinstance(lbit_system, CircuitLBitsLike):
+        raise ConfigError(
+            "pulse spec 'circuit' needs circuit l-bits: pass "
+            "lbit_system=lbits.construct(H, method='circuit', ...)"
+        )
     if pulse.family == "window" and protocol not in ("hahn", "cpmg", "xy4"):
         raise ConfigError(
             f"protocol {protocol!r} does not take window pulse {pulse.label!r} (it holds the "
@@ -167,7 +178,7 @@ def build_sequence(
     pulse: PulseSpec | str = "pbit",
     partner: int | None = None,
     n_pulses: int = 4,
-    lbit_system: LBitSystemLike | None = None,
+    lbit_system: LBitSystemLike | CircuitLBitsLike | None = None,
     window_system: WindowLBitsLike | None = None,
     angle_error: float | None = None,
     lattice: Lattice | None = None,
@@ -175,8 +186,9 @@ def build_sequence(
     """The sequence of ``protocol`` (one of :data:`PROTOCOLS`) on an ``n``-site system.
 
     ``pulse`` is a :class:`~echo_lab.pulses.PulseSpec` or its text (``"pbit"``, ``"lbit"``,
-    ``"lbit:r"``, ``"window:w"``, ``"window:w:r"``; ``angle_error`` applies to a text spec, a
-    PulseSpec carries its own); l-bit specs need ``lbit_system``, window
+    ``"lbit:r"``, ``"circuit"``, ``"window:w"``, ``"window:w:r"``; ``angle_error`` applies to a
+    text spec, a PulseSpec carries its own); l-bit specs need ``lbit_system`` (circuit l-bits for
+    ``"circuit"``), window
     specs the probe's ``window_system`` (:func:`echo_lab.window.window_lbits`; Hahn, CPMG and
     XY-4 only, since it holds the l-bit of the probe alone). ``partner`` is the DEER partner site
     (needed by ``"deer"`` only, rejected otherwise). ``n_pulses`` is the pulse count of ``"cpmg"``

@@ -10,8 +10,10 @@ qubits, ready to be placed in a :class:`~echo_lab.schedule.PulseSequence`:
   (label ``"tau^x_3[r=1]"``, kind ``"lbit:1"``);
 * window pulses: the l-bit of the w-site window around p (:mod:`echo_lab.window`), whole or
   truncated to radius r (label ``"tau^x_3[w=8,r=1]"``, kind ``"lbit-window:1"``);
-* :class:`PulseSpec` is a parsed spec (``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"window:w"``,
-  ``"window:w:r"``, plus an angle error), parsed once and passed on as that value;
+* circuit pulses: the circuit l-bit tau^x_p of :mod:`echo_lab.circuit_lbits` on its light cone,
+  with its circuit (label ``"tau^x_3[circuit]"``, kind ``"circuit"``);
+* :class:`PulseSpec` is a parsed spec (``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"circuit"``,
+  ``"window:w"``, ``"window:w:r"``, plus an angle error), parsed once and passed on as that value;
   :func:`make_pulse` builds the pulse of a spec.
 
 Ideal pulses are pi rotations about an involutory Hermitian generator A (A^2 = 1), which up to a
@@ -50,6 +52,7 @@ __all__ = [
     "DENSE_LBIT_QUBITS",
     "PULSE_AXES",
     "PULSE_FAMILIES",
+    "CircuitLBitsLike",
     "LBitActionLike",
     "LBitSystemLike",
     "PulseSpec",
@@ -69,7 +72,7 @@ __all__ = [
 PULSE_AXES = ("x", "y")
 
 #: Pulse families of a :class:`PulseSpec`.
-PULSE_FAMILIES = ("pbit", "lbit", "window")
+PULSE_FAMILIES = ("pbit", "lbit", "circuit", "window")
 
 #: Largest n whose exact l-bit pulses and observables also carry the dense 2^n x 2^n operator
 #: (128 MiB real at n = 12; the circuit backends need it). Above, only the block-by-block action.
@@ -115,6 +118,15 @@ class LBitActionLike(Protocol):
 
     def tau_operator(self, a: str, i: int) -> LinearOperator:
         """tau^a_i as a ``LinearOperator`` of shape ``(2^n, 2^n)``."""
+        ...
+
+
+@runtime_checkable
+class CircuitLBitsLike(Protocol):
+    """What the ``"circuit"`` spec needs: ``lbits.construct(H, method="circuit", ...)``."""
+
+    def pulse(self, p: int, *, axis: str = "x", angle_error: float = 0.0) -> Pulse:
+        """tau^axis_p as a pulse on its light cone, carrying its circuit."""
         ...
 
 
@@ -413,8 +425,9 @@ class PulseSpec:
     """A pulse family, parsed once from its text and then passed on as this value.
 
     ``family`` is ``"pbit"`` (X_p), ``"lbit"`` (tau^x_p; with ``radius`` r truncated to the
-    window [p - r, p + r]) or ``"window"`` (the l-bit of the ``width``-site window around p,
-    :mod:`echo_lab.window`; with ``radius`` truncated inside that window). ``angle_error`` eps
+    window [p - r, p + r]), ``"circuit"`` (the circuit l-bit tau^x_p) or ``"window"`` (the
+    l-bit of the ``width``-site window around p, :mod:`echo_lab.window`; with ``radius``
+    truncated inside that window). ``angle_error`` eps
     makes the pulse a rotation by pi (1 + eps) (:func:`rotate_about`). :attr:`label` is the
     canonical text (``"lbit:2"``, ``"window:8:1"``), the name of the pulse in results.
 
@@ -436,8 +449,8 @@ class PulseSpec:
             )
         if (self.width is not None) != (self.family == "window"):
             raise ConfigError("a window width belongs to (and is needed by) 'window' pulses only")
-        if self.family == "pbit" and self.radius is not None:
-            raise ConfigError("a p-bit pulse has no truncation radius")
+        if self.family in ("pbit", "circuit") and self.radius is not None:
+            raise ConfigError(f"a {self.family} pulse has no truncation radius")
         if self.radius is not None and self.radius < 0:
             raise ConfigError(f"a pulse's truncation radius must be >= 0, got {self.radius}")
         if self.width is not None and self.width < 1:
@@ -452,13 +465,13 @@ class PulseSpec:
 
     @classmethod
     def parse(cls, text: str | PulseSpec, *, angle_error: float = 0.0) -> PulseSpec:
-        """``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"window:w"`` or ``"window:w:r"`` (integers
-        r >= 0, w >= 1, r < w) as a PulseSpec; a PulseSpec is returned unchanged. Anything else
-        raises :class:`ConfigError`. The limits that depend on the chain (r < n, w <= n,
-        w <= ``window.MAX_WINDOW_SITES``) are checked where the chain is known."""
+        """``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"circuit"``, ``"window:w"`` or ``"window:w:r"``
+        (integers r >= 0, w >= 1, r < w) as a PulseSpec; a PulseSpec is returned unchanged.
+        Anything else raises :class:`ConfigError`. The limits that depend on the chain (r < n,
+        w <= n, w <= ``window.MAX_WINDOW_SITES``) are checked where the chain is known."""
         if isinstance(text, PulseSpec):
             return text
-        if text in ("pbit", "lbit"):
+        if text in ("pbit", "lbit", "circuit"):
             return cls(text, angle_error=angle_error)
         if isinstance(text, str) and text.startswith("window:"):
             window = _WINDOW_SPEC.match(text)
@@ -473,7 +486,7 @@ class PulseSpec:
         if match is None:
             raise ConfigError(
                 f"unknown pulse spec {quote(text)}; use 'pbit', 'lbit', 'lbit:r' with an integer "
-                "r >= 0, 'window:w' or 'window:w:r' with integers 1 <= w and 0 <= r < w"
+                "r >= 0, 'circuit', 'window:w' or 'window:w:r' with integers 1 <= w and 0 <= r < w"
             )
         return cls("lbit", int(match.group(1)), angle_error=angle_error)
 
@@ -502,23 +515,24 @@ def make_pulse(
     p: int,
     *,
     axis: str = "x",
-    lbit_system: LBitSystemLike | None = None,
+    lbit_system: LBitSystemLike | CircuitLBitsLike | None = None,
     angle_error: float | None = None,
     lattice: Lattice | None = None,
     window_system: WindowLBitsLike | None = None,
 ) -> Pulse:
     """Pulse on site ``p`` from a :class:`PulseSpec` (or its text: ``"pbit"``, ``"lbit"``,
-    ``"lbit:r"``, ``"window:w"``, ``"window:w:r"``).
+    ``"lbit:r"``, ``"circuit"``, ``"window:w"``, ``"window:w:r"``).
 
     The l-bit specs take tau^axis_p from ``lbit_system``: block by block when it has operator
     actions (an ``lbits.LBitSystem``: :func:`lbit_action_pulse`,
     :func:`truncated_lbit_pulse_from_system`), else from the dense ``lbit_system.tau(axis, p)``;
-    ``lattice`` sets the window of ``"lbit:r"`` on non-chain geometries. The window specs take
-    the pulse from ``window_system.pulse(r, ...)`` (``window.window_lbits(model, p,
-    width=w)``), which must hold the l-bit of site ``p`` and have width w. ``angle_error``
-    applies to a text spec (a PulseSpec carries its own; giving both raises). Raises
-    :class:`ConfigError` for an unknown spec, a radius larger than the chain, or an l-bit
-    (window) spec without ``lbit_system`` (a matching ``window_system``).
+    ``"circuit"`` takes ``lbit_system.pulse(p, ...)`` from circuit l-bits; ``lattice`` sets the
+    window of ``"lbit:r"`` on non-chain geometries. The window specs take the pulse from
+    ``window_system.pulse(r, ...)`` (``window.window_lbits(model, p, width=w)``), which must
+    hold the l-bit of site ``p`` and have width w. ``angle_error`` applies to a text spec (a
+    PulseSpec carries its own; giving both raises). Raises :class:`ConfigError` for an unknown
+    spec, a radius larger than the chain, or an l-bit (window) spec without ``lbit_system``
+    (a matching ``window_system``).
 
     >>> make_pulse("pbit", 1).label
     'X_1'
@@ -536,7 +550,14 @@ def make_pulse(
                 f"width: pass window_system=window.window_lbits(model, {p}, width={width})"
             )
         return window_system.pulse(spec.radius, axis=axis, angle_error=eps)
-    if lbit_system is None:
+    if spec.family == "circuit":
+        if not isinstance(lbit_system, CircuitLBitsLike):
+            raise ConfigError(
+                "pulse spec 'circuit' needs circuit l-bits: pass "
+                "lbit_system=lbits.construct(H, method='circuit', ...)"
+            )
+        return lbit_system.pulse(p, axis=axis, angle_error=eps)
+    if lbit_system is None or isinstance(lbit_system, CircuitLBitsLike):
         raise ConfigError(
             f"pulse spec {spec.label!r} needs an l-bit system: pass lbit_system=lbits.construct(H)"
         )

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from qiskit import QuantumCircuit
 
 from echo_lab.errors import ConfigError
 
@@ -48,6 +49,11 @@ class Pulse:
     exact l-bit pulse on many qubits (:func:`echo_lab.pulses.lbit_action_pulse`, block by
     block, no 4^n matrix) reaches them. A pulse with an action may leave ``matrix`` None; the
     circuit backends then refuse it (:meth:`dense_matrix`).
+
+    ``circuit`` (optional) is a ``QuantumCircuit`` on ``len(qubits)`` qubits with the same unitary
+    as ``matrix`` (up to a global phase); circuit backends then play its gates instead of one
+    dense unitary (circuit l-bit pulses, whose matrix on a light cone of 10 sites would be a
+    1024 x 1024 gate).
     """
 
     matrix: np.ndarray | None
@@ -56,6 +62,7 @@ class Pulse:
     kind: str = "unitary"
     meta: dict[str, object] = field(default_factory=dict)
     action: Callable[[np.ndarray], np.ndarray] | None = None
+    circuit: QuantumCircuit | None = None
 
     def __post_init__(self) -> None:
         if len(set(self.qubits)) != len(self.qubits):
@@ -73,6 +80,14 @@ class Pulse:
             raise ConfigError(
                 f"pulse {self.label!r} on {len(self.qubits)} qubits needs a {dim}x{dim} matrix, "
                 f"got {mat.shape}"
+            )
+        if self.circuit is not None and (
+            not isinstance(self.circuit, QuantumCircuit)
+            or self.circuit.num_qubits != len(self.qubits)
+        ):
+            raise ConfigError(
+                f"pulse {self.label!r}: circuit must be a QuantumCircuit on {len(self.qubits)} "
+                "qubits (one per pulse qubit)"
             )
         object.__setattr__(self, "matrix", mat)
 

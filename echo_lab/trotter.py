@@ -80,6 +80,7 @@ __all__ = [
     "PauliTermEvolutionGate",
     "TrotterSettings",
     "TrotterSplit",
+    "append_pulse",
     "append_rotation",
     "bind_fields",
     "check_hamiltonian",
@@ -585,9 +586,14 @@ def segment_steps(sequence: PulseSequence, total_time: float, *, dt: float) -> l
 def pulse_instruction(pulse: Pulse) -> Instruction:
     """The pulse as a gate on ``len(pulse.qubits)`` qubits (append it on ``pulse.qubits``).
 
-    An ``XGate`` / ``YGate`` when the matrix equals X / Y on one qubit (to 1e-12, global phase
-    included), otherwise a ``UnitaryGate`` labelled ``pulse.label``. ConfigError if not unitary.
+    A pulse with a ``circuit`` becomes that circuit as one composite instruction labelled
+    ``pulse.label`` (its definition holds the gates; :func:`append_pulse` inlines them, which Aer
+    needs). Otherwise an ``XGate`` / ``YGate`` when the matrix equals X / Y on one qubit (to 1e-12,
+    global phase included), else a ``UnitaryGate`` labelled ``pulse.label``. ConfigError if the
+    matrix is not unitary.
     """
+    if pulse.circuit is not None:
+        return pulse.circuit.to_instruction(label=pulse.label)
     matrix = pulse.dense_matrix()
     if len(pulse.qubits) == 1:
         if np.allclose(matrix, PAULI_MATRICES["X"], rtol=0.0, atol=1e-12):
@@ -601,6 +607,16 @@ def pulse_instruction(pulse: Pulse) -> Instruction:
             "of the operator (pulses.truncated_lbit_pulse does this)"
         )
     return UnitaryGate(matrix, label=pulse.label, check_input=False)
+
+
+def append_pulse(qc: QuantumCircuit, pulse: Pulse) -> None:
+    """Append ``pulse`` to ``qc`` on ``pulse.qubits``: its circuit's gates inline when it has one
+    (Aer simulates standard gates and unitaries, not composite instructions), otherwise
+    :func:`pulse_instruction`."""
+    if pulse.circuit is not None:
+        qc.compose(pulse.circuit, qubits=list(pulse.qubits), inplace=True)
+    else:
+        qc.append(pulse_instruction(pulse), list(pulse.qubits))
 
 
 def sequence_circuit(
@@ -648,7 +664,7 @@ def sequence_circuit(
                     f"pulse {segment.label!r} acts on qubits {segment.qubits} outside 0..{n - 1}"
                 )
             qc.barrier(label=segment.label)
-            qc.append(pulse_instruction(segment), list(segment.qubits))
+            append_pulse(qc, segment)
     return qc
 
 

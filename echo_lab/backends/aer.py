@@ -44,7 +44,7 @@ keeps the fields in their own layer (``trotter.parameterized_circuit``), so it d
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from qiskit import QuantumCircuit, transpile
@@ -57,6 +57,7 @@ from qiskit.transpiler.passes import Collect2qBlocks, ConsolidateBlocks
 from echo_lab import trotter
 from echo_lab.backends.base import (
     Operator,
+    RotatedPauli,
     check_health,
     check_inputs,
     check_times,
@@ -121,6 +122,41 @@ def to_pauli_sum(op: Operator, n: int, *, name: str) -> SparsePauliOp:
             f"observable {name!r} acts on {pauli.num_qubits} qubits, the chain on {n}"
         )
     return pauli
+
+
+#: An observable as Aer saves it: a Pauli sum, or a Pauli read out after a readout circuit.
+Measured: TypeAlias = SparsePauliOp | RotatedPauli
+
+
+def measured_observables(
+    observables: Mapping[str, Operator], n: int, *, shots: int | None
+) -> dict[str, Measured]:
+    """Observables as Aer saves them: :class:`RotatedPauli` kept, the rest as Pauli sums.
+
+    A rotated Pauli is read out as a device would: its readout circuit is applied after the plain
+    observables are saved, its Pauli is saved, and the inverse circuit restores the state. Not
+    with ``shots`` (sample it through the estimator backend instead).
+    """
+    out: dict[str, Measured] = {}
+    for name, op in observables.items():
+        if not isinstance(op, RotatedPauli):
+            out[name] = to_pauli_sum(op, n, name=name)
+            continue
+        if shots is not None:
+            raise ConfigError(
+                f"observable {name!r} is read out after a circuit; the sampled Aer backend does "
+                "not take such observables: use shots=None, or the estimator backend with a "
+                "precision"
+            )
+        if max(op.qubits) >= n:
+            raise ConfigError(f"observable {name!r} acts on qubits {op.qubits}, the chain on {n}")
+        out[name] = op
+    return out
+
+
+def _pauli_sums(paulis: Mapping[str, Measured]) -> dict[str, SparsePauliOp]:
+    """The Pauli sums among the observables (sampling mode has no rotated ones)."""
+    return {name: op for name, op in paulis.items() if isinstance(op, SparsePauliOp)}
 
 
 def entropy_from_mps(mps: tuple[Any, Any], n: int) -> float:
@@ -288,7 +324,7 @@ class AerBackend:
         times, n = check_inputs(hamiltonian, state, times)
         steps = self._steps(sequence, times)
         self._check_request(n, entropy, saved_states=times.size if entropy else 0)
-        paulis = {name: to_pauli_sum(op, n, name=name) for name, op in observables.items()}
+        paulis = measured_observables(observables, n, shots=self.shots)
         # One split for every segment: its fused gates are built once and reused.
         split = trotter.split_layers(hamiltonian)
         step = decompose_evolution(
@@ -361,7 +397,7 @@ class AerBackend:
             raise ConfigError("run_realizations does not support hardware noise models; use run()")
         steps = self._steps(sequence, times)
         self._check_request(n, entropy, saved_states=times.size if entropy else 0)
-        paulis = {name: to_pauli_sum(op, n, name=name) for name, op in observables.items()}
+        paulis = measured_observables(observables, n, shots=self.shots)
         field_params = ParameterVector("h", n)
         theta = ParameterVector("theta", n)
         phi = ParameterVector("phi", n)
@@ -456,7 +492,7 @@ class AerBackend:
         prep: QuantumCircuit,
         steps: np.ndarray,
         evolve: Callable[[int], QuantumCircuit],
-        paulis: Mapping[str, SparsePauliOp],
+        paulis: Mapping[str, Measured],
         entropy: bool,
     ) -> tuple[list[QuantumCircuit], list[tuple[int, str]]]:
         """Circuits and, per total time, (circuit index, label suffix) of its saves."""
@@ -474,7 +510,7 @@ class AerBackend:
             qc = prep.copy()
             for segment in segments:
                 if not isinstance(segment, Free):
-                    qc.append(trotter.pulse_instruction(segment), list(segment.qubits))
+                    trotter.append_pulse(qc, segment)
             counts = steps[:, active[0]] if active else np.zeros(len(steps), dtype=np.int64)
             done = 0
             for k in np.unique(counts):
@@ -493,7 +529,7 @@ class AerBackend:
                         qc.compose(evolve(int(row[free_index])), inplace=True)
                     free_index += 1
                 else:
-                    qc.append(trotter.pulse_instruction(segment), list(segment.qubits))
+                    trotter.append_pulse(qc, segment)
             circuits.append(qc)
         if self.noise_spec.backend is not None:
             basis = [
@@ -509,7 +545,7 @@ class AerBackend:
                 self._append_saves(qc, paulis, entropy, "")
             return [self._finish(qc) for qc in circuits], [(j, "") for j in range(len(circuits))]
         measured = []
-        groups = _measurement_groups(paulis)
+        groups = _measurement_groups(_pauli_sums(paulis))
         for qc in circuits:
             for group in groups:
                 measured.append(self._finish(_measure_in_basis(qc, group)))
@@ -521,20 +557,27 @@ class AerBackend:
         return qc
 
     def _append_saves(
-        self, qc: QuantumCircuit, paulis: Mapping[str, SparsePauliOp], entropy: bool, suffix: str
+        self, qc: QuantumCircuit, paulis: Mapping[str, Measured], entropy: bool, suffix: str
     ) -> None:
         qubits = list(range(qc.num_qubits))
-        for name, op in paulis.items():
+        for name, op in _pauli_sums(paulis).items():
             qc.save_expectation_value(op, qubits, label=name + suffix)
-        if not entropy:
-            return
-        label = "entropy" + suffix
-        if self.method == "statevector":
-            qc.save_statevector(label=label)
-        elif self.method == "matrix_product_state":
-            qc.save_matrix_product_state(label=label)
-        else:
-            qc.save_density_matrix(qubits[: qc.num_qubits // 2], label=label)
+        if entropy:
+            label = "entropy" + suffix
+            if self.method == "statevector":
+                qc.save_statevector(label=label)
+            elif self.method == "matrix_product_state":
+                qc.save_matrix_product_state(label=label)
+            else:
+                qc.save_density_matrix(qubits[: qc.num_qubits // 2], label=label)
+        for name, op in paulis.items():
+            if isinstance(op, RotatedPauli):
+                where = list(op.qubits)
+                qc.compose(op.readout, qubits=where, inplace=True)
+                qc.save_expectation_value(
+                    op.pauli_operator(qc.num_qubits), qubits, label=name + suffix
+                )
+                qc.compose(op.readout.inverse(), qubits=where, inplace=True)
 
     def _execute(
         self,
@@ -560,12 +603,12 @@ class AerBackend:
         self,
         experiments: Sequence[Any],
         where: list[tuple[int, str]],
-        paulis: Mapping[str, SparsePauliOp],
+        paulis: Mapping[str, Measured],
         entropy: bool,
         n: int,
     ) -> dict[str, np.ndarray]:
         if self.shots is not None:
-            return _estimate_from_counts(experiments, where, paulis, n)
+            return _estimate_from_counts(experiments, where, _pauli_sums(paulis), n)
         out: dict[str, np.ndarray] = {}
         for name in paulis:
             out[name] = np.array(

@@ -5,8 +5,10 @@ Each total time T becomes one PUB ``(circuit, observables)``: the circuit is
 convention for Trotter steps), optionally passed through ``pass_manager`` (a hardware backend
 needs its ISA circuits, e.g. ``generate_preset_pass_manager(backend=..., optimization_level=1)``;
 observables are then mapped with the circuit's layout), and ``observables`` is the list of the
-observables as ``SparsePauliOp`` in the order of the ``observables`` mapping. All PUBs go in one
-``estimator.run(pubs, precision=precision)`` call.
+observables as ``SparsePauliOp`` in the order of the ``observables`` mapping. A
+:class:`~echo_lab.backends.base.RotatedPauli` (a circuit l-bit's tau^x_p) gets a PUB of its own:
+the same circuit followed by its readout circuit, with its Pauli as the observable. All PUBs go
+in one ``estimator.run(pubs, precision=precision)`` call.
 
 Results are ``evs`` per observable and ``name + "_stderr"`` from the estimator's ``stds`` (zero
 for an exact estimator: Aer's ``EstimatorV2`` with the default precision 0 returns exact
@@ -22,11 +24,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab import trotter
-from echo_lab.backends.aer import decompose_evolution, to_pauli_sum
-from echo_lab.backends.base import Operator, check_health, check_inputs
+from echo_lab.backends.aer import decompose_evolution, measured_observables
+from echo_lab.backends.base import Operator, RotatedPauli, check_health, check_inputs
 from echo_lab.errors import ConfigError
 from echo_lab.schedule import PulseSequence
 from echo_lab.states import ProductState
@@ -88,8 +91,9 @@ class EstimatorBackend:
             )
         if not observables:
             raise ConfigError("the estimator backend needs at least one observable")
-        names = list(observables)
-        paulis = [to_pauli_sum(observables[name], n, name=name) for name in names]
+        measured = measured_observables(observables, n, shots=None)
+        names = [name for name, op in measured.items() if isinstance(op, SparsePauliOp)]
+        rotated = {name: op for name, op in measured.items() if isinstance(op, RotatedPauli)}
         pubs = []
         for total_time in times:
             qc = trotter.sequence_circuit(
@@ -101,17 +105,29 @@ class EstimatorBackend:
                 initial_state=state,
             )
             qc = decompose_evolution(qc)
-            ops = paulis
-            if self.pass_manager is not None:
-                qc = self.pass_manager.run(qc)
-                ops = [op.apply_layout(qc.layout) for op in paulis]
-            pubs.append((qc, ops))
+            if names:
+                pubs.append(self._pub(qc, [measured[name] for name in names]))
+            for op in rotated.values():
+                # The device reads the rotated Pauli out after the readout circuit.
+                read = qc.compose(op.readout, qubits=list(op.qubits))
+                pubs.append(self._pub(read, [op.pauli_operator(n)]))
         results = self.estimator.run(pubs, precision=self.precision).result()
-        evs = np.array([np.asarray(r.data.evs, dtype=float) for r in results])
-        stds = np.array([np.asarray(r.data.stds, dtype=float) for r in results])
+        per_time = int(bool(names)) + len(rotated)
+        evs = [np.atleast_1d(np.asarray(r.data.evs, dtype=float)) for r in results]
+        stds = [np.atleast_1d(np.asarray(r.data.stds, dtype=float)) for r in results]
         out: dict[str, np.ndarray] = {}
         for k, name in enumerate(names):
-            out[name] = evs[:, k]
-            out[name + "_stderr"] = stds[:, k]
+            out[name] = np.array([e[k] for e in evs[0::per_time]])
+            out[name + "_stderr"] = np.array([e[k] for e in stds[0::per_time]])
+        for j, name in enumerate(rotated, start=int(bool(names))):
+            out[name] = np.array([e[0] for e in evs[j::per_time]])
+            out[name + "_stderr"] = np.array([e[0] for e in stds[j::per_time]])
         check_health(out)
         return out
+
+    def _pub(self, qc: QuantumCircuit, ops: list[SparsePauliOp]) -> tuple[Any, list[Any]]:
+        """One PUB, through the pass manager (observables follow its layout) when given."""
+        if self.pass_manager is None:
+            return qc, list(ops)
+        isa = self.pass_manager.run(qc)
+        return isa, [op.apply_layout(isa.layout) for op in ops]

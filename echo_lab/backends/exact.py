@@ -29,10 +29,10 @@ from echo_lab.backends.base import (
     apply_pulse,
     check_health,
     check_inputs,
+    evaluate_observable,
     half_chain_entropy,
 )
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import expectations
 from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.sectors import BlockEigensystem, diagonalize_sectors
 from echo_lab.spectrum import MAX_EXACT_QUBITS, conserves_magnetization, diagonalize
@@ -140,7 +140,7 @@ class ExactBackend:
         if system.n != n:
             raise ConfigError("the given eigensystem does not match the Hamiltonian's size")
         states = evolve_in_eigenbasis(system, sequence, state.vector(), times)
-        result = {name: expectations(op, states) for name, op in observables.items()}
+        result = {name: evaluate_observable(op, states, n) for name, op in observables.items()}
         if entropy:
             result["entropy"] = half_chain_entropy(states, n)
         check_health(result, norms=np.linalg.norm(states, axis=0))

@@ -48,14 +48,16 @@ from threadpoolctl import threadpool_limits
 
 from echo_lab.backends.base import (
     Operator,
+    RotatedPauli,
     apply_pulse,
     check_health,
     check_inputs,
+    evaluate_observable,
     half_chain_entropy,
 )
 from echo_lab.chebyshev import DEFAULT_TOLERANCE, ChebyshevPropagator
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import expectations, operator_matrix
+from echo_lab.linalg import operator_matrix
 from echo_lab.resources import COMPLEX_BYTES, REAL_BYTES, require_memory, statevector_bytes
 from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.sectors import join_states, largest_sector_size, sector_bases, split_states
@@ -260,7 +262,10 @@ class KrylovBackend:
     ) -> dict[str, np.ndarray]:
         n = hamiltonian.num_qubits
         space = self._propagators(hamiltonian)
-        operators = {name: operator_matrix(op) for name, op in observables.items()}
+        operators = {
+            name: op if isinstance(op, RotatedPauli) else operator_matrix(op)
+            for name, op in observables.items()
+        }
 
         segments = sequence.segments
         first_pulse = next((k for k, s in enumerate(segments) if isinstance(s, Pulse)), None)
@@ -289,7 +294,7 @@ class KrylovBackend:
                     parts = space.split(full)
             final = space.join(parts, batch.size)
             for name, op in operators.items():
-                result[name][batch] = expectations(op, final)
+                result[name][batch] = evaluate_observable(op, final, n)
             if entropy:
                 entropies[batch] = half_chain_entropy(final, n)
             norms[batch] = np.linalg.norm(final, axis=0)

@@ -36,13 +36,15 @@ from qiskit.quantum_info import SparsePauliOp
 from echo_lab import trotter
 from echo_lab.backends.base import (
     Operator,
+    RotatedPauli,
     apply_pulse,
     check_health,
     check_inputs,
+    evaluate_observable,
     half_chain_entropy,
 )
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import expectations, operator_matrix
+from echo_lab.linalg import operator_matrix
 from echo_lab.resources import require_memory, statevector_bytes, usable_cores
 from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.states import ProductState
@@ -189,7 +191,10 @@ class QsimBackend:
             what=f"a qsim simulation of {n} qubits",
             suggestion="Use fewer qubits, or the Aer backend with method='matrix_product_state'.",
         )
-        matrices = {name: operator_matrix(op) for name, op in observables.items()}
+        matrices = {
+            name: op if isinstance(op, RotatedPauli) else operator_matrix(op)
+            for name, op in observables.items()
+        }
         split = trotter.split_layers(hamiltonian)
         result = {name: np.empty(times.size) for name in matrices}
         if entropy:
@@ -199,7 +204,7 @@ class QsimBackend:
             while (item := qsim_thread.submit(next, states, None).result()) is not None:
                 k, psi = item
                 for name, matrix in matrices.items():
-                    result[name][k] = expectations(matrix, psi)
+                    result[name][k] = evaluate_observable(matrix, psi, n)
                 if entropy:
                     result["entropy"][k] = half_chain_entropy(psi, n)
         check_health(result)

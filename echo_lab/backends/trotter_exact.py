@@ -39,11 +39,11 @@ from echo_lab.backends.base import (
     apply_pulse,
     check_health,
     check_inputs,
+    evaluate_observable,
     half_chain_entropy,
 )
 from echo_lab.backends.options import MAX_TROTTER_EXACT_QUBITS
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import expectations
 from echo_lab.resources import dense_operator_bytes, require_memory
 from echo_lab.schedule import Free, PulseSequence
 from echo_lab.spectrum import basis_blocks
@@ -175,7 +175,7 @@ class TrotterExactBackend:
                 free_index += 1
             else:
                 states = apply_pulse(segment, states, n)
-        result = {name: expectations(op, states) for name, op in observables.items()}
+        result = {name: evaluate_observable(op, states, n) for name, op in observables.items()}
         if entropy:
             result["entropy"] = half_chain_entropy(states, n)
         check_health(result, norms=np.linalg.norm(states, axis=0))
