@@ -43,10 +43,14 @@ File format (``experiments/README.md`` has a worked example of every study kind)
 
     [lbits]                        # optional
     method = "overlap"             # overlap | range; lbit_locality takes a list (default both)
+    circuit_block = 2              # circuit l-bits of "circuit" pulses (echo_lab.circuit_lbits):
+    circuit_layers = 4             # block size and layers (2, d: brickwork of depth d),
+    circuit_cost = "frobenius"     # frobenius | echo (n <= 12), and L-BFGS iterations
+    circuit_iterations = 200
 
     [protocol]
     sequence = "hahn"              # echo: hahn | cpmg | xy4 | global (default hahn)
-    pulses = ["pbit", "lbit", "lbit:1"]   # pbit | lbit | lbit:r (r >= 0) | window:w
+    pulses = ["pbit", "lbit", "lbit:1"]   # pbit | lbit | lbit:r (r >= 0) | circuit | window:w
                                    # | window:w:r (l-bit of the w <= 12 sites around the probe,
                                    # 0 <= r < w; echo only, any n; no tau_x/tau_y recorded)
     fid = true                     # echo: add the free induction decay as pulse "fid"
@@ -111,6 +115,7 @@ from echo_lab.errors import ConfigError
 from echo_lab.studies import KINDS, StudyKind, get_kind
 from echo_lab.studies.base import KindSettings
 from echo_lab.studies.sections import (
+    CIRCUIT_KEYS,
     LBIT_METHODS,
     MAX_SEED,
     MAX_UNITS,
@@ -137,7 +142,7 @@ _COMMON_KEYS: dict[str, tuple[str, ...]] = {
     "study": ("name", "kind", "description", "realizations", "seed"),
     "model": tuple(dict.fromkeys(MODEL_KEYS["xxz"] + MODEL_KEYS["ising"])),
     "times": TIMES_KEYS,
-    "lbits": ("method",),
+    "lbits": ("method", *CIRCUIT_KEYS),
     "backend": ("name", *ALL_BACKEND_KEYS),
 }
 

@@ -79,3 +79,43 @@ def test_table_and_combination_of_files(result: object) -> None:
 def test_a_scaling_study_needs_an_lbit_pulse(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="add 'lbit'"):
         parse_spec(SMALL.replace('["pbit", "lbit", "lbit:1"]', '["pbit"]'))
+
+
+CIRCUIT = """
+[study]
+name = "circuit_scaling"
+kind = "echo_scaling"
+realizations = 1
+seed = 9
+
+[model]
+n = 8
+W = 12.0
+
+[lbits]
+circuit_layers = 2
+circuit_iterations = 30
+
+[protocol]
+pulses = ["pbit", "circuit"]
+fid = false
+
+[times]
+values = [0.5, 2.0]
+
+[backend]
+name = "aer"
+method = "matrix_product_state"
+dt = 0.05
+"""
+
+
+def test_circuit_pulses_on_mps_equal_the_exact_backend(tmp_path: Path) -> None:
+    mps = load_results(run_study(parse_spec(CIRCUIT), out=tmp_path / "mps", progress=False))
+    exact_text = CIRCUIT.replace('name = "aer"', 'name = "trotter-exact"').replace(
+        'method = "matrix_product_state"\n', ""
+    )
+    exact = load_results(run_study(parse_spec(exact_text), out=tmp_path / "exact", progress=False))
+    for name in ("sx", "ctau_x", "kept_circuit", "ctau_x_initial", "static_weight"):
+        np.testing.assert_allclose(mps[name].values, exact[name].values, atol=1e-8, err_msg=name)
+    assert "tau_x" not in mps and abs(float(mps["static_weight"].squeeze())) <= 1.0

@@ -60,6 +60,7 @@ __all__ = [
     "check_probe",
     "check_pulse_geometry",
     "conserves_magnetization",
+    "construct_circuit_lbits",
     "construct_lbits",
     "dense_step_bytes",
     "eigenbasis_limit",
@@ -325,6 +326,17 @@ def construct_lbits(setup: UnitSetup, method: str) -> Any:
 
     with stage("l-bit assignment"):
         return lbits.construct(setup.model.hamiltonian(), method=method, lattice=setup.lattice)
+
+
+def construct_circuit_lbits(setup: UnitSetup, lbits: Any) -> Any:
+    """Circuit l-bits of the unit's Hamiltonian with the options of ``[lbits]``
+    (:meth:`~echo_lab.studies.sections.LbitSpec.circuit_options`)."""
+    from echo_lab import lbits as lbit_module
+
+    with stage("l-bit assignment"):
+        return lbit_module.construct(
+            setup.model.hamiltonian(), method="circuit", **lbits.circuit_options()
+        )
 
 
 def initial_states(

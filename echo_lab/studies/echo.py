@@ -40,6 +40,7 @@ from echo_lab.backends.options import (
     check_trotter_steps,
     parse_backend,
 )
+from echo_lab.circuit_lbits.system import MAX_ECHO_QUBITS
 from echo_lab.errors import ConfigError, NumericalError
 from echo_lab.lbits import MAX_RANGE_QUBITS
 from echo_lab.protocols import build_sequence
@@ -53,6 +54,7 @@ from echo_lab.studies.base import (
     backend_state_bytes,
     check_probe,
     check_pulse_geometry,
+    construct_circuit_lbits,
     construct_lbits,
     dense_step_bytes,
     eigenbasis_limit,
@@ -100,11 +102,13 @@ __all__ = [
 SEQUENCES = ("hahn", "cpmg", "xy4", "global")
 CHECK_KEYS = ("backend", "times", "realizations", "pulses", "tolerance")
 
-_LONG_NAMES = {
+LONG_NAMES = {
     "sx": "<sigma^x_p>",
     "sy": "<sigma^y_p>",
     "tau_x": "<tau^x_p>",
     "tau_y": "<tau^y_p>",
+    "ctau_x": "<tau^x_p> of the circuit l-bits",
+    "ctau_y": "<tau^y_p> of the circuit l-bits",
     "coherence": "coherence C = sqrt(<sigma^x_p>^2 + <sigma^y_p>^2)",
 }
 
@@ -134,6 +138,11 @@ class EchoSettings(KindSettings):
     def needs_lbits(self) -> bool:
         """Whether a pulse needs the full l-bit system (``"lbit"``, ``"lbit:r"``)."""
         return any(pulse.needs_lbits for pulse in self.protocol.pulses)
+
+    @property
+    def needs_circuit(self) -> bool:
+        """Whether a pulse is a circuit l-bit pulse (``"circuit"``)."""
+        return any(pulse.family == "circuit" for pulse in self.protocol.pulses)
 
     @property
     def window_widths(self) -> list[int]:
@@ -212,6 +221,8 @@ def _size_limits(spec: StudySpec, backends: Mapping[str, BackendSpec]) -> list[S
         limits.append(eigenbasis_limit(spec, "l-bit pulses"))
         if "range" in settings.lbits.methods:
             limits.append((MAX_RANGE_QUBITS, "the 'range' l-bit assignment costs O(16^n)"))
+    if settings.needs_circuit and settings.lbits.circuit_cost == "echo":
+        limits.append((MAX_ECHO_QUBITS, "lbits.circuit_cost = 'echo' needs the whole chain"))
     return limits
 
 
@@ -221,9 +232,10 @@ def _size_limits(spec: StudySpec, backends: Mapping[str, BackendSpec]) -> list[S
 
 
 def _build_sequences(
-    setup: UnitSetup, probe: int, lbit_system: Any, windows: Mapping[int, Any]
+    setup: UnitSetup, probe: int, systems: Mapping[str, Any], windows: Mapping[int, Any]
 ) -> dict[str, Any]:
-    """The pulse sequence of every row (the FID row is free evolution)."""
+    """The pulse sequence of every row (the FID row is free evolution); ``systems`` holds the
+    exact (``"lbit"``) and circuit (``"circuit"``) l-bits the pulses need."""
     protocol: ProtocolSpec = setup.settings.protocol
     with stage("pulses"):
         return {
@@ -233,7 +245,7 @@ def _build_sequences(
                 probe=probe,
                 pulse="pbit" if pulse is None else pulse,
                 n_pulses=protocol.n_pulses,
-                lbit_system=lbit_system,
+                lbit_system=None if pulse is None else systems.get(pulse.family),
                 window_system=None if pulse is None else windows.get(pulse.width or 0),
                 lattice=setup.lattice,
             )
@@ -314,7 +326,10 @@ class EchoUnit:
     setup: UnitSetup
     probe: int
     lbit_system: Any
+    circuit_system: Any
     states: dict[str, Any]
+    backend: Backend
+    operators: dict[str, Any]
 
 
 def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> EchoUnit:
@@ -324,16 +339,23 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
     settings: EchoSettings = setup.settings
     hamiltonian = setup.model.hamiltonian()
     lbit_system = construct_lbits(setup, settings.lbits.method) if settings.needs_lbits else None
+    circuit_system = (
+        construct_circuit_lbits(setup, settings.lbits) if settings.needs_circuit else None
+    )
     eigensystem = None if lbit_system is None else lbit_system.eigensystem
     probe = settings.protocol.probe_site(setup.lattice)
     with stage("l-bit observables"):
         operators = obs.probe_observables(setup.n, probe, lbit_system=lbit_system)
+        if circuit_system is not None:
+            circuit = obs.probe_observables(setup.n, probe, lbit_system=circuit_system)
+            operators.update({f"c{name}": circuit[name] for name in ("tau_x", "tau_y")})
     with stage("l-bit assignment"):
         windows = {
             width: window_lbits(setup.model, probe, width=width, method=settings.lbits.method)
             for width in settings.window_widths
         }
-    sequences = _build_sequences(setup, probe, lbit_system, windows)
+    systems = {"lbit": lbit_system, "circuit": circuit_system}
+    sequences = _build_sequences(setup, probe, systems, windows)
     backend = build_backend(settings.backend, eigensystem=eigensystem)
     states = initial_states(setup, probe, settings.protocol.backgrounds)
     times = np.asarray(settings.times)
@@ -350,10 +372,10 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
         data_vars.update(check_vars)
         coords.update(check_coords)
     ds = unit_dataset(data_vars, coords, setup)
-    for name, meaning in _LONG_NAMES.items():
+    for name, meaning in LONG_NAMES.items():
         if name in ds:
             ds[name].attrs["long_name"] = meaning
-    return EchoUnit(ds, setup, probe, lbit_system, states)
+    return EchoUnit(ds, setup, probe, lbit_system, circuit_system, states, backend, operators)
 
 
 def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> xr.Dataset:
@@ -376,6 +398,8 @@ def pulse_label(label: str) -> str:
     pulse = PulseSpec.parse(label)
     if pulse.family == "pbit":
         return "p-bit pulse"
+    if pulse.family == "circuit":
+        return "circuit l-bit pulse"
     if pulse.family == "window":
         suffix = "" if pulse.radius is None else f", r = {pulse.radius}"
         return f"window l-bit pulse, w = {pulse.width}{suffix}"
@@ -421,16 +445,16 @@ def _recovery_positions(pulses: list[str]) -> tuple[dict[str, int], dict[int, st
     largest = max((p.radius for p in specs.values() if p.radius is not None), default=-1)
     positions: dict[str, int] = {}
     ticks: dict[int, str] = {}
-    whole_windows = 0
+    whole = 0
     for label, pulse in specs.items():
         if pulse.family == "pbit":
             positions[label], ticks[-1] = -1, "p-bit"
         elif pulse.radius is not None:
             positions[label] = pulse.radius
-        elif pulse.family == "window":
-            whole_windows += 1
-            positions[label] = largest + 1 + whole_windows
-            ticks[positions[label]] = f"w = {pulse.width}"
+        elif pulse.family in ("window", "circuit"):
+            whole += 1
+            positions[label] = largest + 1 + whole
+            ticks[positions[label]] = "circuit" if pulse.width is None else f"w = {pulse.width}"
         else:
             positions[label] = largest + 1
             ticks[positions[label]] = "exact"
@@ -443,9 +467,9 @@ def plot_recovery(
     """Late-time disorder mean of ``observable`` vs window radius r, one line per point.
 
     x positions: the p-bit pulse at r = -1, ``lbit:r`` and ``window:w:r`` at r, the exact
-    l-bit pulse one step right of the largest r (labelled "exact") and the whole window l-bit
-    ``window:w`` further right, one step each (labelled "w = w"); the FID is a dotted
-    horizontal line.
+    l-bit pulse one step right of the largest r (labelled "exact"), the whole window l-bit
+    ``window:w`` and the circuit l-bit pulse further right, one step each (labelled "w = w",
+    "circuit"); the FID is a dotted horizontal line.
     """
     pulses = [str(p) for p in ds["pulse"].values if p != "fid"]
     positions, named = _recovery_positions(pulses)
@@ -497,7 +521,7 @@ def plot_check(ds: xr.Dataset, ax: Axes, *, realization: int = 0) -> None:
 def echo_figures(ds: xr.Dataset) -> dict[str, Figure]:
     """``echo``: signals vs time, a row per signal and a column per point; ``recovery``;
     ``check`` when the result holds a [check]."""
-    signals = [name for name in ("sx", "tau_x") if name in ds]
+    signals = [name for name in ("sx", "tau_x", "ctau_x") if name in ds]
     points = list(plot.points(ds))
     figures = {}
     figure, axes = plot.new_figure(len(signals), len(points))

@@ -15,6 +15,11 @@ coherence <tau^x_p> is recorded, plus per unit:
   (from the one-site window operator of tau^x_p, block by block);
 * ``xi_couplings``: the localization length of the effective couplings J_ij of this realization.
 
+With ``"circuit"`` pulses (circuit l-bits, any N: long chains on Aer MPS) the same holds for
+the circuit l-bit coherence ``ctau_x``: ``ctau_x_initial`` and ``kept_circuit``; ``static_weight``
+and ``xi_couplings`` then come from the circuit l-bits when there are no exact ones. The initial
+values are measured by the unit's own backend at T = 0.
+
 The simplest prediction, that a p-bit pulse keeps about a_p^2 of the coherence (X_p = a_p
 tau^x_p + terms that dephase), is compared realization by realization in the figure
 ``prediction``. Figures: ``scaling`` (disorder-mean kept fraction against W for every N, the
@@ -28,6 +33,7 @@ files (e.g. N <= 12 and N = 14) combine with :func:`combine_results`.
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +49,18 @@ from echo_lab.analysis import (
     kept_fraction,
 )
 from echo_lab.errors import ConfigError
-from echo_lab.studies.echo import EchoKind, EchoSettings, pulse_label, run_echo_unit
+from echo_lab.lbits import COUPLING_FIT_FLOOR
+from echo_lab.models import pauli_label
+from echo_lab.pauli import fit_localization_length
+from echo_lab.protocols import build_sequence
+from echo_lab.studies.echo import (
+    LONG_NAMES,
+    EchoKind,
+    EchoSettings,
+    EchoUnit,
+    pulse_label,
+    run_echo_unit,
+)
 from echo_lab.tables import Scalar
 
 if TYPE_CHECKING:
@@ -57,14 +74,49 @@ __all__ = [
     "EchoScalingKind",
     "combine_results",
     "kept_statistics",
+    "kept_variable",
     "scaling_table",
+    "with_sweep_dims",
 ]
 
 
-def _one_site_weight(lbit_system: Any, probe: int) -> float:
-    """a_p = Tr(sigma^x_p tau^x_p) / 2^N from the one-site window operator of tau^x_p."""
-    window = np.asarray(lbit_system.window_operator("x", probe, [probe]))
-    return float(np.real(window[0, 1] + window[1, 0]) / 2)
+def _one_site_weight(unit: EchoUnit) -> float:
+    """a_p = Tr(sigma^x_p tau^x_p) / 2^N: from the one-site window operator of the exact
+    tau^x_p, or the X_p coefficient of the circuit l-bit's tau^x_p."""
+    if unit.lbit_system is not None:
+        window = np.asarray(unit.lbit_system.window_operator("x", unit.probe, [unit.probe]))
+        return float(np.real(window[0, 1] + window[1, 0]) / 2)
+    tau = unit.circuit_system.tau("x", unit.probe)
+    label = pauli_label(unit.setup.n, {unit.probe: "X"})
+    terms = zip(tau.paulis.to_labels(), tau.coeffs, strict=True)
+    return float(sum(np.real(c) for text, c in terms if text == label))
+
+
+def _xi(unit: EchoUnit) -> float:
+    """xi of the effective couplings J_ij (the median of log|J| per distance, fitted)."""
+    if unit.lbit_system is not None:
+        return float(unit.lbit_system.xi_couplings())
+    couplings = unit.circuit_system.effective_hamiltonian(max_body=2)
+    by_distance: dict[int, list[float]] = {}
+    for sites, value in couplings.items():
+        if len(sites) == 2 and value != 0:
+            by_distance.setdefault(abs(sites[1] - sites[0]), []).append(np.log(abs(value)))
+    distances = np.array(sorted(by_distance), dtype=float)
+    medians = np.array([np.exp(np.median(by_distance[int(d)])) for d in distances])
+    return float(fit_localization_length(distances, medians, floor=COUPLING_FIT_FLOOR))
+
+
+def _initial_values(unit: EchoUnit, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """<O>(T = 0) of each observable in ``names`` per background, through the unit's backend."""
+    fid = build_sequence("fid", n=unit.setup.n, probe=unit.probe)
+    hamiltonian = unit.setup.model.hamiltonian()
+    operators = {name: unit.operators[name] for name in names}
+    values = {name: np.empty(len(unit.states)) for name in names}
+    for b, state in enumerate(unit.states.values()):
+        result = unit.backend.run(hamiltonian, fid, state, np.zeros(1), observables=operators)
+        for name in names:
+            values[name][b] = result[name][0]
+    return values
 
 
 def compute_scaling_unit(
@@ -72,24 +124,20 @@ def compute_scaling_unit(
 ) -> xr.Dataset:
     """The echo unit with the scaling variables of the module docstring."""
     unit = run_echo_unit(spec, point, realization)
-    ds, lbit_system, probe = unit.dataset, unit.lbit_system, unit.probe
-    initial = np.array(
-        [
-            float(lbit_system.tau_expectation("x", probe, state.vector()))
-            for state in unit.states.values()
-        ]
-    )
+    ds = unit.dataset
     times = ds["time"].values
-    ds["tau_x_initial"] = (("background",), initial)
-    ds["kept"] = (
-        ("background", "pulse"),
-        kept_fraction(ds["tau_x"].values, initial[:, None], times),
-    )
+    signals = [name for name in ("tau_x", "ctau_x") if name in ds]
+    initial = _initial_values(unit, signals)
+    for name in signals:
+        suffix = "" if name == "tau_x" else "_circuit"
+        ds[f"{name}_initial"] = (("background",), initial[name])
+        kept = kept_fraction(ds[name].values, initial[name][:, None], times)
+        ds[f"kept{suffix}"] = (("background", "pulse"), kept)
+        ds[f"kept{suffix}"].attrs["long_name"] = f"kept fraction of {LONG_NAMES[name]}"
     late = times >= LATE_FRACTION * times.max()
     ds["coherence_late"] = (("background", "pulse"), ds["coherence"].values[..., late].mean(-1))
-    ds["static_weight"] = ((), _one_site_weight(lbit_system, probe))
-    ds["xi_couplings"] = ((), float(lbit_system.xi_couplings()))
-    ds["kept"].attrs["long_name"] = "kept fraction of the l-bit coherence <tau^x_p>"
+    ds["static_weight"] = ((), _one_site_weight(unit))
+    ds["xi_couplings"] = ((), _xi(unit))
     ds["static_weight"].attrs["long_name"] = "a_p = Tr(sigma^x_p tau^x_p) / 2^N"
     return ds
 
@@ -122,12 +170,17 @@ def kept_statistics(values: xr.DataArray) -> xr.Dataset:
     return xr.Dataset({"mean": mean, "sem": sem, "count": count})
 
 
+def kept_variable(ds: xr.Dataset) -> str:
+    """``"kept"`` (exact l-bits) when the result has it, else ``"kept_circuit"``."""
+    return "kept" if "kept" in ds else "kept_circuit"
+
+
 def scaling_table(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[str, Any]]:
-    """One row per (W, pulse): the kept fraction mean +- sem at each N, the extrapolation to
-    N -> infinity with its error and residuals, and the p-bit's crossover W* where its
-    extrapolated kept fraction reaches 1/2 (the same value in every p-bit row)."""
+    """One row per (W, pulse): the kept fraction (:func:`kept_variable`) mean +- sem at each N,
+    the extrapolation to N -> infinity with its error and residuals, and the p-bit's crossover
+    W* where its extrapolated kept fraction reaches 1/2 (the same value in every p-bit row)."""
     at = ds.sel(background=background)
-    stats = kept_statistics(at["kept"])
+    stats = kept_statistics(at[kept_variable(ds)])
     rows = []
     for pulse in at["pulse"].values:
         if str(pulse) == "fid":
@@ -181,7 +234,8 @@ def plot_scaling(ds: xr.Dataset, axes: Sequence[Axes], *, background: str = "z-r
         label = f"{pulse_label(pulse)}, N -> inf"
         top.errorbar(ws, k_inf, yerr=error, color="k", marker="s", lw=1.5, capsize=3, label=label)
         for row in mine:
-            bottom.plot(row["N"], row["residuals"], "o-", lw=0.8, ms=3)
+            if len(row["residuals"]) == len(row["N"]):  # one N: nothing extrapolated
+                bottom.plot(row["N"], row["residuals"], "o-", lw=0.8, ms=3)
     top.axhline(0.5, color="grey", ls=":", lw=1)
     top.set_xscale("log")
     top.set_xlabel("disorder strength W (J)")
@@ -199,7 +253,8 @@ def plot_plateau(ds: xr.Dataset, ax: Axes, *, background: str = "z-random") -> N
     if "n" in at.dims:
         at = at.isel(n=-1)
     times = at["time"].values
-    ratio = at["tau_x"] / at["tau_x_initial"]
+    signal = "tau_x" if "tau_x" in at else "ctau_x"
+    ratio = at[signal] / at[f"{signal}_initial"]
     for w in np.atleast_1d(at["W"].values):
         curve = ratio.sel(W=w).mean("realization", skipna=True).values
         (line,) = ax.plot(times, curve, lw=1.2, label=f"W = {w:g}")
@@ -221,17 +276,30 @@ def plot_prediction(ds: xr.Dataset, ax: Axes, *, background: str = "z-random") -
     for point, one in plot.points(at):
         weight = (one["static_weight"] ** 2).values.ravel()
         label = plot.describe(point) or None
-        ax.plot(weight, one["kept"].values.ravel(), "o", ms=2, alpha=0.6, label=label)
+        kept = one[kept_variable(ds)].values.ravel()
+        ax.plot(weight, kept, "o", ms=2, alpha=0.6, label=label)
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="kept = a_p^2")
     ax.set_xlabel("a_p^2 = (Tr(sigma^x_p tau^x_p) / 2^N)^2")
     ax.set_ylabel("p-bit kept fraction")
     ax.legend(fontsize="xx-small", ncol=2)
 
 
-def scaling_figures(ds: xr.Dataset) -> dict[str, Figure]:
-    """``scaling``, ``plateau`` and ``prediction`` (module docstring)."""
+def with_sweep_dims(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with ``n`` and ``W`` as dimensions even when the study did not sweep them (their
+    single values from the study file in the ``config`` attribute)."""
     if "n" not in ds.dims:
         ds = combine_results([ds])
+    if "W" not in ds.dims:
+        model = tomllib.loads(str(ds.attrs.get("config", ""))).get("model", {})
+        ds = ds.expand_dims(W=[float(model.get("W", 0.0))])
+        dims = [*plot.sweep_dims(ds), "W"]
+        ds.attrs["sweep_dims"] = json.dumps(dims)
+    return ds
+
+
+def scaling_figures(ds: xr.Dataset) -> dict[str, Figure]:
+    """``scaling``, ``plateau`` and ``prediction`` (module docstring)."""
+    ds = with_sweep_dims(ds)
     figure, axes = plot.new_figure(2, 1, size=(7.0, 3.6))
     plot_scaling(ds, [axes[0, 0], axes[1, 0]])
     figures = {"scaling": figure}
@@ -254,10 +322,10 @@ class EchoScalingKind(EchoKind):
         super().check(spec)
         settings = spec.settings
         assert isinstance(settings, EchoSettings)
-        if not settings.needs_lbits:
+        if not (settings.needs_lbits or settings.needs_circuit):
             raise ConfigError(
                 "an echo_scaling study measures the kept l-bit coherence <tau^x_p>: add 'lbit' "
-                "(or 'lbit:r') to protocol.pulses"
+                "(or 'lbit:r', or 'circuit' for circuit l-bits) to protocol.pulses"
             )
 
     def compute_unit(

@@ -35,6 +35,7 @@ from echo_lab.tables import (
 )
 
 __all__ = [
+    "CIRCUIT_KEYS",
     "LATTICES",
     "LBIT_METHODS",
     "MAX_COUPLING",
@@ -195,16 +196,36 @@ def parse_model(table: Table, sweep: dict[str, tuple[Scalar, ...]]) -> ModelSpec
 # ----------------------------------------------------------------------------------------------
 
 
+#: ``[lbits]`` keys of the circuit l-bits used by ``"circuit"`` pulses.
+CIRCUIT_KEYS = ("circuit_block", "circuit_layers", "circuit_cost", "circuit_iterations")
+CIRCUIT_COSTS = ("frobenius", "echo")
+
+
 @dataclass(frozen=True)
 class LbitSpec:
-    """Assignment methods of the l-bit construction (one, or several for lbit_locality)."""
+    """Assignment methods of the l-bit construction (one, or several for lbit_locality), and
+    the circuit l-bits of ``"circuit"`` pulses (:func:`echo_lab.circuit_lbits.build`): block
+    size, layers, cost and L-BFGS iterations."""
 
     methods: tuple[str, ...] = ("overlap",)
+    circuit_block: int = 2
+    circuit_layers: int = 4
+    circuit_cost: str = "frobenius"
+    circuit_iterations: int = 200
 
     @property
     def method(self) -> str:
         """The (first) assignment method."""
         return self.methods[0]
+
+    def circuit_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``lbits.construct(H, method="circuit", ...)``."""
+        return {
+            "block": self.circuit_block,
+            "layers": self.circuit_layers,
+            "cost": self.circuit_cost,
+            "max_iterations": self.circuit_iterations,
+        }
 
 
 def parse_lbits(table: Table | None, *, kind: str, several: bool = False) -> LbitSpec:
@@ -212,7 +233,7 @@ def parse_lbits(table: Table | None, *, kind: str, several: bool = False) -> Lbi
     default = LBIT_METHODS if several else ("overlap",)
     if table is None:
         return LbitSpec(default)
-    table = table.restrict(("method",))
+    table = table.restrict(("method", *CIRCUIT_KEYS))
     methods = string_list(table, "method", default)
     for method in methods:
         if method not in LBIT_METHODS:
@@ -224,7 +245,15 @@ def parse_lbits(table: Table | None, *, kind: str, several: bool = False) -> Lbi
             f"lbits.method lists {len(methods)} methods; a {kind} study uses one (a list of "
             "methods is for kind = 'lbit_locality')"
         )
-    return LbitSpec(methods)
+    return LbitSpec(
+        methods,
+        circuit_block=int(scalar(table, "circuit_block", 2, integer=True, minimum=2, maximum=12)),
+        circuit_layers=int(scalar(table, "circuit_layers", 4, integer=True, minimum=1, maximum=12)),
+        circuit_cost=table.string("circuit_cost", "frobenius", choices=CIRCUIT_COSTS),
+        circuit_iterations=int(
+            scalar(table, "circuit_iterations", 200, integer=True, minimum=0, maximum=100_000)
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
