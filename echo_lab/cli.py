@@ -25,8 +25,27 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_lbits(args: argparse.Namespace) -> int:
-    from echo_lab.reports import lbits_report
+    from echo_lab.reports import circuit_lbits_report, lbits_report
 
+    if args.method == "circuit":
+        options = {
+            "block": args.block,
+            "layers": args.layers,
+            "cost": args.cost,
+            "max_iterations": args.iterations,
+        }
+        print(
+            circuit_lbits_report(
+                n=args.n,
+                W=args.W,
+                J=args.J,
+                Jz=args.Jz,
+                seed=args.seed,
+                options=options,
+                out=Path(args.out),
+            )
+        )
+        return 0
     print(
         lbits_report(
             n=args.n,
@@ -93,7 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--J", type=float, default=1.0, help="XY exchange")
     p.add_argument("--Jz", type=float, default=1.0, help="Ising exchange")
     p.add_argument("--seed", type=int, default=1, help="disorder seed")
-    p.add_argument("--method", default="overlap", choices=["overlap", "range"])
+    p.add_argument("--method", default="overlap", choices=["overlap", "range", "circuit"])
+    p.add_argument("--block", type=int, default=2, help="circuit: block size (2: brickwork)")
+    p.add_argument("--layers", type=int, default=4, help="circuit: layers of blocks")
+    p.add_argument("--cost", default="frobenius", choices=["frobenius", "echo"], help="circuit")
+    p.add_argument("--iterations", type=int, default=200, help="circuit: L-BFGS iterations")
     p.add_argument("--out", default="out/lbits", help="folder for the figure")
     p.set_defaults(func=_cmd_lbits)
 

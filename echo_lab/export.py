@@ -26,12 +26,24 @@ name                        n    content
 ``hahn_lbit_xxz5``          5    Hahn echo, exact l-bit pulse tau^x_p (overlap l-bits)
 ``hahn_lbit_r1_xxz5``       5    Hahn echo, l-bit pulse truncated to radius 1
 ``deer_xxz5``               5    DEER, r = 1 l-bit pulses on probe 1 and partner 3
+``hahn_circuit_xxz8``       8    Hahn echo, circuit l-bit pulse (depth-2 brickwork)
+``circuit_pulse_xxz8``      8    the circuit l-bit pulse tau^x_3 alone, after the state
+``circuit_readout_xxz8``    8    the readout of tau^x_3 (U^dag on its light cone)
+``hahn_<pulse>_<device>``   8    device ISA circuits of ``experiments/hardware_echo.toml``
+                                 (T = 1, dt = 0.1): pulses pbit, lbit:1, circuit on fez,
+                                 sherbrooke and mumbai, transpiled to the device's line
 ==========================  ===  ====================================================
+
+The circuit l-bit entries record ``cx``: the CX count of the bare pulse (or readout) circuit
+after ``transpile(..., basis_gates=["cx", "rz", "sx", "x"], optimization_level=3)``. The device
+entries (written when the ``[hardware]`` extra is installed) record the device, the layout and
+the two-qubit gate count of the ISA circuit; their ``.qasm3`` / ``.qpy`` hold the ISA circuit
+itself (native gates on the chosen physical qubits, renumbered 0..n-1 for OpenQASM).
 
 l-bit pulses are dense unitaries (2^n x 2^n for the exact pulse), so their echoes use n = 5:
 a transpiled 5-qubit unitary is a few hundred CX gates (~60 KiB of OpenQASM), an 8-qubit one
 would be ~30 000. For the same reason DEER uses the 3-qubit truncated pulses; the whole set
-stays below 400 KiB.
+stays near 2 MiB, most of it the device ISA circuits.
 
 Export is deterministic: fixed seeds, a fixed transpiler seed, no timestamps; exporting twice
 writes identical files (same machine and library versions). Cost: a few seconds, dominated by
@@ -60,6 +72,7 @@ from echo_lab.states import ProductState, probe_state
 
 __all__ = [
     "BASIS",
+    "DEVICES",
     "MANIFEST_NAME",
     "QASM2_BASIS",
     "REFERENCE_SEED",
@@ -279,6 +292,8 @@ def build_reference_circuits() -> list[ReferenceCircuit]:
             lambda: build_sequence("deer", n=5, probe=1, partner=3, pulse="lbit:1", lbit_system=lb),
         ),
     ]
+    references += _circuit_lbit_references(chain8)
+    references += _device_references(chain8)
     for name, description, make in echoes:
         sequence = make()
         probe = 1 if name.startswith("deer") else 2
@@ -299,6 +314,134 @@ def build_reference_circuits() -> list[ReferenceCircuit]:
                 extra=extra,
             )
         )
+    return references
+
+
+#: Circuit l-bits of the references: depth-2 brickwork of S^z gates, a converged fit.
+_CIRCUIT_OPTIONS = {"layers": 2, "max_iterations": 100}
+_CIRCUIT_PROBE = 3
+
+
+def _local_reference(
+    name: str, description: str, model: RandomFieldXXZ, local: Any, *, extra: dict[str, Any]
+) -> ReferenceCircuit:
+    """The initial state, then the local circuit ``local`` (a LocalCircuit) on its sites."""
+    from echo_lab.circuit_lbits.report import count_cx
+
+    state = _initial_state(model.n, _CIRCUIT_PROBE)
+    qc = state.circuit()
+    qc.compose(local.circuit, qubits=list(local.qubits), inplace=True)
+    qc.name = name
+    info = _manifest_info(
+        model,
+        state,
+        description=description,
+        protocol="circuit-lbit",
+        probe=_CIRCUIT_PROBE,
+        dt=0.0,
+        total_time=0.0,
+        steps=[],
+        pulses=[],
+    )
+    info.update(extra, cx=count_cx(local.circuit), sites=list(local.qubits))
+    return ReferenceCircuit(name, qc, info)
+
+
+def _circuit_lbit_references(model: RandomFieldXXZ) -> list[ReferenceCircuit]:
+    """Echo, pulse and readout of circuit l-bits of the 8-site reference chain."""
+    from echo_lab import lbits
+
+    system = lbits.construct(model.hamiltonian(), method="circuit", **_CIRCUIT_OPTIONS)
+    extra = {"circuit_lbits": {**_CIRCUIT_OPTIONS, "epsilon": system.offdiagonal_fraction}}
+    sequence = build_sequence(
+        "hahn", n=8, probe=_CIRCUIT_PROBE, pulse="circuit", lbit_system=system
+    )
+    echo = _sequence_reference(
+        "hahn_circuit_xxz8",
+        "Hahn echo with the circuit l-bit pulse tau^x_p (its gates, not a dense unitary)",
+        model,
+        sequence,
+        probe=_CIRCUIT_PROBE,
+        dt=_ECHO_DT,
+        total_time=_TOTAL_TIME,
+        extra=extra,
+    )
+    pulse = _local_reference(
+        "circuit_pulse_xxz8",
+        "the circuit l-bit pulse U_lc X_p U_lc^dag on p's light cone, after the initial state",
+        model,
+        system.pulse_circuit(_CIRCUIT_PROBE),
+        extra=extra,
+    )
+    readout = _local_reference(
+        "circuit_readout_xxz8",
+        "the readout of tau^x_p: U_lc^dag on p's light cone (then measure X_p)",
+        model,
+        system.readout_circuit(_CIRCUIT_PROBE),
+        extra=extra,
+    )
+    return [echo, pulse, readout]
+
+
+#: Devices, pulses and time of the device ISA references (experiments/hardware_echo.toml).
+DEVICES = ("fez", "sherbrooke", "mumbai")
+_DEVICE_PULSES = ("pbit", "lbit:1", "circuit")
+_DEVICE_TIME = 1.0
+_DEVICE_DT = 0.1
+
+
+def _device_references(model: RandomFieldXXZ) -> list[ReferenceCircuit]:
+    """ISA echo circuits of the hardware study on each device of :data:`DEVICES` (empty without
+    the ``[hardware]`` extra)."""
+    from echo_lab import lbits
+    from echo_lab.hardware import require_runtime
+
+    try:
+        require_runtime()
+    except ConfigError:
+        return []
+    from echo_lab.hardware.backend import DeviceBackend
+
+    probe = model.n // 2
+    state = _initial_state(model.n, probe)
+    hamiltonian = model.hamiltonian()
+    systems: dict[str, Any] = {
+        "lbit": lbits.construct(hamiltonian, method="overlap"),
+        "circuit": lbits.construct(hamiltonian, method="circuit", **_CIRCUIT_OPTIONS),
+    }
+    references = []
+    for device in DEVICES:
+        backend = DeviceBackend(device, dt=_DEVICE_DT, order=_ORDER, seed=0)
+        for text in _DEVICE_PULSES:
+            family = text.split(":")[0]
+            sequence = build_sequence(
+                "hahn", n=model.n, probe=probe, pulse=text, lbit_system=systems.get(family)
+            )
+            (isa,) = backend.isa_circuits(hamiltonian, sequence, state, np.array([_DEVICE_TIME]))
+            name = f"hahn_{text.replace(':', '')}_{device}"
+            isa.name = name
+            line = backend.line(model.n)
+            info = _manifest_info(
+                model,
+                state,
+                description=f"Hahn echo with the {text} pulse as an ISA circuit of fake {device}",
+                protocol="hahn",
+                probe=probe,
+                dt=_DEVICE_DT,
+                total_time=_DEVICE_TIME,
+                steps=trotter.segment_steps(sequence, _DEVICE_TIME, dt=_DEVICE_DT),
+                pulses=[_pulse_info(p) for p in sequence.pulses],
+            )
+            counts = dict(isa.count_ops())
+            info.update(
+                device=device,
+                layout=list(line.layout),
+                two_qubit_gates=int(
+                    sum(v for k, v in counts.items() if k in ("cz", "ecr", "cx", "rzz"))
+                ),
+                isa=True,
+            )
+            references.append(ReferenceCircuit(name, isa, info))
     return references
 
 
@@ -331,7 +474,13 @@ def export_reference_circuits(out: Path) -> list[Path]:
     entries: dict[str, Any] = {}
     for reference in build_reference_circuits():
         structured = reference.circuit
-        transpiled = trotter.transpile_to_basis(structured, basis=BASIS)
+        if reference.info.get("isa"):
+            # an ISA circuit is already in the device's native gates: OpenQASM 3 keeps them
+            transpiled = structured.copy()
+            basis3 = sorted(set(transpiled.count_ops()) - {"barrier"})
+        else:
+            transpiled = trotter.transpile_to_basis(structured, basis=BASIS)
+            basis3 = list(BASIS)
         transpiled.name = structured.name
         transpiled_qasm2 = trotter.transpile_to_basis(structured, basis=QASM2_BASIS)
         transpiled_qasm2.name = structured.name
@@ -348,7 +497,7 @@ def export_reference_circuits(out: Path) -> list[Path]:
         entries[reference.name] = {
             **reference.info,
             "files": files,
-            "basis": {"qasm3": list(BASIS), "qasm2": list(QASM2_BASIS)},
+            "basis": {"qasm3": basis3, "qasm2": list(QASM2_BASIS)},
             "transpiled_ops": {
                 "qasm3": dict(sorted(transpiled.count_ops().items())),
                 "qasm2": dict(sorted(transpiled_qasm2.count_ops().items())),

@@ -16,7 +16,13 @@ import numpy as np
 from echo_lab import lbits, models, pauli
 from echo_lab.errors import ConfigError
 
-__all__ = ["figure_path", "lbits_report", "validated_model"]
+__all__ = [
+    "MAX_CIRCUIT_REPORT_SITES",
+    "circuit_lbits_report",
+    "figure_path",
+    "lbits_report",
+    "validated_model",
+]
 
 
 def figure_path(
@@ -81,7 +87,9 @@ def _draw_figure(system: lbits.LBitSystem, path: Path, title: str) -> None:
     figure.savefig(path, dpi=150)
 
 
-def validated_model(n: int, W: float, J: float, Jz: float, seed: int) -> models.RandomFieldXXZ:
+def validated_model(
+    n: int, W: float, J: float, Jz: float, seed: int, *, max_n: int | None = None
+) -> models.RandomFieldXXZ:
     """The realization of the report, checked by the rules of a study file's ``[model]``
     (:func:`echo_lab.studies.sections.parse_model`: the same types and limits, named as the
     command-line options ``--n``, ``--W``, ...), a seed in 0..2^63-1 and a chain short enough
@@ -93,10 +101,11 @@ def validated_model(n: int, W: float, J: float, Jz: float, seed: int) -> models.
     options = {"n": n, "W": W, "J": J, "Jz": Jz}
     spec = parse_model(Table(options, "model", MODEL_KEYS["xxz"], prefix="--"), {})
     number(seed, "--seed", integer=True, minimum=0, maximum=MAX_SEED)
-    if spec.n > MAX_EXACT_QUBITS:
+    limit = MAX_EXACT_QUBITS if max_n is None else max_n
+    if spec.n > limit:
         raise ConfigError(
             f"--n {spec.n} is too large: the l-bit construction diagonalizes 2^n x 2^n matrices, "
-            f"limited to n <= {MAX_EXACT_QUBITS}"
+            f"limited to n <= {limit}; use --method circuit for long chains"
         )
     return spec.build(seed=seed)
 
@@ -131,3 +140,89 @@ def lbits_report(
     _draw_figure(system, path, title)
     lines.append(f"figure: {path}")
     return "\n".join(lines)
+
+
+#: Longest chain of the circuit l-bit report (the model's own limit is 1000 sites).
+MAX_CIRCUIT_REPORT_SITES = 256
+
+
+def circuit_lbits_report(
+    *,
+    n: int,
+    W: float,
+    J: float,
+    Jz: float,
+    seed: int,
+    options: dict[str, object],
+    out: Path,
+) -> str:
+    """Report on circuit l-bits of ``RandomFieldXXZ(n, W, J, Jz, seed)`` (``lbits.construct(H,
+    method="circuit", **options)``: block, layers, cost, max_iterations).
+
+    Returns a table with one row per site (bare field, h_i and J_{i,i+1} of U^dag H U's Z part,
+    mean ranges of tau^z_i and tau^x_i, the light-cone width and the CX counts of the pulse and
+    readout circuits of tau^x_i), then epsilon (before and after the fit), the build time and
+    the figure path (mean ranges per site; |J_ij| against distance). Costs: the fit (n = 64,
+    3 layers, 200 iterations: ~3 min on one core) and one transpilation per circuit (~0.1-1 s).
+    """
+    from echo_lab.circuit_lbits.report import summarize
+
+    model = validated_model(n=n, W=W, J=J, Jz=Jz, seed=seed, max_n=MAX_CIRCUIT_REPORT_SITES)
+    system = lbits.construct(model.hamiltonian(), method="circuit", **options)
+    report = summarize(system)
+    nearest = {(i, j): value for i, j, value in report["J"] if j == i + 1}
+    title = (
+        f"circuit l-bits ({report['layout']}, {report['gate_family']} gates, cost "
+        f"{report['cost']}): n = {n}, W = {W:g}, J = {J:g}, Jz = {Jz:g}, seed = {seed}"
+    )
+    header = (
+        f"{'site':>4} {'h_bare':>9} {'h_eff':>9} {'J_nn':>11} {'range_z':>8} {'range_x':>8} "
+        f"{'cone':>5} {'pulse_cx':>8} {'readout_cx':>10}"
+    )
+    lines = [title, "", header, "-" * len(header)]
+    for i in range(n):
+        coupling = f"{nearest[(i, i + 1)]:11.3e}" if (i, i + 1) in nearest else f"{'-':>11}"
+        lines.append(
+            f"{i:>4d} {model.fields[i]:9.4f} {report['h'][i]:9.4f} {coupling} "
+            f"{report['mean_range_z'][i]:8.4f} {report['mean_range_x'][i]:8.4f} "
+            f"{report['cone_sites'][i]:>5d} {report['pulse_cx'][i]:>8d} "
+            f"{report['readout_cx'][i]:>10d}"
+        )
+    lines += [
+        "",
+        f"epsilon (offdiagonal fraction): {report['epsilon']:.4e} "
+        f"(start {report['epsilon_start']:.4e})",
+        f"gates: {report['gates']}, fit iterations: {report['iterations']}, "
+        f"engine: {report['engine']}",
+        f"build time: {report['build_seconds']:.1f} s",
+    ]
+    path = Path(out) / f"circuit_lbits_n{n}_W{W:g}_seed{seed}.png"
+    _draw_circuit_figure(report, path, title)
+    lines.append(f"figure: {path}")
+    return "\n".join(lines)
+
+
+def _draw_circuit_figure(report: dict[str, object], path: Path, title: str) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11.0, 4.2))
+    FigureCanvasAgg(figure)
+    left, right = figure.subplots(1, 2)
+    sites = np.arange(int(report["n"]))  # type: ignore[call-overload]
+    left.plot(sites, report["mean_range_z"], "o-", ms=3, label=r"$\tau^z_i$")
+    left.plot(sites, report["mean_range_x"], "s-", ms=3, label=r"$\tau^x_i$")
+    left.set_xlabel("site i")
+    left.set_ylabel("mean range (sites)")
+    left.legend(fontsize="small")
+    couplings = np.array(report["J"], dtype=float).reshape(-1, 3)
+    distance = couplings[:, 1] - couplings[:, 0]
+    magnitude = np.abs(couplings[:, 2])
+    shown = magnitude > 0
+    right.semilogy(distance[shown], magnitude[shown], "o", alpha=0.5)
+    right.set_xlabel("distance |i - j|")
+    right.set_ylabel(r"$|J_{ij}|$ of $U^\dagger H U$")
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=150)

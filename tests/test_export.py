@@ -57,7 +57,7 @@ def _assert_close(committed: Any, fresh: Any, where: str) -> None:
 def test_every_committed_file_loads_and_reproduces_the_manifest():
     manifest = _manifest(COMMITTED)
     listed = {export.MANIFEST_NAME}
-    assert len(manifest["circuits"]) == 6
+    assert len(manifest["circuits"]) == 9 + 3 * len(export.DEVICES)
     for name, entry in manifest["circuits"].items():
         listed.update(entry["files"].values())
         circuits = []
@@ -136,3 +136,27 @@ def test_fid_trace_is_consistent_with_the_fid_circuit():
 def test_load_circuit_file_rejects_unknown_types(tmp_path: Path):
     with pytest.raises(ConfigError, match="unknown circuit file type"):
         export.load_circuit_file(tmp_path / "circuit.txt")
+
+
+def test_device_circuits_use_only_the_devices_native_gates_and_couplers():
+    pytest.importorskip("qiskit_ibm_runtime", reason="device circuits need the [hardware] extra")
+    from echo_lab.hardware.devices import load_device
+
+    manifest = _manifest(COMMITTED)["circuits"]
+    devices = [entry for entry in manifest.values() if entry.get("isa")]
+    assert {entry["device"] for entry in devices} == set(export.DEVICES)
+    for entry in devices:
+        target = load_device(entry["device"]).target
+        qc = export.load_circuit_file(COMMITTED / entry["files"]["qasm3"])[0]
+        assert set(qc.count_ops()) - {"barrier"} <= set(target.operation_names), entry["device"]
+        layout = entry["layout"]
+        for instruction in qc.data:
+            if instruction.operation.num_qubits == 2:
+                a, b = (qc.find_bit(q).index for q in instruction.qubits)
+                pairs = {(layout[a], layout[b]), (layout[b], layout[a])}
+                assert any(pair in target.build_coupling_map().get_edges() for pair in pairs)
+        assert entry["two_qubit_gates"] > 0
+    by_pulse = {
+        e["pulses"][0]["kind"]: e["two_qubit_gates"] for e in devices if e["device"] == "fez"
+    }
+    assert by_pulse["pbit"] < by_pulse["lbit:1"]

@@ -78,3 +78,26 @@ def test_report_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["lbits", "--n", "4", "--W", "-1", "--out", str(tmp_path)]) == 2
     assert "W must be >= 0" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_circuit_report_lists_every_site_with_its_cx_counts(tmp_path: Path) -> None:
+    from echo_lab.reports import circuit_lbits_report
+
+    text = circuit_lbits_report(
+        n=8,
+        W=12.0,
+        J=1.0,
+        Jz=1.0,
+        seed=2,
+        options={"layers": 2, "max_iterations": 20},
+        out=tmp_path,
+    )
+    rows = [line for line in text.splitlines() if line[:4].strip().isdigit()]
+    assert len(rows) == 8
+    # a depth-2 brickwork pulse needs CX gates, and a readout circuit never more than its pulse
+    pulse_cx = [int(row.split()[-2]) for row in rows]
+    readout_cx = [int(row.split()[-1]) for row in rows]
+    assert all(p > 0 for p in pulse_cx) and all(r <= p for r, p in zip(readout_cx, pulse_cx))
+    assert "epsilon (offdiagonal fraction)" in text
+    assert (tmp_path / "circuit_lbits_n8_W12_seed2.png").is_file()
+    assert main(["lbits", "--method", "circuit", "--n", "300", "--out", str(tmp_path)]) == 2
