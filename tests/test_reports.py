@@ -97,7 +97,9 @@ def test_circuit_report_lists_every_site_with_its_cx_counts(tmp_path: Path) -> N
     # a depth-2 brickwork pulse needs CX gates, and a readout circuit never more than its pulse
     pulse_cx = [int(row.split()[-2]) for row in rows]
     readout_cx = [int(row.split()[-1]) for row in rows]
-    assert all(p > 0 for p in pulse_cx) and all(r <= p for r, p in zip(readout_cx, pulse_cx))
+    assert all(p > 0 for p in pulse_cx) and all(
+        r <= p for r, p in zip(readout_cx, pulse_cx, strict=True)
+    )
     assert "epsilon (offdiagonal fraction)" in text
     assert (tmp_path / "circuit_lbits_n8_W12_seed2.png").is_file()
     assert main(["lbits", "--method", "circuit", "--n", "300", "--out", str(tmp_path)]) == 2
