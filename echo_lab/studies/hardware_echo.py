@@ -54,6 +54,7 @@ from echo_lab.studies.base import (
     KindSettings,
     check_probe,
     check_pulse_geometry,
+    construct_circuit_lbits,
     construct_lbits,
     initial_states,
     refuse_larger,
@@ -260,8 +261,13 @@ def compute_hardware(spec: StudySpec, point: Mapping[str, Scalar], realization: 
     setup = setup_unit(spec, point, realization)
     settings: HardwareSettings = setup.settings
     hamiltonian = setup.model.hamiltonian()
-    needs = any(p.needs_lbits for p in settings.protocol.pulses)
-    lbit_system = construct_lbits(setup, settings.lbits.method) if needs else None
+    families = {pulse.family for pulse in settings.protocol.pulses}
+    systems = {
+        "lbit": construct_lbits(setup, settings.lbits.method) if "lbit" in families else None,
+        "circuit": construct_circuit_lbits(setup, settings.lbits)
+        if "circuit" in families
+        else None,
+    }
     probe = settings.protocol.probe_site(setup.lattice)
     with stage("pulses"):
         sequences = {
@@ -270,7 +276,7 @@ def compute_hardware(spec: StudySpec, point: Mapping[str, Scalar], realization: 
                 n=setup.n,
                 probe=probe,
                 pulse=pulse,
-                lbit_system=lbit_system,
+                lbit_system=systems.get(pulse.family),
                 lattice=setup.lattice,
             )
             for pulse in settings.protocol.pulses
