@@ -5,11 +5,16 @@ Pure numerics on arrays (no I/O, no plotting), used by the scaling study
 
 * :func:`kept_fraction`: the late-time mean of a trace divided by its initial value (what
   fraction of the l-bit coherence <tau^x_p> an echo keeps);
+* :func:`ratio_of_means`: a disorder average of a ratio taken as the ratio of the averages
+  (late-time coherence over initial coherence), with its delta-method standard error: robust
+  where single realizations have an initial value near 0;
 * :func:`extrapolate_in_size`: a weighted straight-line fit of a quantity against 1/N,
   k(N) = k_inf + c / N, with the error of k_inf and the residuals;
 * :func:`crossover`: where a curve over W crosses a level (linear interpolation in log W);
 * :func:`fit_plateau_approach`: how an echo approaches its late-time plateau, fitted with a
-  power law, a logarithm and a stretched exponential, compared by their residuals.
+  power law, a logarithm and a stretched exponential, compared by their residuals;
+* :func:`late_drift`: the slope of an echo against ln T after its initial drop, with its
+  standard error (is a slow logarithmic dephasing resolved above the disorder noise?).
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ from echo_lab.errors import ConfigError
 
 __all__ = [
     "LATE_FRACTION",
+    "Drift",
     "PlateauFit",
     "SizeFit",
     "crossover",
     "extrapolate_in_size",
     "fit_plateau_approach",
     "kept_fraction",
+    "late_drift",
+    "ratio_of_means",
 ]
 
 #: Late-time window: total times T >= LATE_FRACTION * T_max (the last decade of a log grid).
@@ -58,6 +66,34 @@ def kept_fraction(
     mean = np.mean(np.asarray(traces)[..., late], axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.asarray(initial) != 0, mean / np.asarray(initial), np.nan)
+
+
+def ratio_of_means(
+    numerator: np.ndarray, denominator: np.ndarray, *, axis: int = -1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """R = mean(a) / mean(b) over ``axis`` (pairs where both are finite), its standard error
+    and the number of pairs: ``(R, sem, count)``, each of the shape without ``axis``.
+
+    The error is the delta method's, sem(R) = std(a - R b) / (sqrt(m) |mean(b)|) for m pairs
+    (NaN for m < 2). The kept fraction of a disorder ensemble is late-time <tau^x_p> summed
+    over realizations divided by the initial <tau^x_p> summed: unlike the mean of per-realization
+    ratios it is not dominated by the realizations whose initial value is close to 0.
+    """
+    a = np.moveaxis(np.asarray(numerator, dtype=float), axis, -1)
+    b = np.moveaxis(
+        np.broadcast_to(np.asarray(denominator, dtype=float), np.shape(numerator)), axis, -1
+    )
+    valid = np.isfinite(a) & np.isfinite(b)
+    a, b = np.where(valid, a, 0.0), np.where(valid, b, 0.0)
+    count = valid.sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_a, mean_b = a.sum(-1) / count, b.sum(-1) / count
+        ratio = mean_a / mean_b
+        residual = np.where(valid, a - ratio[..., None] * b, 0.0)
+        variance = (residual**2).sum(-1) / (count - 1)
+        sem = np.sqrt(variance / count) / np.abs(mean_b)
+    sem = np.where(count >= 2, sem, np.nan)
+    return ratio, sem, count
 
 
 @dataclass(frozen=True)
@@ -203,3 +239,48 @@ def fit_plateau_approach(times: np.ndarray, values: np.ndarray) -> dict[str, Pla
         fitted = dict(zip(parameters, map(float, values_fit), strict=True))
         fits[name] = PlateauFit(name, form, fitted, rms)
     return fits
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A straight line v = offset + slope ln T over T >= ``start``: slope per e-fold of T."""
+
+    slope: float
+    slope_error: float
+    offset: float
+    start: float
+    points: int
+
+
+def late_drift(
+    times: np.ndarray, values: np.ndarray, *, start: float, errors: np.ndarray | None = None
+) -> Drift:
+    """Fit ``values`` at ``times >= start`` with offset + slope ln T (weights 1 / errors^2).
+
+    The error of the slope is the least-squares one, scaled up by sqrt(chi^2 / dof) when the
+    scatter exceeds ``errors`` (or estimated from the scatter without them). Dephasing through
+    l-bit couplings J_pq ~ exp(-|p - q| / xi) acts on a ln T scale (one more neighbour every
+    xi ln 2 of ln T), so a slope compatible with 0 means it is below the resolution.
+    """
+    t = np.asarray(times, dtype=float)
+    v = np.asarray(values, dtype=float)
+    sigma = np.ones_like(v) if errors is None else np.asarray(errors, dtype=float)
+    keep = (t >= start) & np.isfinite(v) & np.isfinite(sigma) & (sigma > 0)
+    t, v, sigma = t[keep], v[keep], sigma[keep]
+    if t.size < 3:
+        raise ConfigError(
+            f"late_drift needs at least 3 times >= {start:g}, got {t.size}: start earlier"
+        )
+    design = np.column_stack([np.ones_like(t), np.log(t)]) / sigma[:, None]
+    solution, *_ = np.linalg.lstsq(design, v / sigma, rcond=None)
+    covariance = np.linalg.inv(design.T @ design)
+    chi2 = float(np.sum(((v - design @ solution * sigma) / sigma) ** 2))
+    dof = t.size - 2
+    scale = chi2 / dof if errors is None else max(1.0, chi2 / dof)
+    return Drift(
+        slope=float(solution[1]),
+        slope_error=float(np.sqrt(covariance[1, 1] * scale)),
+        offset=float(solution[0]),
+        start=float(start),
+        points=int(t.size),
+    )

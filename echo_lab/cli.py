@@ -86,8 +86,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from echo_lab.plot import plot_file
 
-    for figure in plot_file(Path(args.file), out=Path(args.out) if args.out else None):
-        print(f"figure: {figure}")
+    paths = [Path(name) for name in args.files]
+    for written in plot_file(*paths, out=Path(args.out) if args.out else None):
+        print(f"{'summary' if written.suffix == '.md' else 'figure'}: {written}")
     return 0
 
 
@@ -134,8 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("plot", help="redraw the figures of a results file")
-    p.add_argument("file", help="NetCDF results file")
+    p = sub.add_parser("plot", help="redraw the figures of a results file (or combined files)")
+    p.add_argument(
+        "files", nargs="+", help="NetCDF results file; several echo_scaling files combine"
+    )
     p.add_argument("--out", default=None, help="folder for the figures (default: beside the file)")
     p.set_defaults(func=_cmd_plot)
 

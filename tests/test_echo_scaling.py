@@ -11,8 +11,9 @@ from echo_lab import lbits, models
 from echo_lab.config import parse_spec
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import embed
+from echo_lab.plot import plot_file
 from echo_lab.results import load_results
-from echo_lab.studies.echo_scaling import combine_results, scaling_table
+from echo_lab.studies.echo_scaling import combine_results, scaling_summary, scaling_table
 from echo_lab.study import run_study
 
 SMALL = """
@@ -74,6 +75,29 @@ def test_table_and_combination_of_files(result: object) -> None:
     combined = combine_results([part_b, part_a])
     assert list(combined["n"].values) == [6, 8]
     assert int(combined["kept"].sel(n=8).count("realization").max()) == 2
+    # the table's kept fraction is the ratio of realization sums of late and initial values
+    pbit = next(row for row in rows if row["pulse"] == "pbit" and row["W"] == 16.0)
+    at = ds.sel(background="z-random", pulse="pbit", W=16.0, n=8)
+    late = (at["kept"] * at["tau_x_initial"]).sum("realization")
+    assert pbit["mean"][1] == pytest.approx(float(late / at["tau_x_initial"].sum()), rel=1e-12)
+
+
+def test_summary_and_plots_of_combined_files(result: object, tmp_path: Path) -> None:
+    ds = result
+    text = scaling_summary(ds)
+    assert "| 16 |" in text and "N -> inf" in text and "Crossover" in text
+    assert text.count("**") == 2 * 2  # p-bit and lbit:1 tables (the exact l-bit keeps 1)
+    for n in (6, 8):
+        ds.sel(n=[n]).to_netcdf(tmp_path / f"part{n}.nc")
+    written = plot_file(tmp_path / "part6.nc", tmp_path / "part8.nc", out=tmp_path / "figs")
+    names = sorted(path.name for path in written)
+    assert names == [
+        "scaling_test_combined_plateau.png",
+        "scaling_test_combined_prediction.png",
+        "scaling_test_combined_scaling.png",
+        "scaling_test_combined_summary.md",
+    ]
+    assert (tmp_path / "figs" / "scaling_test_combined_summary.md").read_text() == text
 
 
 def test_a_scaling_study_needs_an_lbit_pulse(tmp_path: Path) -> None:

@@ -43,10 +43,13 @@ import xarray as xr
 from echo_lab import plot
 from echo_lab.analysis import (
     LATE_FRACTION,
+    Drift,
     crossover,
     extrapolate_in_size,
     fit_plateau_approach,
     kept_fraction,
+    late_drift,
+    ratio_of_means,
 )
 from echo_lab.errors import ConfigError
 from echo_lab.lbits import COUPLING_FIT_FLOOR
@@ -72,9 +75,13 @@ if TYPE_CHECKING:
 __all__ = [
     "KIND",
     "EchoScalingKind",
+    "approach_rows",
     "combine_results",
+    "ensemble_echo",
     "kept_statistics",
     "kept_variable",
+    "prediction_rows",
+    "scaling_summary",
     "scaling_table",
     "with_sweep_dims",
 ]
@@ -162,12 +169,23 @@ def combine_results(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     return combined.sortby("n")
 
 
-def kept_statistics(values: xr.DataArray) -> xr.Dataset:
-    """Mean, standard error (NaN-aware, over ``realization``) and the realization count."""
-    count = values.count("realization")
-    mean = values.mean("realization", skipna=True)
-    sem = values.std("realization", ddof=1, skipna=True) / np.sqrt(count)
-    return xr.Dataset({"mean": mean, "sem": sem, "count": count})
+def kept_statistics(ds: xr.Dataset) -> xr.Dataset:
+    """The ensemble kept fraction over ``realization``: ``mean`` = late-time <tau^x_p> summed
+    over realizations / initial <tau^x_p> summed (:func:`~echo_lab.analysis.ratio_of_means`),
+    its ``sem``, the realization ``count`` and the ``median`` of the per-realization kept
+    fractions (the spread is in the per-realization values of the results file)."""
+    kept = ds[kept_variable(ds)]
+    initial = ds["tau_x_initial" if kept.name == "kept" else "ctau_x_initial"]
+    late, initial = xr.broadcast(kept * initial, initial)
+    ratio, sem, count = xr.apply_ufunc(
+        ratio_of_means,
+        late,
+        initial,
+        input_core_dims=[["realization"], ["realization"]],
+        output_core_dims=[[], [], []],
+    )
+    median = kept.median("realization", skipna=True)
+    return xr.Dataset({"mean": ratio, "sem": sem, "count": count, "median": median})
 
 
 def kept_variable(ds: xr.Dataset) -> str:
@@ -176,11 +194,12 @@ def kept_variable(ds: xr.Dataset) -> str:
 
 
 def scaling_table(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[str, Any]]:
-    """One row per (W, pulse): the kept fraction (:func:`kept_variable`) mean +- sem at each N,
-    the extrapolation to N -> infinity with its error and residuals, and the p-bit's crossover
-    W* where its extrapolated kept fraction reaches 1/2 (the same value in every p-bit row)."""
+    """One row per (W, pulse): the ensemble kept fraction (:func:`kept_statistics`) +- sem and
+    the per-realization median at each N, the extrapolation to N -> infinity with its error and
+    residuals, and the p-bit's crossover W* where its extrapolated kept fraction reaches 1/2
+    (the same value in every p-bit row)."""
     at = ds.sel(background=background)
-    stats = kept_statistics(at[kept_variable(ds)])
+    stats = kept_statistics(at)
     rows = []
     for pulse in at["pulse"].values:
         if str(pulse) == "fid":
@@ -196,6 +215,7 @@ def scaling_table(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[
                     "mean": [float(v) for v in one["mean"].values],
                     "sem": [float(v) for v in one["sem"].values],
                     "count": [int(v) for v in one["count"].values],
+                    "median": [float(v) for v in one["median"].values],
                     "k_inf": fit.k_inf,
                     "k_inf_error": fit.k_inf_error,
                     "residuals": list(fit.residuals),
@@ -207,6 +227,148 @@ def scaling_table(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[
     for row in pbit:
         row["crossover_W"] = w_star
     return rows
+
+
+#: Total time after the p-bit echo's initial drop (T ~ 1 / J) from which the late drift is fitted.
+DRIFT_START = 3.0
+
+
+def prediction_rows(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[str, Any]]:
+    """The test of kept ~= a_p^2, one row per (N, W), realization by realization: the mean of
+    a_p^2, the ensemble kept fraction, the median of kept - a_p^2 and of its size, the
+    correlation of the two over realizations and the share of realizations within 0.1."""
+    at = ds.sel(background=background, pulse="pbit")
+    stats = kept_statistics(at)
+    rows = []
+    for n in at["n"].values:
+        for w in np.atleast_1d(at["W"].values):
+            one = at.sel(n=n, W=w)
+            kept = one[kept_variable(ds)].values.ravel()
+            weight = (one["static_weight"] ** 2).values.ravel()
+            keep = np.isfinite(kept) & np.isfinite(weight)
+            if keep.sum() < 3:
+                continue
+            kept, weight = kept[keep], weight[keep]
+            rows.append(
+                {
+                    "N": int(n),
+                    "W": float(w),
+                    "a_p^2": float(weight.mean()),
+                    "kept": float(stats["mean"].sel(n=n, W=w)),
+                    "median_excess": float(np.median(kept - weight)),
+                    "median_deviation": float(np.median(np.abs(kept - weight))),
+                    "correlation": float(np.corrcoef(kept, weight)[0, 1]),
+                    "within_0.1": float(np.mean(np.abs(kept - weight) < 0.1)),
+                    "realizations": int(keep.sum()),
+                }
+            )
+    return rows
+
+
+def _drift(times: np.ndarray, curve: np.ndarray, errors: np.ndarray) -> Drift | None:
+    """The late drift of one ensemble echo; errors only when every one is known (one
+    realization has none); None with fewer than 3 times from :data:`DRIFT_START`."""
+    if np.isfinite(curve[times >= DRIFT_START]).sum() < 3:
+        return None
+    known = bool(np.all(np.isfinite(errors) & (errors > 0)))
+    return late_drift(times, curve, start=DRIFT_START, errors=errors if known else None)
+
+
+def approach_rows(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[str, Any]]:
+    """How the p-bit ensemble echo approaches its plateau, one row per (N, W): the best form of
+    :func:`~echo_lab.analysis.fit_plateau_approach` over all T with its parameters, the late
+    drift (:func:`~echo_lab.analysis.late_drift` from :data:`DRIFT_START`, per e-fold of T;
+    NaN with fewer than 3 times there) and the median localization length of the couplings J_ij."""
+    at = ds.sel(background=background, pulse="pbit")
+    curves, errors = ensemble_echo(at)
+    times = at["time"].values
+    rows = []
+    for n in at["n"].values:
+        for w in np.atleast_1d(at["W"].values):
+            curve = curves.sel(n=n, W=w).values
+            if not np.isfinite(curve).any():
+                continue
+            fits = fit_plateau_approach(times, curve)
+            best = min(fits.values(), key=lambda fit: fit.rms) if fits else None
+            drift = _drift(times, curve, errors.sel(n=n, W=w).values)
+            rows.append(
+                {
+                    "N": int(n),
+                    "W": float(w),
+                    "best_form": best.form if best else "",
+                    "parameters": dict(best.parameters) if best else {},
+                    "drift_per_efold": drift.slope if drift else np.nan,
+                    "drift_error": drift.slope_error if drift else np.nan,
+                    "xi_couplings": float(at["xi_couplings"].sel(n=n, W=w).median()),
+                }
+            )
+    return rows
+
+
+def _cell(mean: float, error: float) -> str:
+    return "-" if not np.isfinite(mean) else f"{mean:.3f} ± {error:.3f}"
+
+
+def scaling_summary(ds: xr.Dataset, *, background: str = "z-random") -> str:
+    """The README findings of a (combined) scaling result as Markdown: the kept fraction by N
+    and W with the extrapolated column (:func:`scaling_table`), the crossover, the test of the
+    a_p^2 prediction (:func:`prediction_rows`) and the approach to the plateau
+    (:func:`approach_rows`)."""
+    ds = with_sweep_dims(ds)
+    rows = scaling_table(ds, background=background)
+    sizes = rows[0]["N"]
+    pulses = [p for p in dict.fromkeys(row["pulse"] for row in rows) if p != "lbit"]
+    lines = [
+        f"Kept fraction of <tau^x_p> (ensemble: late-time sum / initial sum over realizations, "
+        f"T >= {LATE_FRACTION:g} T_max; ± standard error; {background} background).",
+        "",
+    ]
+    for pulse in pulses:
+        mine = [row for row in rows if row["pulse"] == pulse]
+        header = " | ".join(f"N = {n}" for n in sizes)
+        lines += [
+            f"**{pulse_label(pulse)}** (realizations per N: {mine[0]['count']})",
+            "",
+            f"| W | {header} | N -> inf (k_inf + c/N) | median, N = {sizes[-1]} |",
+            "|---" * (len(sizes) + 3) + "|",
+        ]
+        for row in mine:
+            cells = " | ".join(_cell(m, e) for m, e in zip(row["mean"], row["sem"], strict=True))
+            extrapolated = _cell(row["k_inf"], row["k_inf_error"])
+            lines.append(f"| {row['W']:g} | {cells} | {extrapolated} | {row['median'][-1]:.3f} |")
+        lines.append("")
+    w_star = next((row["crossover_W"] for row in rows if row["pulse"] == "pbit"), np.nan)
+    lines += [
+        f"Crossover: the extrapolated p-bit kept fraction reaches 1/2 at W* = {w_star:.2f} "
+        "(linear in log W between the bracketing W).",
+        "",
+        "Prediction kept = a_p^2, realization by realization (p-bit pulse):",
+        "",
+        "| N | W | mean a_p^2 | kept | median(kept - a_p^2) | median abs | corr | within 0.1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in prediction_rows(ds, background=background):
+        lines.append(
+            f"| {row['N']} | {row['W']:g} | {row['a_p^2']:.3f} | {row['kept']:.3f} | "
+            f"{row['median_excess']:+.3f} | {row['median_deviation']:.3f} | "
+            f"{row['correlation']:.2f} | {row['within_0.1']:.0%} |"
+        )
+    lines += [
+        "",
+        f"Approach to the plateau (p-bit ensemble echo; drift: slope in ln T for T >= "
+        f"{DRIFT_START:g}):",
+        "",
+        "| N | W | best form over all T | parameters | drift per e-fold | median xi_J |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in approach_rows(ds, background=background):
+        numbers = ", ".join(f"{k} = {v:.3g}" for k, v in row["parameters"].items())
+        drift = f"{row['drift_per_efold']:+.4f} ± {row['drift_error']:.4f}"
+        lines.append(
+            f"| {row['N']} | {row['W']:g} | {row['best_form']} | {numbers} | {drift} | "
+            f"{row['xi_couplings']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -246,24 +408,41 @@ def plot_scaling(ds: xr.Dataset, axes: Sequence[Axes], *, background: str = "z-r
     bottom.set_ylabel("residual of k_inf + c / N")
 
 
+def ensemble_echo(at: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
+    """The ensemble echo <tau^x_p>(T) / <tau^x_p>(0) (realization sums, :func:`ratio_of_means`)
+    and its standard error, of a result selected at one pulse and background."""
+    signal = "tau_x" if "tau_x" in at else "ctau_x"
+    late, initial = xr.broadcast(at[signal], at[f"{signal}_initial"])
+    curve, sem, _ = xr.apply_ufunc(
+        ratio_of_means,
+        late,
+        initial,
+        input_core_dims=[["realization"], ["realization"]],
+        output_core_dims=[[], [], []],
+    )
+    return curve, sem
+
+
 def plot_plateau(ds: xr.Dataset, ax: Axes, *, background: str = "z-random") -> None:
-    """p-bit <tau^x_p>(T) / <tau^x_p>(0), disorder mean, at the largest N, one curve per W,
-    with the best-fitting form (smallest rms) dashed and named in the legend."""
+    """p-bit ensemble echo (:func:`ensemble_echo`) against T at the largest N, one curve per W,
+    with the best-fitting form of :func:`~echo_lab.analysis.fit_plateau_approach` (smallest
+    rms) dashed and named in the legend."""
     at = ds.sel(background=background, pulse="pbit")
     if "n" in at.dims:
         at = at.isel(n=-1)
     times = at["time"].values
-    signal = "tau_x" if "tau_x" in at else "ctau_x"
-    ratio = at[signal] / at[f"{signal}_initial"]
+    curves, errors = ensemble_echo(at)
     for w in np.atleast_1d(at["W"].values):
-        curve = ratio.sel(W=w).mean("realization", skipna=True).values
-        (line,) = ax.plot(times, curve, lw=1.2, label=f"W = {w:g}")
+        curve = curves.sel(W=w).values
+        error = np.nan_to_num(errors.sel(W=w).values)
+        line = ax.errorbar(times, curve, yerr=error, lw=1.2, elinewidth=0.5, label=f"W = {w:g}")
         fits = fit_plateau_approach(times, curve)
         if fits:
             best = min(fits.values(), key=lambda fit: fit.rms)
             numbers = ", ".join(f"{k} = {v:.3g}" for k, v in best.parameters.items())
             label = f"  {best.form}: {numbers}"
-            ax.plot(times, best.evaluate(times), "--", color=line.get_color(), lw=0.8, label=label)
+            color = line.lines[0].get_color()
+            ax.plot(times, best.evaluate(times), "--", color=color, lw=0.8, label=label)
     ax.set_xscale("log")
     ax.set_xlabel(plot.TIME_LABEL)
     ax.set_ylabel("p-bit echo: <tau^x_p>(T) / <tau^x_p>(0)")
@@ -335,6 +514,14 @@ class EchoScalingKind(EchoKind):
 
     def figures(self, ds: xr.Dataset) -> dict[str, Figure]:
         return scaling_figures(ds)
+
+    def combine(self, datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+        """Results of several files of this kind as one (:func:`combine_results`)."""
+        return combine_results(datasets)
+
+    def summary(self, ds: xr.Dataset) -> str:
+        """The findings tables (:func:`scaling_summary`)."""
+        return scaling_summary(ds)
 
 
 KIND = EchoScalingKind()
