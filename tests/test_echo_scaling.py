@@ -13,7 +13,14 @@ from echo_lab.errors import ConfigError
 from echo_lab.linalg import embed
 from echo_lab.plot import plot_file
 from echo_lab.results import load_results
-from echo_lab.studies.echo_scaling import combine_results, scaling_summary, scaling_table
+from echo_lab.states import probe_state
+from echo_lab.studies.echo_scaling import (
+    combine_results,
+    prediction_rows,
+    refocusing_prediction,
+    scaling_summary,
+    scaling_table,
+)
 from echo_lab.study import run_study
 
 SMALL = """
@@ -63,6 +70,52 @@ def test_static_weight_is_the_trace_of_sigma_x_and_tau_x(result: object) -> None
     expected = np.trace(x @ system.tau("x", probe)).real / 2**6
     got = float(ds["static_weight"].sel(n=6, W=4.0).isel(realization=0))
     assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_refocusing_prediction_equals_the_dense_sum_over_all_configurations() -> None:
+    rng = np.random.default_rng(4)
+    n, probe = 6, 2
+    model = models.RandomFieldXXZ(n=n, W=3.0, fields=rng.uniform(-3.0, 3.0, n))
+    system = lbits.construct(model.hamiltonian())
+    psi = probe_state(n, probe, background="z-random", rng=rng).vector()
+    # dense: the pulse X_p in the l-bit basis, c = U^dag psi, every configuration s
+    basis = system.from_lbit_basis(np.eye(2**n))
+    configs = np.arange(2**n)
+    flip = configs ^ (1 << probe)
+    x = np.zeros((2**n, 2**n))
+    x[flip, configs] = 1.0
+    pulse = basis.conj().T @ x @ basis
+    c = basis.conj().T @ psi
+    late = np.sum(pulse[configs, flip] ** 2 * c[flip] * c.conj())
+    initial = np.sum(c * c[flip].conj())
+    predicted, coverage = refocusing_prediction(system, probe, psi)
+    assert predicted == pytest.approx(late.real / initial.real, abs=1e-12)
+    assert coverage == pytest.approx(1.0, abs=1e-12)
+    # a_p is the plain mean of the flip amplitudes M_s; a_p^2 <= mean M_s^2 (Jensen)
+    a_p = np.trace(embed(np.array([[0.0, 1.0], [1.0, 0.0]]), [probe], n) @ system.tau("x", probe))
+    amplitudes = pulse[configs, flip]
+    assert np.mean(amplitudes).real == pytest.approx(a_p.real / 2**n, abs=1e-12)
+    assert (a_p.real / 2**n) ** 2 <= np.mean(np.abs(amplitudes) ** 2) + 1e-15
+    # fewer configurations: a partial sum, and its coverage says how much
+    partial, share = refocusing_prediction(system, probe, psi, configurations=2)
+    assert 0 < share < 1 and np.isfinite(partial)
+
+
+def test_study_records_the_refocusing_prediction_of_each_realization(result: object) -> None:
+    ds = result
+    one = ds.sel(n=6, W=4.0).isel(realization=1)
+    model = models.RandomFieldXXZ(n=6, W=4.0, fields=one["fields"].values[:6])
+    system = lbits.construct(model.hamiltonian())
+    probe = int(one["probe"])
+    seeds = np.random.SeedSequence(5).spawn(3)[1].spawn(1)[0]
+    psi = probe_state(6, probe, background="z-random", rng=np.random.default_rng(seeds)).vector()
+    expected, _ = refocusing_prediction(system, probe, psi)
+    got = float(one["kept_predicted"].sel(background="z-random"))
+    assert got == pytest.approx(expected, abs=1e-10)
+    # 256 configurations cover all 2^(N - 1) pairs up to N = 9
+    np.testing.assert_allclose(ds["kept_predicted_coverage"].values, 1.0, atol=1e-12)
+    rows = prediction_rows(ds)
+    assert {row["prediction"] for row in rows} == {"a_p^2", "refocusing"}
 
 
 def test_table_and_combination_of_files(result: object) -> None:

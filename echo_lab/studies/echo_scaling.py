@@ -13,21 +13,25 @@ coherence <tau^x_p> is recorded, plus per unit:
   C = sqrt(<sigma^x_p>^2 + <sigma^y_p>^2);
 * ``static_weight``: a_p = Tr(sigma^x_p tau^x_p) / 2^N, the weight of the bare spin in the l-bit
   (from the one-site window operator of tau^x_p, block by block);
-* ``xi_couplings``: the localization length of the effective couplings J_ij of this realization.
+* ``xi_couplings``: the localization length of the effective couplings J_ij of this realization;
+* ``kept_predicted`` (background) and ``kept_predicted_coverage``: the late-time p-bit kept
+  fraction predicted from the l-bits and the initial state (:func:`refocusing_prediction`).
 
 With ``"circuit"`` pulses (circuit l-bits, any N: long chains on Aer MPS) the same holds for
 the circuit l-bit coherence ``ctau_x``: ``ctau_x_initial`` and ``kept_circuit``; ``static_weight``
 and ``xi_couplings`` then come from the circuit l-bits when there are no exact ones. The initial
 values are measured by the unit's own backend at T = 0.
 
-The simplest prediction, that a p-bit pulse keeps about a_p^2 of the coherence (X_p = a_p
-tau^x_p + terms that dephase), is compared realization by realization in the figure
-``prediction``. Figures: ``scaling`` (disorder-mean kept fraction against W for every N, the
-extrapolation k(N) = k_inf + c / N of :func:`echo_lab.analysis.extrapolate_in_size` and its
-residuals), ``plateau`` (the p-bit <tau^x_p>(T) / <tau^x_p>(0) against T for every W at the
+The simplest prediction, that a p-bit pulse keeps about a_p^2 of the coherence (X_p = a_p tau^x_p +
+terms that dephase), and the refocusing prediction, which keeps the dependence of the pulse's flip
+amplitude on the other l-bits, are compared realization by realization in the figure ``prediction``
+and in :func:`prediction_rows`. Figures: ``scaling`` (disorder-mean kept fraction against W for
+every N, the extrapolation k(N) = k_inf + c / N of :func:`echo_lab.analysis.extrapolate_in_size` and
+its residuals), ``plateau`` (the p-bit <tau^x_p>(T) / <tau^x_p>(0) against T for every W at the
 largest N, with the best of the fits of :func:`echo_lab.analysis.fit_plateau_approach`) and
-``prediction``. :func:`scaling_table` gives the numbers of the README table; results of several
-files (e.g. N <= 12 and N = 14) combine with :func:`combine_results`.
+``prediction``. :func:`scaling_summary` writes the README tables (``echo-lab plot`` writes it as
+``<name>_summary.md``); results of several files (e.g. N <= 12 and N = 14) combine with
+:func:`combine_results`.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ __all__ = [
     "kept_statistics",
     "kept_variable",
     "prediction_rows",
+    "refocusing_prediction",
     "scaling_summary",
     "scaling_table",
     "with_sweep_dims",
@@ -111,6 +116,44 @@ def _xi(unit: EchoUnit) -> float:
     distances = np.array(sorted(by_distance), dtype=float)
     medians = np.array([np.exp(np.median(by_distance[int(d)])) for d in distances])
     return float(fit_localization_length(distances, medians, floor=COUPLING_FIT_FLOOR))
+
+
+#: Configurations per state in :func:`refocusing_prediction` (those of largest coherence).
+PREDICTION_CONFIGURATIONS = 256
+
+
+def refocusing_prediction(
+    system: Any, probe: int, state: np.ndarray, *, configurations: int = PREDICTION_CONFIGURATIONS
+) -> tuple[float, float]:
+    """The kept fraction a p-bit pulse X_p should leave at late times, from the l-bits alone,
+    and the share of the initial coherence it covers: ``(prediction, coverage)``.
+
+    In the l-bit basis |s> (``system``: an :class:`~echo_lab.lbits.LBitSystem`) write
+    c_s = <s|psi> and M_s = <s|X_p|s^p> (s^p: s with l-bit p flipped). A Hahn echo keeps the
+    coherence rho[s^p, s] = c_{s^p} c_s^* only through the path s^p -> s of the pulse (every
+    other path leaves an l-bit flipped and dephases), so at late times
+    <tau^x_p> -> Re sum_s M_s^2 c_{s^p} c_s^* against sum_s c_s c_{s^p}^* at T = 0. The ratio is
+    the coherence-weighted mean of M_s^2 over the background configurations, which is >= the
+    static a_p^2 = (mean_s M_s)^2 by Jensen's inequality. Evaluated on the ``configurations``
+    pairs {s, s^p} of largest |c_s c_{s^p}| (``coverage``: their share of sum |c_s c_{s^p}|):
+    two basis changes of that many columns, ``2 sum_b d_b^2 K`` operations.
+    """
+    n = system.n
+    flip = np.arange(1 << n) ^ (1 << probe)
+    coefficients = system.to_lbit_basis(np.asarray(state))
+    coherence = np.conj(coefficients) * coefficients[flip]  # c_s^* c_{s^p}
+    lower = np.flatnonzero((np.arange(1 << n) >> probe) & 1 == 0)  # one s of each pair
+    weights = np.abs(coherence[lower])
+    chosen = lower[np.argsort(-weights, kind="stable")[:configurations]]
+    columns = np.zeros((1 << n, chosen.size))
+    columns[chosen, np.arange(chosen.size)] = 1.0
+    flipped = system.from_lbit_basis(columns)[flip]  # X_p |s> in the computational basis
+    amplitudes = np.conj(system.to_lbit_basis(flipped)[flip[chosen], np.arange(chosen.size)])
+    # pair {s, s^p}: M_s^2 c_{s^p} c_s^* + conj(same); initial: c_s c_{s^p}^* + conj(same)
+    late = 2 * np.real(amplitudes**2 * coherence[chosen]).sum()
+    initial = 2 * np.real(coherence[chosen]).sum()
+    coverage = float(weights[np.isin(lower, chosen)].sum() / max(weights.sum(), 1e-300))
+    return (float(late / initial) if initial != 0 else float("nan")), coverage
 
 
 def _initial_values(unit: EchoUnit, names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -144,6 +187,13 @@ def compute_scaling_unit(
     late = times >= LATE_FRACTION * times.max()
     ds["coherence_late"] = (("background", "pulse"), ds["coherence"].values[..., late].mean(-1))
     ds["static_weight"] = ((), _one_site_weight(unit))
+    if unit.lbit_system is not None:
+        predicted = [
+            refocusing_prediction(unit.lbit_system, unit.probe, state.vector())
+            for state in unit.states.values()
+        ]
+        ds["kept_predicted"] = (("background",), [value for value, _ in predicted])
+        ds["kept_predicted_coverage"] = (("background",), [share for _, share in predicted])
     ds["xi_couplings"] = ((), _xi(unit))
     ds["static_weight"].attrs["long_name"] = "a_p = Tr(sigma^x_p tau^x_p) / 2^N"
     return ds
@@ -234,34 +284,40 @@ DRIFT_START = 3.0
 
 
 def prediction_rows(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[str, Any]]:
-    """The test of kept ~= a_p^2, one row per (N, W), realization by realization: the mean of
-    a_p^2, the ensemble kept fraction, the median of kept - a_p^2 and of its size, the
-    correlation of the two over realizations and the share of realizations within 0.1."""
+    """The tests of the p-bit kept fraction against a prediction, one row per (N, W, prediction),
+    realization by realization: ``"a_p^2"`` (the static weight) and, where the result has it,
+    ``"refocusing"`` (``kept_predicted``, :func:`refocusing_prediction`). Each row: the mean
+    prediction, the ensemble kept fraction, the median of kept - prediction and of its size,
+    their correlation over realizations and the share of realizations within 0.1."""
     at = ds.sel(background=background, pulse="pbit")
     stats = kept_statistics(at)
+    predictions = {"a_p^2": at["static_weight"] ** 2}
+    if "kept_predicted" in at:
+        predictions["refocusing"] = at["kept_predicted"]
     rows = []
     for n in at["n"].values:
         for w in np.atleast_1d(at["W"].values):
-            one = at.sel(n=n, W=w)
-            kept = one[kept_variable(ds)].values.ravel()
-            weight = (one["static_weight"] ** 2).values.ravel()
-            keep = np.isfinite(kept) & np.isfinite(weight)
-            if keep.sum() < 3:
-                continue
-            kept, weight = kept[keep], weight[keep]
-            rows.append(
-                {
-                    "N": int(n),
-                    "W": float(w),
-                    "a_p^2": float(weight.mean()),
-                    "kept": float(stats["mean"].sel(n=n, W=w)),
-                    "median_excess": float(np.median(kept - weight)),
-                    "median_deviation": float(np.median(np.abs(kept - weight))),
-                    "correlation": float(np.corrcoef(kept, weight)[0, 1]),
-                    "within_0.1": float(np.mean(np.abs(kept - weight) < 0.1)),
-                    "realizations": int(keep.sum()),
-                }
-            )
+            kept_all = at[kept_variable(ds)].sel(n=n, W=w).values.ravel()
+            for name, values in predictions.items():
+                predicted = values.sel(n=n, W=w).values.ravel()
+                keep = np.isfinite(kept_all) & np.isfinite(predicted)
+                if keep.sum() < 3:
+                    continue
+                kept, predicted = kept_all[keep], predicted[keep]
+                rows.append(
+                    {
+                        "N": int(n),
+                        "W": float(w),
+                        "prediction": name,
+                        "predicted": float(predicted.mean()),
+                        "kept": float(stats["mean"].sel(n=n, W=w)),
+                        "median_excess": float(np.median(kept - predicted)),
+                        "median_deviation": float(np.median(np.abs(kept - predicted))),
+                        "correlation": float(np.corrcoef(kept, predicted)[0, 1]),
+                        "within_0.1": float(np.mean(np.abs(kept - predicted) < 0.1)),
+                        "realizations": int(keep.sum()),
+                    }
+                )
     return rows
 
 
@@ -342,14 +398,17 @@ def scaling_summary(ds: xr.Dataset, *, background: str = "z-random") -> str:
         f"Crossover: the extrapolated p-bit kept fraction reaches 1/2 at W* = {w_star:.2f} "
         "(linear in log W between the bracketing W).",
         "",
-        "Prediction kept = a_p^2, realization by realization (p-bit pulse):",
+        "Predictions of the p-bit kept fraction, realization by realization (a_p^2: the static "
+        "weight; refocusing: the coherence-weighted mean of M_s^2, `refocusing_prediction`):",
         "",
-        "| N | W | mean a_p^2 | kept | median(kept - a_p^2) | median abs | corr | within 0.1 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| N | W | prediction | mean predicted | kept | median(kept - pred.) | median abs | corr "
+        "| within 0.1 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in prediction_rows(ds, background=background):
         lines.append(
-            f"| {row['N']} | {row['W']:g} | {row['a_p^2']:.3f} | {row['kept']:.3f} | "
+            f"| {row['N']} | {row['W']:g} | {row['prediction']} | {row['predicted']:.3f} | "
+            f"{row['kept']:.3f} | "
             f"{row['median_excess']:+.3f} | {row['median_deviation']:.3f} | "
             f"{row['correlation']:.2f} | {row['within_0.1']:.0%} |"
         )
@@ -450,15 +509,20 @@ def plot_plateau(ds: xr.Dataset, ax: Axes, *, background: str = "z-random") -> N
 
 
 def plot_prediction(ds: xr.Dataset, ax: Axes, *, background: str = "z-random") -> None:
-    """Per realization: the p-bit kept fraction against a_p^2, with the line y = x."""
+    """Per realization: the p-bit kept fraction against a_p^2 (dots) and, where the result has
+    it, against the refocusing prediction (crosses), with the line y = x."""
     at = ds.sel(background=background, pulse="pbit")
     for point, one in plot.points(at):
-        weight = (one["static_weight"] ** 2).values.ravel()
-        label = plot.describe(point) or None
         kept = one[kept_variable(ds)].values.ravel()
-        ax.plot(weight, kept, "o", ms=2, alpha=0.6, label=label)
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="kept = a_p^2")
-    ax.set_xlabel("a_p^2 = (Tr(sigma^x_p tau^x_p) / 2^N)^2")
+        label = plot.describe(point) or ""
+        (dots,) = ax.plot((one["static_weight"] ** 2).values.ravel(), kept, "o", ms=2, alpha=0.5)
+        dots.set_label(f"{label} a_p^2".strip())
+        if "kept_predicted" in one:
+            predicted = one["kept_predicted"].values.ravel()
+            color = dots.get_color()
+            ax.plot(predicted, kept, "x", ms=3, color=color, label=f"{label} refocusing".strip())
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="kept = prediction")
+    ax.set_xlabel("prediction: a_p^2 (o) or coherence-weighted M_s^2 (x)")
     ax.set_ylabel("p-bit kept fraction")
     ax.legend(fontsize="xx-small", ncol=2)
 
