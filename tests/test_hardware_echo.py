@@ -12,7 +12,7 @@ pytest.importorskip("qiskit_ibm_runtime", reason="the device study needs the [ha
 from echo_lab.config import parse_spec
 from echo_lab.errors import ConfigError
 from echo_lab.results import load_results
-from echo_lab.studies.hardware_echo import shot_budgets
+from echo_lab.studies.hardware_echo import hardware_summary, shot_budgets
 from echo_lab.study import run_study
 
 TINY = """
@@ -73,3 +73,14 @@ def test_unknown_device_list_entries_are_refused(tmp_path: Path) -> None:
         parse_spec(TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigated = ["torino"]'))
     with pytest.raises(ConfigError, match="mitigation"):
         parse_spec(TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigation = ["magic"]'))
+
+
+def test_summary_reports_the_values_of_the_longest_time(result: object) -> None:
+    ds = result
+    text = hardware_summary(ds)
+    row = next(line for line in text.splitlines() if line.startswith("| fez x3 | lbit:1 |"))
+    at = ds.sel(setting="fez x3", pulse="lbit:1", time=1.5).isel(realization=0)
+    raw, error = float(at["sx_raw"]), float(at["sx_raw_stderr"])
+    assert f"{raw:.3f} ± {error:.3f}" in row  # one realization: the shot error alone
+    assert f"| {float(at['sx_exact']):.3f} |" in row
+    assert "T = 1.5" in text and text.count("| fez") == 3 * 2
