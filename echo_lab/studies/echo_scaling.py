@@ -365,21 +365,15 @@ def _cell(mean: float, error: float) -> str:
     return "-" if not np.isfinite(mean) else f"{mean:.3f} ± {error:.3f}"
 
 
-def scaling_summary(ds: xr.Dataset, *, background: str = "z-random") -> str:
-    """The README findings of a (combined) scaling result as Markdown: the kept fraction by N
-    and W with the extrapolated column (:func:`scaling_table`), the crossover, the test of the
-    a_p^2 prediction (:func:`prediction_rows`) and the approach to the plateau
-    (:func:`approach_rows`)."""
-    ds = with_sweep_dims(ds)
-    rows = scaling_table(ds, background=background)
+def _kept_lines(rows: list[dict[str, Any]], background: str) -> list[str]:
+    """Markdown tables of :func:`scaling_table` rows, one per pulse but the exact l-bit."""
     sizes = rows[0]["N"]
-    pulses = [p for p in dict.fromkeys(row["pulse"] for row in rows) if p != "lbit"]
     lines = [
         f"Kept fraction of <tau^x_p> (ensemble: late-time sum / initial sum over realizations, "
         f"T >= {LATE_FRACTION:g} T_max; ± standard error; {background} background).",
         "",
     ]
-    for pulse in pulses:
+    for pulse in [p for p in dict.fromkeys(row["pulse"] for row in rows) if p != "lbit"]:
         mine = [row for row in rows if row["pulse"] == pulse]
         header = " | ".join(f"N = {n}" for n in sizes)
         lines += [
@@ -394,10 +388,17 @@ def scaling_summary(ds: xr.Dataset, *, background: str = "z-random") -> str:
             lines.append(f"| {row['W']:g} | {cells} | {extrapolated} | {row['median'][-1]:.3f} |")
         lines.append("")
     w_star = next((row["crossover_W"] for row in rows if row["pulse"] == "pbit"), np.nan)
-    lines += [
+    return [
+        *lines,
         f"Crossover: the extrapolated p-bit kept fraction reaches 1/2 at W* = {w_star:.2f} "
         "(linear in log W between the bracketing W).",
         "",
+    ]
+
+
+def _prediction_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The Markdown table of :func:`prediction_rows`."""
+    lines = [
         "Predictions of the p-bit kept fraction, realization by realization (a_p^2: the static "
         "weight; refocusing: the coherence-weighted mean of M_s^2, `refocusing_prediction`):",
         "",
@@ -405,28 +406,45 @@ def scaling_summary(ds: xr.Dataset, *, background: str = "z-random") -> str:
         "| within 0.1 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in prediction_rows(ds, background=background):
+    for row in rows:
         lines.append(
             f"| {row['N']} | {row['W']:g} | {row['prediction']} | {row['predicted']:.3f} | "
-            f"{row['kept']:.3f} | "
-            f"{row['median_excess']:+.3f} | {row['median_deviation']:.3f} | "
+            f"{row['kept']:.3f} | {row['median_excess']:+.3f} | {row['median_deviation']:.3f} | "
             f"{row['correlation']:.2f} | {row['within_0.1']:.0%} |"
         )
-    lines += [
-        "",
+    return [*lines, ""]
+
+
+def _approach_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The Markdown table of :func:`approach_rows`."""
+    lines = [
         f"Approach to the plateau (p-bit ensemble echo; drift: slope in ln T for T >= "
         f"{DRIFT_START:g}):",
         "",
         "| N | W | best form over all T | parameters | drift per e-fold | median xi_J |",
         "|---|---|---|---|---|---|",
     ]
-    for row in approach_rows(ds, background=background):
+    for row in rows:
         numbers = ", ".join(f"{k} = {v:.3g}" for k, v in row["parameters"].items())
         drift = f"{row['drift_per_efold']:+.4f} ± {row['drift_error']:.4f}"
         lines.append(
             f"| {row['N']} | {row['W']:g} | {row['best_form']} | {numbers} | {drift} | "
             f"{row['xi_couplings']:.2f} |"
         )
+    return lines
+
+
+def scaling_summary(ds: xr.Dataset, *, background: str = "z-random") -> str:
+    """The README findings of a (combined) scaling result as Markdown: the kept fraction by N
+    and W with the extrapolated column (:func:`scaling_table`), the crossover, the tests of the
+    predictions (:func:`prediction_rows`) and the approach to the plateau
+    (:func:`approach_rows`)."""
+    ds = with_sweep_dims(ds)
+    lines = [
+        *_kept_lines(scaling_table(ds, background=background), background),
+        *_prediction_lines(prediction_rows(ds, background=background)),
+        *_approach_lines(approach_rows(ds, background=background)),
+    ]
     return "\n".join(lines) + "\n"
 
 
