@@ -212,6 +212,11 @@ def combine_results(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     expanded = [
         ds if "n" in ds.dims else ds.expand_dims(n=[int(ds.sizes["site"])]) for ds in datasets
     ]
+    # unindexed dimensions (site) get positions, so that files of different N align
+    expanded = [
+        ds.assign_coords({dim: np.arange(ds.sizes[dim]) for dim in ds.dims if dim not in ds.coords})
+        for ds in expanded
+    ]
     combined = xr.concat(expanded, dim="n", join="outer", data_vars="all", coords="minimal")
     combined.attrs = dict(datasets[0].attrs)
     dims = ["n", *(d for d in plot.sweep_dims(datasets[0]) if d != "n")]
