@@ -80,6 +80,7 @@ __all__ = [
     "KIND",
     "EchoScalingKind",
     "approach_rows",
+    "coherence_variable",
     "combine_results",
     "ensemble_echo",
     "kept_statistics",
@@ -224,14 +225,12 @@ def combine_results(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     return combined.sortby("n")
 
 
-def kept_statistics(ds: xr.Dataset) -> xr.Dataset:
-    """The ensemble kept fraction over ``realization``: ``mean`` = late-time <tau^x_p> summed
-    over realizations / initial <tau^x_p> summed (:func:`~echo_lab.analysis.ratio_of_means`),
-    its ``sem``, the realization ``count`` and the ``median`` of the per-realization kept
-    fractions (the spread is in the per-realization values of the results file)."""
-    kept = ds[kept_variable(ds)]
-    initial = ds["tau_x_initial" if kept.name == "kept" else "ctau_x_initial"]
-    late, initial = xr.broadcast(kept * initial, initial)
+def _realization_ratio(
+    late: xr.DataArray, initial: xr.DataArray
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """:func:`~echo_lab.analysis.ratio_of_means` of ``late`` over ``initial`` along
+    ``realization`` (``initial`` broadcast against ``late``): ratio, sem and count."""
+    late, initial = xr.broadcast(late, initial)
     ratio, sem, count = xr.apply_ufunc(
         ratio_of_means,
         late,
@@ -239,6 +238,17 @@ def kept_statistics(ds: xr.Dataset) -> xr.Dataset:
         input_core_dims=[["realization"], ["realization"]],
         output_core_dims=[[], [], []],
     )
+    return ratio, sem, count
+
+
+def kept_statistics(ds: xr.Dataset) -> xr.Dataset:
+    """The ensemble kept fraction over ``realization``: ``mean`` = late-time <tau^x_p> summed
+    over realizations / initial <tau^x_p> summed (:func:`~echo_lab.analysis.ratio_of_means`),
+    its ``sem``, the realization ``count`` and the ``median`` of the per-realization kept
+    fractions (the spread is in the per-realization values of the results file)."""
+    kept = ds[kept_variable(ds)]
+    initial = ds[f"{coherence_variable(ds)}_initial"]
+    ratio, sem, count = _realization_ratio(kept * initial, initial)
     median = kept.median("realization", skipna=True)
     return xr.Dataset({"mean": ratio, "sem": sem, "count": count, "median": median})
 
@@ -246,6 +256,11 @@ def kept_statistics(ds: xr.Dataset) -> xr.Dataset:
 def kept_variable(ds: xr.Dataset) -> str:
     """``"kept"`` (exact l-bits) when the result has it, else ``"kept_circuit"``."""
     return "kept" if "kept" in ds else "kept_circuit"
+
+
+def coherence_variable(ds: xr.Dataset) -> str:
+    """The l-bit coherence that :func:`kept_variable` keeps: ``"tau_x"`` or ``"ctau_x"``."""
+    return "tau_x" if kept_variable(ds) == "kept" else "ctau_x"
 
 
 def scaling_table(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[str, Any]]:
@@ -493,15 +508,8 @@ def plot_scaling(ds: xr.Dataset, axes: Sequence[Axes], *, background: str = "z-r
 def ensemble_echo(at: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
     """The ensemble echo <tau^x_p>(T) / <tau^x_p>(0) (realization sums, :func:`ratio_of_means`)
     and its standard error, of a result selected at one pulse and background."""
-    signal = "tau_x" if "tau_x" in at else "ctau_x"
-    late, initial = xr.broadcast(at[signal], at[f"{signal}_initial"])
-    curve, sem, _ = xr.apply_ufunc(
-        ratio_of_means,
-        late,
-        initial,
-        input_core_dims=[["realization"], ["realization"]],
-        output_core_dims=[[], [], []],
-    )
+    signal = coherence_variable(at)
+    curve, sem, _ = _realization_ratio(at[signal], at[f"{signal}_initial"])
     return curve, sem
 
 
