@@ -84,31 +84,32 @@ True
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
-import scipy.sparse as sp
 from qiskit.quantum_info import SparsePauliOp
-from scipy.optimize import linear_sum_assignment
 from scipy.sparse.linalg import LinearOperator
 
 from echo_lab import pauli
+from echo_lab.assignment import (
+    EigenvectorBlock,
+    bits,
+    blocks_from_eigensystem,
+    diagonalize_blocks,
+    enforce_signs,
+    estimate_bytes,
+    minimize_range,
+    overlap_assignment,
+    z_expectations,
+)
+from echo_lab.encoding import EncodingUnitary
 from echo_lab.errors import ConfigError
 from echo_lab.models import Lattice, check_hermitian
-from echo_lab.resources import (
-    COMPLEX_BYTES,
-    REAL_BYTES,
-    dense_operator_bytes,
-    format_bytes,
-    require_memory,
-)
+from echo_lab.resources import dense_operator_bytes, format_bytes, require_memory
 from echo_lab.sectors import BlockEigensystem, EigenBlock
-from echo_lab.spectrum import basis_blocks, conserves_magnetization, diagonalize
-from echo_lab.timing import stage
 
 if TYPE_CHECKING:
     from echo_lab.circuit_lbits import CircuitLBitSystem
@@ -139,111 +140,7 @@ TAIL_FIT_FLOOR = 1e-20
 #: Relative floor of the coupling fit: c_S comes from sums of energies accurate to ~1e-14.
 COUPLING_FIT_FLOOR = 1e-12
 
-#: Work-array budget of :meth:`LBitSystem.window_operator` (its columns are taken in chunks).
-WINDOW_CHUNK_BYTES = 64 * 2**20
-
-#: Swaps must lower the summed mean range by more than this to be applied (rounding guard).
-_SWAP_TOLERANCE = 1e-10
-
 _OPERATORS = ("x", "y", "z")
-
-
-@dataclass(frozen=True)
-class _Block:
-    """Eigenvectors of one block of H: ``basis`` (d,) basis indices, ``states`` (d,) global
-    eigenstate indices, ``vectors`` (d, d) with column j the eigenstate ``states[j]``."""
-
-    basis: np.ndarray
-    states: np.ndarray
-    vectors: np.ndarray
-
-
-def _check_hamiltonian(hamiltonian: SparsePauliOp) -> int:
-    return int(check_hermitian(hamiltonian).num_qubits)
-
-
-def _sparse_matrix(hamiltonian: SparsePauliOp) -> sp.csr_matrix:
-    matrix = sp.csr_matrix(hamiltonian.to_matrix(sparse=True))
-    if matrix.nnz and float(np.max(np.abs(matrix.data.imag))) == 0.0:
-        matrix = sp.csr_matrix(matrix.real)
-    matrix.eliminate_zeros()
-    return matrix
-
-
-def _diagonalize_blocks(hamiltonian: SparsePauliOp) -> tuple[np.ndarray, list[_Block]]:
-    """Energies (ascending) and eigenvector blocks of H.
-
-    The blocks are the connected components of H's matrix graph in the computational basis;
-    with a single component this is ``spectrum.diagonalize``.
-    """
-    matrix = _sparse_matrix(hamiltonian)
-    dim = matrix.shape[0]
-    bases = basis_blocks(matrix)
-    if len(bases) == 1:
-        energies, vectors = diagonalize(hamiltonian)
-        everything = np.arange(dim)
-        return energies, [_Block(everything, everything, vectors)]
-    itemsize = COMPLEX_BYTES if np.iscomplexobj(matrix.data) else REAL_BYTES
-    sizes = np.array([basis.size for basis in bases])
-    squares = sizes.astype(float) ** 2
-    require_memory(
-        itemsize * float(np.sum(squares) + 3 * np.max(squares)),
-        what=f"diagonalizing the {len(bases)} blocks of a {hamiltonian.num_qubits}-qubit "
-        "Hamiltonian",
-        suggestion="Use fewer qubits.",
-    )
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for basis in bases:
-        block = matrix[basis][:, basis].toarray()
-        with stage("diagonalization"):
-            values, vectors = np.linalg.eigh(block)
-        parts.append((basis, values, vectors))
-    energies = np.concatenate([values for _, values, _ in parts])
-    ranking = np.argsort(energies, kind="stable")
-    position = np.empty(dim, dtype=np.int64)
-    position[ranking] = np.arange(dim)
-    blocks = [
-        _Block(basis, position[starts[c] : starts[c + 1]], vectors)
-        for c, (basis, _, vectors) in enumerate(parts)
-    ]
-    return energies[ranking], blocks
-
-
-def _blocks_from_eigensystem(
-    eigensystem: tuple[np.ndarray, np.ndarray], hamiltonian: SparsePauliOp
-) -> tuple[np.ndarray, list[_Block]]:
-    """Validate a given ``(E, V)`` (shapes, finiteness, residual of a few columns)."""
-    try:
-        energies, vectors = eigensystem
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("eigensystem must be a pair (energies, vectors)") from exc
-    energies = np.asarray(energies, dtype=float)
-    vectors = np.asarray(vectors)
-    dim = 1 << hamiltonian.num_qubits
-    if energies.shape != (dim,) or vectors.shape != (dim, dim):
-        raise ConfigError(
-            f"eigensystem must have energies of shape {(dim,)} and vectors of shape {(dim, dim)}, "
-            f"got {energies.shape} and {vectors.shape}"
-        )
-    if not (np.all(np.isfinite(energies)) and np.all(np.isfinite(vectors))):
-        raise ConfigError("eigensystem contains NaN or infinite values")
-    probe = np.unique(np.linspace(0, dim - 1, min(dim, 8)).astype(np.int64))
-    matrix = _sparse_matrix(hamiltonian)
-    residual = matrix @ vectors[:, probe] - vectors[:, probe] * energies[probe]
-    scale = max(1.0, float(np.max(np.abs(energies))))
-    if float(np.max(np.abs(residual))) > 1e-8 * scale:
-        raise ConfigError(
-            "eigensystem does not diagonalize this Hamiltonian (H v != E v): pass the (E, V) "
-            "of the same Hamiltonian, e.g. (lb.energies, lb.vectors)"
-        )
-    everything = np.arange(dim)
-    return energies, [_Block(everything, everything, vectors)]
-
-
-def _bits(values: np.ndarray, n: int) -> np.ndarray:
-    """``bits[i, k] = bit i of values[k]``, shape ``(n, len(values))``, int64."""
-    return (np.asarray(values)[None, :] >> np.arange(n)[:, None]) & 1
 
 
 @dataclass
@@ -268,24 +165,16 @@ class LBitSystem:
     energies: np.ndarray
     assignment: np.ndarray
     info: dict[str, Any]
-    _blocks: list[_Block] = field(repr=False)
+    _blocks: list[EigenvectorBlock] = field(repr=False)
     cache_bytes: int = DEFAULT_CACHE_BYTES
-    _phases: np.ndarray = field(init=False, repr=False)
-    _state_block: np.ndarray = field(init=False, repr=False)
-    _state_column: np.ndarray = field(init=False, repr=False)
+    _unitary: EncodingUnitary = field(init=False, repr=False)
     _tau_cache: OrderedDict[tuple[str, int], np.ndarray] = field(init=False, repr=False)
     _weight_cache: dict[tuple[str, int], np.ndarray] = field(init=False, repr=False)
     _dense_vectors: np.ndarray | None = field(init=False, repr=False, default=None)
     _block_eigensystem: BlockEigensystem | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
-        dim = 1 << self.n
-        self._state_block = np.empty(dim, dtype=np.int64)
-        self._state_column = np.empty(dim, dtype=np.int64)
-        for b, block in enumerate(self._blocks):
-            self._state_block[block.states] = b
-            self._state_column[block.states] = np.arange(block.states.size)
-        self._phases = self._overlap_phases()
+        self._unitary = EncodingUnitary(self.n, self._blocks, self.assignment)
         self._tau_cache = OrderedDict()
         self._weight_cache = {}
 
@@ -297,7 +186,7 @@ class LBitSystem:
     @property
     def is_real(self) -> bool:
         """True when all eigenvectors are real (real H), so tau^x and tau^z are real."""
-        return not any(np.iscomplexobj(block.vectors) for block in self._blocks)
+        return self._unitary.is_real
 
     @property
     def vectors(self) -> np.ndarray:
@@ -352,24 +241,13 @@ class LBitSystem:
         d_b), plus O(2^n K); memory a few ``(2^n, K)`` arrays.
         """
         batch = self._check_states(states)
-        dtype = np.result_type(batch, self._phases, *(b.vectors for b in self._blocks))
-        eigen = np.zeros(batch.shape, dtype=dtype)
-        for block in self._blocks:
-            eigen[block.states] = block.vectors.conj().T @ batch[block.basis]
-        out = np.conj(self._phases)[:, None] * eigen[self.assignment]
-        return out.reshape(np.shape(states))
+        return self._unitary.adjoint_apply(batch).reshape(np.shape(states))
 
     def from_lbit_basis(self, coefficients: np.ndarray) -> np.ndarray:
         """States from l-bit amplitudes: ``U @ coefficients``, the inverse of
         :meth:`to_lbit_basis`; shape ``(2^n,)`` or ``(2^n, K)``, same cost."""
         batch = self._check_states(coefficients)
-        dtype = np.result_type(batch, self._phases, *(b.vectors for b in self._blocks))
-        eigen = np.zeros(batch.shape, dtype=dtype)
-        eigen[self.assignment] = self._phases[:, None] * batch
-        out = np.zeros(batch.shape, dtype=dtype)
-        for block in self._blocks:
-            out[block.basis] = block.vectors @ eigen[block.states]
-        return out.reshape(np.shape(coefficients))
+        return self._unitary.apply(batch).reshape(np.shape(coefficients))
 
     def _apply_pauli(self, a: str, i: int, coefficients: np.ndarray) -> np.ndarray:
         """sigma^a_i on l-bit amplitudes ``(2^n, K)`` (bit i = 0 is the +1 eigenstate of z)."""
@@ -432,11 +310,11 @@ class LBitSystem:
         bit i flipped for x and y), so the partial trace pairs the entries of u_f(s) and u_s that
         share their bits outside the window. Block by block, the columns are scattered into
         ``(outside bits, window bits, columns)`` arrays and contracted over the outside bits and
-        the columns. ``window`` is a sorted list of distinct sites; ``window[0]`` is the least
-        significant bit of the result.
+        the columns (:meth:`~echo_lab.encoding.EncodingUnitary.window_half`). ``window`` is a
+        sorted list of distinct sites; ``window[0]`` is the least significant bit of the result.
 
         Cost O(2^(k-1) 4^n) (n = 14: k = 3 ~1e9, k = 7 ~2e10 operations) and work arrays of at
-        most :data:`WINDOW_CHUNK_BYTES`.
+        most :data:`echo_lab.encoding.WINDOW_CHUNK_BYTES`.
         """
         a = self._check_operator_name(a)
         i = self._check_site(i)
@@ -447,104 +325,17 @@ class LBitSystem:
                 f"{list(window)}"
             )
         k = len(sites)
-        mask = sum(1 << q for q in sites)
         configs = np.arange(1 << self.n)
         # Half of the columns and the Hermitian conjugate: tau^z = 2 sum_{s_i=0} u_s u_s^dag - 1,
         # tau^x = sum_{s_i=0} u_{s^i} u_s^dag + h.c., tau^y the same with a factor i.
         first = configs[(configs >> i) & 1 == 0]
         second = first if a == "z" else first | (1 << i)
         complex_out = a == "y" or not self.is_real
-        half = self._window_half(first, second, sites, mask, complex_out=complex_out)
+        half = self._unitary.window_half(first, second, sites, complex_out=complex_out)
         if a == "z":
             return 2.0 * half - np.eye(1 << k)
         factor = 1.0 if a == "x" else 1j
         return factor * half + np.conj(factor) * half.conj().T
-
-    def _window_half(
-        self,
-        first: np.ndarray,
-        second: np.ndarray,
-        sites: list[int],
-        mask: int,
-        *,
-        complex_out: bool,
-    ) -> np.ndarray:
-        """``Tr_out(sum_k u_second[k] u_first[k]^dag) / 2^(n - k)`` for the window ``sites``."""
-        k = len(sites)
-        dim_window = 1 << k
-        out = np.zeros((dim_window, dim_window), dtype=complex if complex_out else float)
-        nblocks = len(self._blocks)
-        block_first = self._state_block[self.assignment[first]]
-        block_second = self._state_block[self.assignment[second]]
-        keys = block_first * nblocks + block_second
-        itemsize = 16 if complex_out else 8
-        for key in np.unique(keys):
-            pick = keys == key
-            b1, b2 = divmod(int(key), nblocks)
-            rows1, rows2 = self._blocks[b1].basis, self._blocks[b2].basis
-            out1, out2 = rows1 & ~mask, rows2 & ~mask
-            common = np.intersect1d(out1, out2)
-            if common.size == 0:
-                continue
-            slot1, inside1 = self._window_slots(rows1, out1, common, sites)
-            slot2, inside2 = self._window_slots(rows2, out2, common, sites)
-            chosen1, chosen2 = first[pick], second[pick]
-            chunk = max(1, WINDOW_CHUNK_BYTES // (2 * itemsize * common.size * dim_window))
-            for start in range(0, chosen1.size, chunk):
-                columns1 = self._columns(b1, chosen1[start : start + chunk])[inside1]
-                columns2 = self._columns(b2, chosen2[start : start + chunk])[inside2]
-                if not complex_out:
-                    columns1, columns2 = columns1.real, columns2.real
-                count = columns1.shape[1]
-                scatter1 = np.zeros((dim_window, common.size * count), dtype=columns1.dtype)
-                scatter2 = np.zeros((dim_window, common.size * count), dtype=columns2.dtype)
-                # Row r of a block goes to (window bits, outside bits): column index
-                # outside * count + column, so one product contracts outside bits and columns.
-                spread = slot1[1][:, None] * count + np.arange(count)
-                scatter1[slot1[0][:, None], spread] = columns1
-                spread = slot2[1][:, None] * count + np.arange(count)
-                scatter2[slot2[0][:, None], spread] = columns2
-                out += scatter2 @ scatter1.conj().T
-        return out / 2.0 ** (self.n - k)
-
-    @staticmethod
-    def _window_slots(
-        rows: np.ndarray, outside: np.ndarray, common: np.ndarray, sites: list[int]
-    ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-        """For the rows whose outside bits occur in ``common``: (window index, position of the
-        outside bits in ``common``), and the mask of those rows."""
-        position = np.minimum(np.searchsorted(common, outside), common.size - 1)
-        inside = common[position] == outside
-        window_index = np.zeros(int(np.count_nonzero(inside)), dtype=np.int64)
-        for j, q in enumerate(sites):
-            window_index |= ((rows[inside] >> q) & 1) << j
-        return (window_index, position[inside]), inside
-
-    def _eigenvector_entries(self, rows: np.ndarray, states: np.ndarray) -> np.ndarray:
-        """``<rows[k]|E_states[k]>`` (0 where the row lies outside the state's block)."""
-        values = np.zeros(rows.size, dtype=complex)
-        blocks = self._state_block[states]
-        for b in np.unique(blocks):
-            block = self._blocks[b]
-            pick = np.flatnonzero(blocks == b)
-            local_row = np.searchsorted(block.basis, rows[pick])
-            local_row = np.minimum(local_row, block.basis.size - 1)
-            inside = block.basis[local_row] == rows[pick]
-            entries = block.vectors[local_row, self._state_column[states[pick]]]
-            values[pick] = np.where(inside, entries, 0.0)
-        return values
-
-    def _overlap_phases(self) -> np.ndarray:
-        """Phase of column s of U: conj(<s|E_pi(s)>) / |<s|E_pi(s)>| (1 when the overlap is 0)."""
-        configs = np.arange(1 << self.n)
-        overlaps = self._eigenvector_entries(configs, self.assignment)
-        magnitude = np.abs(overlaps)
-        phases = np.ones(configs.size, dtype=complex)
-        nonzero = magnitude > 0
-        phases[nonzero] = np.conj(overlaps[nonzero]) / magnitude[nonzero]
-        if self.is_real:
-            return phases.real.copy()
-        return phases
 
     def _check_site(self, i: int) -> int:
         if not (isinstance(i, int | np.integer) and 0 <= i < self.n):
@@ -556,60 +347,6 @@ class LBitSystem:
         if a not in _OPERATORS:
             raise ConfigError(f"unknown l-bit operator {a!r}; choose one of {_OPERATORS}")
         return a
-
-    def _assemble(
-        self, first: np.ndarray, second: np.ndarray | None, factor: complex, *, complex_out: bool
-    ) -> np.ndarray:
-        """Dense tau from columns of U, block by block (see :meth:`tau`).
-
-        ``second is None``: 2 sum_k |u_first[k]><u_first[k]| - 1. Otherwise
-        sum_k factor |u_second[k]><u_first[k]| + h.c. Columns are grouped by the blocks of their
-        eigenstates, so each group costs one product of its block-sized column matrices.
-        """
-        dim = 1 << self.n
-        require_memory(
-            2 * dense_operator_bytes(self.n, real=not complex_out),
-            what=f"a dense {self.n}-qubit l-bit operator",
-            suggestion="Use fewer qubits.",
-        )
-        out = np.zeros((dim, dim), dtype=complex if complex_out else float)
-        full = len(self._blocks) == 1
-        block_first = self._state_block[self.assignment[first]]
-        if second is None:
-            for b in np.unique(block_first):
-                w = self._columns(int(b), first[block_first == b])
-                gram = 2.0 * (w @ w.conj().T)
-                if full:
-                    out += gram
-                else:
-                    rows = self._blocks[b].basis
-                    out[np.ix_(rows, rows)] += gram
-            out[np.diag_indices(dim)] -= 1.0
-            return out
-        block_second = self._state_block[self.assignment[second]]
-        keys = block_first * len(self._blocks) + block_second
-        for key in np.unique(keys):
-            pick = keys == key
-            b1, b2 = divmod(int(key), len(self._blocks))
-            product = factor * (
-                self._columns(b2, second[pick]) @ self._columns(b1, first[pick]).conj().T
-            )
-            if not complex_out:
-                product = product.real
-            if full:
-                out += product
-                out += product.conj().T
-            else:
-                rows1, rows2 = self._blocks[b1].basis, self._blocks[b2].basis
-                out[np.ix_(rows2, rows1)] += product
-                out[np.ix_(rows1, rows2)] += product.conj().T
-        return out
-
-    def _columns(self, b: int, configs: np.ndarray) -> np.ndarray:
-        """Columns ``configs`` of U restricted to the basis of block b (their own block)."""
-        block = self._blocks[b]
-        columns = block.vectors[:, self._state_column[self.assignment[configs]]]
-        return columns * self._phases[configs]
 
     def tau(self, a: str, i: int) -> np.ndarray:
         """l-bit Pauli operator tau^a_i = U sigma^a_i U^dag, dense ``(2^n, 2^n)``, Qiskit order.
@@ -629,11 +366,12 @@ class LBitSystem:
         configs = np.arange(1 << self.n)
         first = configs[(configs >> i) & 1 == 0]
         if a == "z":
-            operator = self._assemble(first, None, 1.0, complex_out=not self.is_real)
+            operator = self._unitary.assemble(first, None, 1.0, complex_out=not self.is_real)
         else:
             factor = 1.0 if a == "x" else 1j
             complex_out = a == "y" or not self.is_real
-            operator = self._assemble(first, first | (1 << i), factor, complex_out=complex_out)
+            second = first | (1 << i)
+            operator = self._unitary.assemble(first, second, factor, complex_out=complex_out)
         self._store(key, operator)
         return operator
 
@@ -700,9 +438,9 @@ class LBitSystem:
         Has 2^n - 1 entries; h_i = c_(i,), J_ij = c_(i, j), K_ijk = c_(i, j, k).
         """
         coeffs = self.effective_coefficients()
-        bits = _bits(np.arange(coeffs.size), self.n)
+        masks = bits(np.arange(coeffs.size), self.n)
         return {
-            tuple(int(i) for i in np.flatnonzero(bits[:, mask])): float(coeffs[mask])
+            tuple(int(i) for i in np.flatnonzero(masks[:, mask])): float(coeffs[mask])
             for mask in range(1, coeffs.size)
         }
 
@@ -736,14 +474,6 @@ class LBitSystem:
         medians = np.array([np.exp(np.median(logs[dist[upper] == d])) for d in distances])
         return distances.astype(float), medians
 
-    def _z_expectations(self) -> np.ndarray:
-        """``<E|sigma^z_i|E>`` for every site and eigenstate, shape ``(n, 2^n)``."""
-        values = np.zeros((self.n, 1 << self.n))
-        for block in self._blocks:
-            signs = 1 - 2 * _bits(block.basis, self.n)
-            values[:, block.states] = signs @ np.abs(block.vectors) ** 2
-        return values
-
     def time_averaged_tau(self, i: int) -> np.ndarray:
         """Time-averaged sigma^z_i: sum_E <E|sigma^z_i|E> |E><E|, dense ``(2^n, 2^n)``.
 
@@ -758,7 +488,7 @@ class LBitSystem:
             suggestion="Use fewer qubits.",
         )
         out = np.zeros((dim, dim), dtype=float if self.is_real else complex)
-        expectations = self._z_expectations()[i]
+        expectations = z_expectations(self._blocks, self.n)[i]
         for block in self._blocks:
             weighted = block.vectors * expectations[block.states]
             gram = weighted @ block.vectors.conj().T
@@ -779,124 +509,6 @@ class LBitSystem:
                 for i in range(self.n)
             ]
         )
-
-
-def _overlap_assignment(blocks: list[_Block], dim: int) -> np.ndarray:
-    """Per block, maximize sum_s log |<s|E_pi(s)>|^2 (zero overlaps count as log(tiny)).
-
-    The cost matrix is built in place: one d x d real array per block at a time.
-    """
-    assignment = np.empty(dim, dtype=np.int64)
-    tiny = np.finfo(float).tiny
-    for block in blocks:
-        cost = np.abs(block.vectors)
-        np.square(cost, out=cost)
-        np.maximum(cost, tiny, out=cost)
-        np.log(cost, out=cost)
-        np.negative(cost, out=cost)
-        rows, cols = linear_sum_assignment(cost)
-        assignment[block.basis[rows]] = block.states[cols]
-    return assignment
-
-
-def _range_matrix(system: LBitSystem) -> np.ndarray:
-    """K[e, f] = sum_P range(P) c_P(|e><e|) c_P(|f><f|), shape ``(2^n, 2^n)``.
-
-    For every X mask x: A[r, e] = <r|e> conj(<r^x|e>), a Walsh-Hadamard transform over r gives
-    2^n c_{x,z}(e) up to the phase i^{|x & z|} (which cancels in c(e) conj(c(f))), and the
-    range-weighted Gram matrix is accumulated. Time O(16^n), memory a few 4^n arrays.
-    """
-    n = system.n
-    dim = 1 << n
-    vectors = system.vectors
-    masks = np.arange(dim)
-    ranges = pauli.support_ranges(system.lattice).astype(float)
-    gram = np.zeros((dim, dim))
-    for x in range(dim):
-        products = vectors * np.conj(vectors[masks ^ x, :])
-        transformed = pauli.walsh_hadamard(products, axis=0)
-        weighted = transformed * ranges[x | masks][:, None]
-        gram += np.real(weighted.T @ np.conj(transformed))
-    return gram / (dim * dim)
-
-
-def _minimize_range(system: LBitSystem, *, max_sweeps: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """Lower the average range of the tau^z by swaps (module docstring); new assignment."""
-    n = system.n
-    dim = 1 << n
-    gram = _range_matrix(system)
-    config_of_state = np.empty(dim, dtype=np.int64)
-    config_of_state[system.assignment] = np.arange(dim)
-    sigma = (1 - 2 * _bits(config_of_state, n)).astype(float)
-    g = sigma @ gram
-    total = float(np.sum(sigma * g))
-    before = total / n
-    diagonal = np.diag(gram)
-    swap_curvature = diagonal[:, None] + diagonal[None, :] - 2.0 * gram
-    upper = np.triu_indices(dim, k=1)
-    sweeps = moves = 0
-    for _ in range(max_sweeps):
-        sweeps += 1
-        cross = sigma.T @ g
-        own = np.sum(sigma * g, axis=0)
-        linear = cross + cross.T - own[:, None] - own[None, :]
-        flips = 2.0 * n - 2.0 * (sigma.T @ sigma)
-        gains = (2.0 * linear + flips * swap_curvature)[upper]
-        candidates = np.flatnonzero(gains < -_SWAP_TOLERANCE)
-        applied = 0
-        for k in candidates[np.argsort(gains[candidates], kind="stable")]:
-            e, f = int(upper[0][k]), int(upper[1][k])
-            t = sigma[:, f] - sigma[:, e]
-            if not np.any(t):
-                continue
-            delta = 2.0 * float(t @ (g[:, e] - g[:, f])) + float(t @ t) * swap_curvature[e, f]
-            if delta < -_SWAP_TOLERANCE:
-                sigma[:, [e, f]] = sigma[:, [f, e]]
-                g += np.outer(t, gram[e] - gram[f])
-                config_of_state[[e, f]] = config_of_state[[f, e]]
-                total += delta
-                applied += 1
-        moves += applied
-        if applied == 0:
-            break
-    assignment = np.empty(dim, dtype=np.int64)
-    assignment[config_of_state] = np.arange(dim)
-    info = {
-        "average_range_before": before,
-        "average_range_after": total / n,
-        "sweeps": sweeps,
-        "moves": moves,
-    }
-    return assignment, info
-
-
-def _enforce_signs(
-    assignment: np.ndarray, z_expectations: np.ndarray, n: int
-) -> tuple[np.ndarray, list[int]]:
-    """Relabel bit i wherever Tr(tau^z_i sigma^z_i) < 0 (this flips the sign of tau^z_i only)."""
-    configs = np.arange(assignment.size)
-    relabelled = []
-    for i in range(n):
-        signs = 1 - 2 * ((configs >> i) & 1)
-        if float(signs @ z_expectations[i, assignment]) < 0:
-            assignment = assignment[configs ^ (1 << i)]
-            relabelled.append(i)
-    return assignment, relabelled
-
-
-def estimate_bytes(hamiltonian: SparsePauliOp, *, real: bool = True) -> float:
-    """Peak of the construction: the eigenvector blocks (one per S^z sector when H conserves the
-    total sigma^z, else one dense block), three more copies of the largest during its ``eigh``,
-    and the real cost matrix of the largest assignment. Dense tau operators check their own."""
-    n = hamiltonian.num_qubits
-    if conserves_magnetization(hamiltonian):
-        sizes = [math.comb(n, n_up) for n_up in range(n + 1)]
-    else:
-        sizes = [1 << n]
-    itemsize = REAL_BYTES if real else COMPLEX_BYTES
-    largest = float(max(sizes)) ** 2
-    stored = float(sum(float(size) ** 2 for size in sizes))
-    return itemsize * (stored + 3 * largest) + REAL_BYTES * largest
 
 
 @overload
@@ -956,7 +568,37 @@ def construct(
         raise ConfigError(
             f"options {sorted(circuit_options)} belong to method='circuit', not {method!r}"
         )
-    n = _check_hamiltonian(hamiltonian)
+    n = int(check_hermitian(hamiltonian).num_qubits)
+    lattice = _check_options(n, method, lattice, max_sweeps=max_sweeps, cache_bytes=cache_bytes)
+    real = bool(np.all(np.asarray(hamiltonian.coeffs).imag == 0))
+    estimate = estimate_bytes(hamiltonian, real=real)
+    require_memory(
+        estimate,
+        what=f"the l-bit construction for n = {n} (eigenvectors block by block and the "
+        f"diagonalization of the largest block, {format_bytes(estimate)})",
+        suggestion="Use n <= 16 for a Hamiltonian that conserves the total sigma^z (n <= 14 "
+        "without that symmetry).",
+    )
+    if eigensystem is None:
+        energies, blocks = diagonalize_blocks(hamiltonian)
+    else:
+        energies, blocks = blocks_from_eigensystem(eigensystem, hamiltonian)
+    assignment = overlap_assignment(blocks, 1 << n)
+    info: dict[str, Any] = {}
+    if method == "range":
+        overlap = LBitSystem(hamiltonian, lattice, "overlap", energies, assignment, {}, blocks)
+        assignment, info = minimize_range(
+            overlap.vectors, lattice, assignment, max_sweeps=max_sweeps
+        )
+    assignment, relabelled = enforce_signs(assignment, z_expectations(blocks, n), n)
+    info["relabelled_bits"] = relabelled
+    return LBitSystem(hamiltonian, lattice, method, energies, assignment, info, blocks, cache_bytes)
+
+
+def _check_options(
+    n: int, method: str, lattice: Lattice | None, *, max_sweeps: int, cache_bytes: int
+) -> Lattice:
+    """Validate :func:`construct`'s options for an n-qubit H; the lattice (default a chain)."""
     if method == "time-average":
         raise ConfigError(
             "'time-average' is a diagnostic, not an assignment: construct with 'overlap' and use "
@@ -977,26 +619,4 @@ def construct(
             f"the 'range' method costs O(16^n) and is limited to n <= {MAX_RANGE_QUBITS} "
             f"(got n = {n}); use method='overlap' for longer chains"
         )
-    real = bool(np.all(np.asarray(hamiltonian.coeffs).imag == 0))
-    estimate = estimate_bytes(hamiltonian, real=real)
-    require_memory(
-        estimate,
-        what=f"the l-bit construction for n = {n} (eigenvectors block by block and the "
-        f"diagonalization of the largest block, {format_bytes(estimate)})",
-        suggestion="Use n <= 16 for a Hamiltonian that conserves the total sigma^z (n <= 14 "
-        "without that symmetry).",
-    )
-    if eigensystem is None:
-        energies, blocks = _diagonalize_blocks(hamiltonian)
-    else:
-        energies, blocks = _blocks_from_eigensystem(eigensystem, hamiltonian)
-    assignment = _overlap_assignment(blocks, 1 << n)
-    system = LBitSystem(
-        hamiltonian, lattice, "overlap", energies, assignment, {}, blocks, cache_bytes
-    )
-    info: dict[str, Any] = {}
-    if method == "range":
-        assignment, info = _minimize_range(system, max_sweeps=max_sweeps)
-    assignment, relabelled = _enforce_signs(assignment, system._z_expectations(), n)
-    info["relabelled_bits"] = relabelled
-    return LBitSystem(hamiltonian, lattice, method, energies, assignment, info, blocks, cache_bytes)
+    return lattice
