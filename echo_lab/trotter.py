@@ -57,14 +57,14 @@ from functools import cached_property
 
 import numpy as np
 from qiskit import QuantumCircuit, transpile
-from qiskit.circuit import Instruction, Parameter, ParameterExpression, ParameterVector
+from qiskit.circuit import Instruction, ParameterExpression
 from qiskit.circuit.library import PauliEvolutionGate, UnitaryGate, XGate, YGate
 from qiskit.circuit.library.standard_gates import get_standard_gate_name_mapping
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import PAULI_MATRICES, apply_local
-from echo_lab.models import HamiltonianModel, Lattice, check_hermitian, pauli_label
+from echo_lab.models import Lattice, check_hermitian, pauli_label
 from echo_lab.schedule import Free, Pulse, PulseSequence
 from echo_lab.states import ProductState
 
@@ -74,19 +74,15 @@ __all__ = [
     "DEFAULT_ORDER",
     "MAX_FUSE_QUBITS",
     "ORDERS",
-    "ROTATION_GATES",
     "Block",
     "Layer",
     "PauliTermEvolutionGate",
     "TrotterSettings",
     "TrotterSplit",
     "append_pulse",
-    "append_rotation",
-    "bind_fields",
     "check_hamiltonian",
     "circuit",
     "evolution_circuit",
-    "parameterized_circuit",
     "pulse_instruction",
     "segment_steps",
     "sequence_circuit",
@@ -298,7 +294,7 @@ class TrotterSettings:
             raise ConfigError(f"the Trotter step dt must be a number, got {dt!r}")
         if not (np.isfinite(dt) and dt > 0):
             raise ConfigError(f"the Trotter step dt must be finite and > 0, got {dt}")
-        _check_order(self.order)
+        check_order(self.order)
         object.__setattr__(self, "dt", float(dt))
         object.__setattr__(self, "order", int(self.order))
 
@@ -312,17 +308,17 @@ def _term_pauli(term: Term, n: int) -> Pauli:
     return Pauli(pauli_label(n, dict(zip(term[1], term[0], strict=True))))
 
 
-def _check_order(order: int) -> None:
+def check_order(order: int) -> None:
     if isinstance(order, bool) or order not in ORDERS:
         raise ConfigError(f"Trotter order must be one of {ORDERS}, got {order!r}")
 
 
-def _check_steps(steps: int, name: str = "steps") -> None:
+def check_steps(steps: int, name: str = "steps") -> None:
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
         raise ConfigError(f"{name} must be an integer >= 1, got {steps!r}")
 
 
-def _check_finite(value: float, name: str) -> float:
+def check_finite(value: float, name: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
@@ -338,8 +334,8 @@ def step_schedule(num_layers: int, *, steps: int, order: int) -> list[tuple[int,
     Adjacent entries of the same layer are merged. The fractions of each layer add up to
     ``steps``. Example: 2 layers, 2 Strang steps -> ``[(0, .5), (1, 1), (0, 1), (1, 1), (0, .5)]``.
     """
-    _check_order(order)
-    _check_steps(steps)
+    check_order(order)
+    check_steps(steps)
     if num_layers == 0:
         return []
     last = num_layers - 1
@@ -503,8 +499,8 @@ def circuit(
     fused gate (the steps of a trace repeat the same few). For many circuits of one H, split it
     once and call :func:`evolution_circuit`.
     """
-    time = _check_finite(time, "time")
-    _check_steps(steps)
+    time = check_finite(time, "time")
+    check_steps(steps)
     split = split_layers(hamiltonian, fold_fields=fold_fields)
     return evolution_circuit(
         split, dt=time / steps, steps=int(steps), order=order, fuse_qubits=fuse_qubits
@@ -530,9 +526,9 @@ def evolution_circuit(
             f"evolution_circuit takes a TrotterSplit (trotter.split_layers(H)), got "
             f"{type(split).__name__}; for a SparsePauliOp use trotter.circuit"
         )
-    dt = _check_finite(dt, "dt")
-    _check_steps(steps)
-    _check_order(order)
+    dt = check_finite(dt, "dt")
+    check_steps(steps)
+    check_order(order)
     _check_fuse_qubits(fuse_qubits)
     qc = QuantumCircuit(split.num_qubits, name=f"trotter{order}")
     _append_evolution(qc, split, dt=dt, steps=int(steps), order=order, fuse_qubits=fuse_qubits)
@@ -570,8 +566,8 @@ def segment_steps(sequence: PulseSequence, total_time: float, *, dt: float) -> l
     >>> segment_steps(PulseSequence([Free(0.25), Free(0.75)]), 2.0, dt=0.1)
     [5, 15]
     """
-    total_time = _check_finite(total_time, "total_time")
-    dt = _check_finite(dt, "dt")
+    total_time = check_finite(total_time, "total_time")
+    dt = check_finite(dt, "dt")
     if total_time < 0:
         raise ConfigError(f"total_time must be >= 0, got {total_time}")
     if dt <= 0:
@@ -638,7 +634,7 @@ def sequence_circuit(
     drawing shows the structure. No measurements. Trotter blocks are built as in :func:`circuit`
     (``fold_fields``, ``fuse_qubits``); fusion never crosses a pulse.
     """
-    _check_order(order)
+    check_order(order)
     _check_fuse_qubits(fuse_qubits)
     if not isinstance(sequence, PulseSequence):
         raise ConfigError(f"sequence must be a PulseSequence, got {type(sequence).__name__}")
@@ -694,108 +690,13 @@ def transpile_to_basis(
     )
 
 
-#: Qiskit rotation gate of each one- and two-qubit Pauli string: exp(-i angle/2 P).
-ROTATION_GATES = {"X": "rx", "Y": "ry", "Z": "rz", "XX": "rxx", "YY": "ryy", "ZZ": "rzz"}
+#: Names that moved to :mod:`echo_lab.parametric`; ``trotter.<name>`` still finds them.
+_MOVED_TO_PARAMETRIC = ("ROTATION_GATES", "append_rotation", "bind_fields", "parameterized_circuit")
 
 
-def append_rotation(
-    qc: QuantumCircuit,
-    label: str,
-    qubits: Sequence[int],
-    angle: float | ParameterExpression,
-) -> None:
-    """Append exp(-i angle/2 P) for the Pauli string ``label`` on ``qubits`` (``label[k]`` acts
-    on ``qubits[k]``): the rotation gate of :data:`ROTATION_GATES` when there is one, else a
-    :class:`PauliTermEvolutionGate`. The one place Trotter terms become rotation gates."""
-    if label in ROTATION_GATES:
-        getattr(qc, ROTATION_GATES[label])(angle, *qubits)
-        return
-    term = SparsePauliOp.from_sparse_list([(label, range(len(qubits)), 1.0)], len(qubits))
-    qc.append(PauliTermEvolutionGate(term, time=angle / 2), list(qubits))
+def __getattr__(name: str) -> object:
+    if name in _MOVED_TO_PARAMETRIC:
+        from echo_lab import parametric
 
-
-def parameterized_circuit(
-    hamiltonian: SparsePauliOp | HamiltonianModel,
-    *,
-    steps: int,
-    order: int = 2,
-) -> tuple[QuantumCircuit, ParameterVector, Parameter]:
-    """Trotter circuit with the Z fields h_i and the step dt as circuit parameters.
-
-    Returns ``(qc, fields, dt)``: ``fields`` has one parameter per qubit. The one-qubit Z terms of
-    H are ignored (they are the parameters); every other term is kept with its value. The split is
-    :func:`split_layers` with ``fold_fields=False``: a field layer of ``rz(2 h_i tau)``, then the
-    bond layers (``rxx``/``ryy``/``rzz`` for XX/YY/ZZ, ``PauliEvolutionGate`` for other two-qubit
-    strings), then the many-body layers. Binding (:func:`bind_fields`) gives the same unitary as
-    ``circuit(H_h, time=steps * dt, steps=steps, order=order, fold_fields=False)`` for the H with
-    those fields, so one transpiled circuit serves every disorder realization.
-    ConfigError if a qubit has a one-qubit term other than Z or the terms on a pair do not commute.
-    """
-    h = hamiltonian.hamiltonian() if isinstance(hamiltonian, HamiltonianModel) else hamiltonian
-    h = check_hamiltonian(h)
-    _check_steps(steps)
-    _check_order(order)
-    n = h.num_qubits
-    kept = []
-    for label, support, coeff in h.to_sparse_list():
-        ops = [c for c in label if c != "I"]
-        if len(ops) == 1 and ops[0] != "Z":
-            raise ConfigError(
-                f"parameterized_circuit takes only Z fields as one-qubit terms, found {ops[0]} on "
-                f"qubit {support[label.index(ops[0])]}; build one circuit() per realization instead"
-            )
-        if len(ops) != 1:
-            kept.append((label, support, coeff))
-    rest = SparsePauliOp.from_sparse_list(kept, n) if kept else SparsePauliOp("I" * n, [0.0])
-    split = split_layers(rest, fold_fields=False)
-    for layer in split.layers:
-        for block in layer.blocks:
-            paulis = block.operator.paulis
-            if not all(a.commutes(b) for a in paulis for b in paulis):
-                raise ConfigError(
-                    f"the two-qubit terms on qubits {block.qubits} do not commute; "
-                    "parameterized_circuit needs commuting terms on every pair (as XX, YY, ZZ)"
-                )
-    fields = ParameterVector("h", n)
-    dt = Parameter("dt")
-    qc = QuantumCircuit(n, name=f"trotter{order}_param")
-    # Layer 0 of the schedule is the field layer; layer k >= 1 is split.layers[k - 1].
-    for index, fraction in step_schedule(1 + len(split.layers), steps=steps, order=order):
-        tau = fraction * dt
-        if index == 0:
-            for q in range(n):
-                append_rotation(qc, "Z", [q], 2 * fields[q] * tau)
-        else:
-            _append_parameterized_layer(qc, split.layers[index - 1], tau)
-    qc.global_phase = -split.constant * steps * dt
-    return qc, fields, dt
-
-
-def _append_parameterized_layer(qc: QuantumCircuit, layer: Layer, tau: ParameterExpression) -> None:
-    for block in layer.blocks:
-        for label, local, coeff in block.operator.to_sparse_list():
-            qubits = [block.qubits[k] for k in local]
-            append_rotation(qc, label, qubits, 2 * float(np.real(coeff)) * tau)
-
-
-def bind_fields(
-    qc: QuantumCircuit,
-    fields_param: ParameterVector,
-    dt_param: Parameter,
-    *,
-    fields: Sequence[float] | np.ndarray,
-    dt: float,
-) -> QuantumCircuit:
-    """A copy of ``qc`` (from :func:`parameterized_circuit`, maybe transpiled) with values bound."""
-    values = np.asarray(fields, dtype=float)
-    if values.shape != (len(fields_param),):
-        raise ConfigError(
-            f"fields must have {len(fields_param)} values (one per qubit), got shape {values.shape}"
-        )
-    if not np.all(np.isfinite(values)):
-        raise ConfigError("fields must be finite")
-    dt = _check_finite(dt, "dt")
-    bindings: dict[Parameter, float] = {dt_param: dt}
-    bindings.update({p: float(v) for p, v in zip(fields_param, values, strict=True)})
-    present = {p: v for p, v in bindings.items() if p in qc.parameters}
-    return qc.assign_parameters(present, inplace=False)
+        return getattr(parametric, name)
+    raise AttributeError(f"module 'echo_lab.trotter' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from qiskit.circuit.library import UnitaryGate, XGate, YGate
 from qiskit.quantum_info import Operator, SparsePauliOp, Statevector
 
-from echo_lab import models, trotter
+from echo_lab import models, parametric, trotter
 from echo_lab.errors import ConfigError
 from echo_lab.linalg import embed
 from echo_lab.schedule import Free, Pulse, PulseSequence
@@ -253,7 +253,7 @@ def test_three_body_terms_get_their_own_layers_and_second_order():
 
 def test_parameterized_binding_equals_direct_build():
     model = models.RandomFieldXXZ(n=6, W=5.0, J=0.8, Jz=1.2, seed=11)
-    qc, fields, dt = trotter.parameterized_circuit(model, steps=3, order=2)
+    qc, fields, dt = parametric.parameterized_circuit(model, steps=3, order=2)
     transpiled = trotter.transpile_to_basis(qc)
     for seed in (1, 2):
         realization = models.RandomFieldXXZ(n=6, W=5.0, J=0.8, Jz=1.2, seed=seed)
@@ -261,9 +261,9 @@ def test_parameterized_binding_equals_direct_build():
             realization.hamiltonian(), time=0.45, steps=3, order=2, fold_fields=False
         )
         expected = Statevector(direct).data
-        bound = trotter.bind_fields(qc, fields, dt, fields=realization.fields, dt=0.15)
+        bound = parametric.bind_fields(qc, fields, dt, fields=realization.fields, dt=0.15)
         np.testing.assert_allclose(Statevector(bound).data, expected, atol=1e-12)
-        bound_transpiled = trotter.bind_fields(
+        bound_transpiled = parametric.bind_fields(
             transpiled, fields, dt, fields=realization.fields, dt=0.15
         )
         overlap = abs(np.vdot(Statevector(bound_transpiled).data, expected))
@@ -272,15 +272,15 @@ def test_parameterized_binding_equals_direct_build():
 
 def test_parameterized_circuit_keeps_non_field_terms_and_rejects_transverse_fields():
     hamiltonian = three_body_hamiltonian()
-    qc, fields, dt = trotter.parameterized_circuit(hamiltonian, steps=2, order=1)
+    qc, fields, dt = parametric.parameterized_circuit(hamiltonian, steps=2, order=1)
     field_values = models.PauliModel(hamiltonian).fields
-    bound = trotter.bind_fields(qc, fields, dt, fields=field_values, dt=0.2)
+    bound = parametric.bind_fields(qc, fields, dt, fields=field_values, dt=0.2)
     direct = trotter.circuit(hamiltonian, time=0.4, steps=2, order=1, fold_fields=False)
     np.testing.assert_allclose(Operator(bound).data, Operator(direct).data, atol=1e-12)
     with pytest.raises(ConfigError, match="only Z fields"):
-        trotter.parameterized_circuit(models.RandomFieldIsing(n=3, W=1.0, seed=0), steps=1)
+        parametric.parameterized_circuit(models.RandomFieldIsing(n=3, W=1.0, seed=0), steps=1)
     with pytest.raises(ConfigError, match="one per qubit"):
-        trotter.bind_fields(qc, fields, dt, fields=[0.0], dt=0.1)
+        parametric.bind_fields(qc, fields, dt, fields=[0.0], dt=0.1)
 
 
 def test_segment_steps_convention():
@@ -395,7 +395,7 @@ def test_append_rotation_is_exp_of_the_pauli_string() -> None:
     for label in ("X", "ZZ", "XY", "ZXZ"):
         k = len(label)
         qc = QuantumCircuit(k)
-        trotter.append_rotation(qc, label, list(range(k)), 0.7)
+        parametric.append_rotation(qc, label, list(range(k)), 0.7)
         P = SparsePauliOp.from_sparse_list([(label, range(k), 1.0)], k).to_matrix()
         np.testing.assert_allclose(Operator(qc).data, expm(-0.35j * P), atol=1e-12)
 
@@ -410,3 +410,11 @@ def test_preparation_circuit_matches_the_product_state() -> None:
     overlap = abs(np.vdot(prepared, state.vector()))
     assert np.isclose(overlap, 1.0, atol=1e-12)
     assert state.circuit().count_ops() == {"ry": 2, "rz": 2}
+
+
+def test_moved_names_are_still_found_on_trotter() -> None:
+    # parameterized circuits moved to echo_lab.parametric; old imports keep working.
+    assert trotter.parameterized_circuit is parametric.parameterized_circuit
+    assert trotter.ROTATION_GATES is parametric.ROTATION_GATES
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        _ = trotter.nonexistent  # type: ignore[attr-defined]

@@ -37,7 +37,7 @@ circuit with the fields (and the initial Bloch angles) as parameters, transpiles
 bond's fixed rxx, ryy, rzz consolidated into one unitary) and lets Aer bind all realizations in
 one call (``parameter_binds``), so circuit construction is paid once; below 14 qubits the bound
 experiments run in parallel, one per core (``max_parallel_experiments=0``). Its Trotter split
-keeps the fields in their own layer (``trotter.parameterized_circuit``), so it differs from
+keeps the fields in their own layer (``parametric.parameterized_circuit``), so it differs from
 :meth:`run` (fields folded into the bonds) by the O(dt^2) Trotter error, not by rounding.
 """
 
@@ -54,7 +54,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import Collect2qBlocks, ConsolidateBlocks
 
-from echo_lab import trotter
+from echo_lab import parametric, trotter
 from echo_lab.backends.base import (
     Operator,
     RotatedPauli,
@@ -369,7 +369,7 @@ class AerBackend:
     ) -> list[dict[str, np.ndarray]]:
         """Run ``len(fields_list)`` disorder realizations of one sequence in one Aer call.
 
-        ``model`` fixes every term but the Z fields (``trotter.parameterized_circuit``); each row
+        ``model`` fixes every term but the Z fields (``parametric.parameterized_circuit``); each row
         of ``fields_list`` (shape ``(R, n)``) is one realization's fields, and ``states`` is one
         initial state for all or one per realization. The circuits are built once with the
         fields and initial Bloch angles as parameters and bound by Aer (``parameter_binds``).
@@ -404,7 +404,9 @@ class AerBackend:
         prep = preparation_circuit(list(theta), list(phi))
 
         def parameterized(k: int) -> QuantumCircuit:
-            qc, own_fields, own_dt = trotter.parameterized_circuit(model, steps=k, order=self.order)
+            qc, own_fields, own_dt = parametric.parameterized_circuit(
+                model, steps=k, order=self.order
+            )
             mapping: dict[Any, Any] = {own_dt: self.dt}
             mapping.update(dict(zip(own_fields, field_params, strict=True)))
             # Once dt is bound only the fields are parameters: merging each bond's rxx, ryy and

@@ -28,7 +28,7 @@ from qiskit.quantum_info import SparsePauliOp, random_unitary
 from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import Collect2qBlocks, ConsolidateBlocks
 
-from echo_lab import models, trotter
+from echo_lab import models, parametric
 from echo_lab.bench.model import (
     DT,
     JZ,
@@ -80,7 +80,7 @@ def bound_fid_circuit(
     """The FID trace as one circuit with the fields as parameters, as Aer binds it.
 
     ``initial`` prepares the state; then, for each time of ``times`` (multiples of DT), the
-    Strang steps since the previous time (``trotter.parameterized_circuit`` with dt bound, each
+    Strang steps since the previous time (``parametric.parameterized_circuit`` with dt bound, each
     bond's gates consolidated into one two-qubit unitary, as
     :meth:`~echo_lab.backends.aer.AerBackend.run_realizations` does) and a save of <sigma^x_p>
     labelled ``"sx@k"`` (k steps). Returns the circuit and its field parameters (one per qubit).
@@ -92,7 +92,7 @@ def bound_fid_circuit(
     done = 0
     for k in np.unique(np.round(np.asarray(times) / DT).astype(int)):
         if k > done:
-            piece, own_fields, own_dt = trotter.parameterized_circuit(
+            piece, own_fields, own_dt = parametric.parameterized_circuit(
                 model, steps=int(k - done), order=ORDER
             )
             mapping: dict[Any, Any] = {own_dt: DT, **dict(zip(own_fields, fields, strict=True))}

@@ -21,7 +21,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import trotter
+from echo_lab import parametric, trotter
 from echo_lab.errors import ConfigError
 
 __all__ = ["Rotation", "RotationSequence", "gate_by_gate_circuit", "rotation_sequence"]
@@ -50,7 +50,7 @@ def _check_rotation_blocks(split: trotter.TrotterSplit) -> None:
         for block in layer.blocks:
             paulis = block.operator.paulis
             labels = [label for label, _, _ in block.operator.to_sparse_list()]
-            if any(label not in trotter.ROTATION_GATES for label in labels) or not all(
+            if any(label not in parametric.ROTATION_GATES for label in labels) or not all(
                 a.commutes(b) for a in paulis for b in paulis
             ):
                 raise ConfigError(
@@ -96,5 +96,5 @@ def gate_by_gate_circuit(
     name = "gate_by_gate_lie" if order == 1 else "gate_by_gate_strang"
     qc = QuantumCircuit(sequence.num_qubits, name=name, global_phase=sequence.global_phase)
     for rotation in sequence.rotations:
-        trotter.append_rotation(qc, rotation.label, rotation.qubits, rotation.angle)
+        parametric.append_rotation(qc, rotation.label, rotation.qubits, rotation.angle)
     return qc
