@@ -44,7 +44,7 @@ keeps the fields in their own layer (``parametric.parameterized_circuit``), so i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit, transpile
@@ -69,6 +69,14 @@ from echo_lab.backends.options import (
     AER_PRECISIONS,
     MPS_OPTIONS,
     aer_memory_bytes,
+)
+from echo_lab.backends.readout import (
+    Measured,
+    estimate_from_counts,
+    measure_in_basis,
+    measured_observables,
+    measurement_groups,
+    pauli_sums,
 )
 from echo_lab.errors import ConfigError, NumericalError, aer_missing
 from echo_lab.linalg import entropy_of_weights
@@ -101,62 +109,6 @@ GPU_INSTALL_HINT = (
     "'echo_lab[gpu]'` (qiskit-aer-gpu; the two builds share the qiskit_aer module and must not "
     "be installed together), on a machine with a CUDA device"
 )
-
-_BASIS_CHANGE = {"X": ("h",), "Y": ("sdg", "h")}
-
-
-def to_pauli_sum(op: Operator, n: int, *, name: str) -> SparsePauliOp:
-    """``op`` as an ``n``-qubit ``SparsePauliOp`` (dense arrays are expanded exactly, O(n 4^n))."""
-    if isinstance(op, SparsePauliOp):
-        pauli = op
-    else:
-        matrix = np.asarray(op)
-        if matrix.shape != (2**n, 2**n):
-            raise ConfigError(
-                f"observable {name!r} has shape {matrix.shape}; a {n}-qubit operator needs "
-                f"({2**n}, {2**n})"
-            )
-        pauli = SparsePauliOp.from_operator(matrix, atol=0.0, rtol=0.0)
-    if pauli.num_qubits != n:
-        raise ConfigError(
-            f"observable {name!r} acts on {pauli.num_qubits} qubits, the chain on {n}"
-        )
-    return pauli
-
-
-#: An observable as Aer saves it: a Pauli sum, or a Pauli read out after a readout circuit.
-Measured: TypeAlias = SparsePauliOp | RotatedPauli
-
-
-def measured_observables(
-    observables: Mapping[str, Operator], n: int, *, shots: int | None
-) -> dict[str, Measured]:
-    """Observables as Aer saves them: :class:`RotatedPauli` kept, the rest as Pauli sums.
-
-    A rotated Pauli is read out as a device would: its readout circuit is applied after the plain
-    observables are saved, its Pauli is saved, and the inverse circuit restores the state. Not
-    with ``shots`` (sample it through the estimator backend instead).
-    """
-    out: dict[str, Measured] = {}
-    for name, op in observables.items():
-        if not isinstance(op, RotatedPauli):
-            out[name] = to_pauli_sum(op, n, name=name)
-            continue
-        if shots is not None:
-            raise ConfigError(
-                f"observable {name!r} is read out after a circuit; the sampled Aer backend does "
-                "not take such observables: use shots=None, or the estimator backend with a "
-                "precision"
-            )
-        if max(op.qubits) >= n:
-            raise ConfigError(f"observable {name!r} acts on qubits {op.qubits}, the chain on {n}")
-        out[name] = op
-    return out
-
-
-def _pauli_sums(paulis: Mapping[str, Measured]) -> dict[str, SparsePauliOp]:
-    """The Pauli sums among the observables (sampling mode has no rotated ones)."""
-    return {name: op for name, op in paulis.items() if isinstance(op, SparsePauliOp)}
 
 
 def entropy_from_mps(mps: tuple[Any, Any], n: int) -> float:
@@ -378,23 +330,7 @@ class AerBackend:
         """
         times = check_times(times)
         n = model.n
-        fields = np.asarray(fields_list, dtype=float)
-        if fields.ndim != 2 or fields.shape[1] != n or fields.shape[0] == 0:
-            raise ConfigError(
-                f"fields_list must have shape (realizations, {n}), got {fields.shape}"
-            )
-        state_list = [states] * len(fields) if isinstance(states, ProductState) else list(states)
-        if len(state_list) != len(fields) or any(s.n != n for s in state_list):
-            raise ConfigError(
-                f"give one {n}-site initial state, or one per realization ({len(fields)})"
-            )
-        if self.shots is not None or self.noise_spec.static_dephasing_sigma > 0:
-            raise ConfigError(
-                "run_realizations does not support shots or quasi-static dephasing; call run() "
-                "once per realization for those"
-            )
-        if self.noise_spec.backend is not None or isinstance(self.noise, NoiseModel):
-            raise ConfigError("run_realizations does not support hardware noise models; use run()")
+        fields, state_list = self._check_realizations(n, states, fields_list)
         steps = self._steps(sequence, times)
         self._check_request(n, entropy, saved_states=times.size if entropy else 0)
         paulis = measured_observables(observables, n, shots=self.shots)
@@ -422,16 +358,7 @@ class AerBackend:
             return parameterized(k)
 
         built, where = self._circuits(sequence, prep, steps, evolve, paulis, entropy)
-        binds = []
-        for qc in built:
-            values = {p: fields[:, q] for q, p in enumerate(field_params) if p in qc.parameters}
-            values.update(
-                {p: np.array([s.angles[q, 0] for s in state_list]) for q, p in enumerate(theta)}
-            )
-            values.update(
-                {p: np.array([s.angles[q, 1] for s in state_list]) for q, p in enumerate(phi)}
-            )
-            binds.append({p: v.tolist() for p, v in values.items()})
+        binds = [_bindings(qc, field_params, fields, theta, phi, state_list) for qc in built]
         # Below Aer's parallel-state threshold (14 qubits) every statevector experiment runs on one
         # thread, so the bindings are spread over the cores instead (measured ~1.8x on 2 cores).
         parallel = (
@@ -443,6 +370,33 @@ class AerBackend:
         count = len(fields)
         # Aer orders the experiments circuit by circuit, each with all of its bindings.
         return [self._collect(data[r::count], where, paulis, entropy, n) for r in range(count)]
+
+    def _check_realizations(
+        self,
+        n: int,
+        states: ProductState | Sequence[ProductState],
+        fields_list: Sequence[Sequence[float]] | np.ndarray,
+    ) -> tuple[np.ndarray, list[ProductState]]:
+        """The ``(R, n)`` fields and one state per realization; ConfigError for what
+        :meth:`run_realizations` cannot do (shots, quasi-static dephasing, device noise)."""
+        fields = np.asarray(fields_list, dtype=float)
+        if fields.ndim != 2 or fields.shape[1] != n or fields.shape[0] == 0:
+            raise ConfigError(
+                f"fields_list must have shape (realizations, {n}), got {fields.shape}"
+            )
+        state_list = [states] * len(fields) if isinstance(states, ProductState) else list(states)
+        if len(state_list) != len(fields) or any(s.n != n for s in state_list):
+            raise ConfigError(
+                f"give one {n}-site initial state, or one per realization ({len(fields)})"
+            )
+        if self.shots is not None or self.noise_spec.static_dephasing_sigma > 0:
+            raise ConfigError(
+                "run_realizations does not support shots or quasi-static dephasing; call run() "
+                "once per realization for those"
+            )
+        if self.noise_spec.backend is not None or isinstance(self.noise, NoiseModel):
+            raise ConfigError("run_realizations does not support hardware noise models; use run()")
+        return fields, state_list
 
     def _steps(self, sequence: PulseSequence, times: np.ndarray) -> np.ndarray:
         return np.array(
@@ -509,30 +463,9 @@ class AerBackend:
             and (not active or last_pulse < free_positions[active[0]])
         )
         if single:
-            qc = prep.copy()
-            for segment in segments:
-                if not isinstance(segment, Free):
-                    trotter.append_pulse(qc, segment)
             counts = steps[:, active[0]] if active else np.zeros(len(steps), dtype=np.int64)
-            done = 0
-            for k in np.unique(counts):
-                if k > done:
-                    qc.compose(evolve(int(k - done)), inplace=True)
-                    done = int(k)
-                self._append_saves(qc, paulis, entropy, f"@{k}")
-            return [self._finish(qc)], [(0, f"@{k}") for k in counts]
-        circuits = []
-        for row in steps:
-            qc = prep.copy()
-            free_index = 0
-            for segment in segments:
-                if isinstance(segment, Free):
-                    if row[free_index] > 0:
-                        qc.compose(evolve(int(row[free_index])), inplace=True)
-                    free_index += 1
-                else:
-                    trotter.append_pulse(qc, segment)
-            circuits.append(qc)
+            return self._saved_along(segments, prep, counts, evolve, paulis, entropy)
+        circuits = [_row_circuit(segments, prep, row, evolve) for row in steps]
         if self.noise_spec.backend is not None:
             basis = [
                 g
@@ -547,11 +480,34 @@ class AerBackend:
                 self._append_saves(qc, paulis, entropy, "")
             return [self._finish(qc) for qc in circuits], [(j, "") for j in range(len(circuits))]
         measured = []
-        groups = _measurement_groups(_pauli_sums(paulis))
+        groups = measurement_groups(pauli_sums(paulis))
         for qc in circuits:
             for group in groups:
-                measured.append(self._finish(_measure_in_basis(qc, group)))
+                measured.append(self._finish(measure_in_basis(qc, group)))
         return measured, [(j * len(groups), "") for j in range(len(circuits))]
+
+    def _saved_along(
+        self,
+        segments: Sequence[Any],
+        prep: QuantumCircuit,
+        counts: np.ndarray,
+        evolve: Callable[[int], QuantumCircuit],
+        paulis: Mapping[str, Measured],
+        entropy: bool,
+    ) -> tuple[list[QuantumCircuit], list[tuple[int, str]]]:
+        """One circuit for a sequence whose pulses all precede its only evolving segment: the
+        pulses, then the evolution with the observables saved at every step count of ``counts``."""
+        qc = prep.copy()
+        for segment in segments:
+            if not isinstance(segment, Free):
+                trotter.append_pulse(qc, segment)
+        done = 0
+        for k in np.unique(counts):
+            if k > done:
+                qc.compose(evolve(int(k - done)), inplace=True)
+                done = int(k)
+            self._append_saves(qc, paulis, entropy, f"@{k}")
+        return [self._finish(qc)], [(0, f"@{k}") for k in counts]
 
     def _finish(self, qc: QuantumCircuit) -> QuantumCircuit:
         if self.noise_spec.has_gate_errors:
@@ -562,7 +518,7 @@ class AerBackend:
         self, qc: QuantumCircuit, paulis: Mapping[str, Measured], entropy: bool, suffix: str
     ) -> None:
         qubits = list(range(qc.num_qubits))
-        for name, op in _pauli_sums(paulis).items():
+        for name, op in pauli_sums(paulis).items():
             qc.save_expectation_value(op, qubits, label=name + suffix)
         if entropy:
             label = "entropy" + suffix
@@ -610,7 +566,7 @@ class AerBackend:
         n: int,
     ) -> dict[str, np.ndarray]:
         if self.shots is not None:
-            return _estimate_from_counts(experiments, where, _pauli_sums(paulis), n)
+            return estimate_from_counts(experiments, where, pauli_sums(paulis), n)
         out: dict[str, np.ndarray] = {}
         for name in paulis:
             out[name] = np.array(
@@ -644,76 +600,42 @@ class AerBackend:
         return out
 
 
+def _row_circuit(
+    segments: Sequence[Any],
+    prep: QuantumCircuit,
+    row: np.ndarray,
+    evolve: Callable[[int], QuantumCircuit],
+) -> QuantumCircuit:
+    """The sequence at one total time: ``row[j]`` Trotter steps for its j-th free segment."""
+    qc = prep.copy()
+    free_index = 0
+    for segment in segments:
+        if isinstance(segment, Free):
+            if row[free_index] > 0:
+                qc.compose(evolve(int(row[free_index])), inplace=True)
+            free_index += 1
+        else:
+            trotter.append_pulse(qc, segment)
+    return qc
+
+
+def _bindings(
+    qc: QuantumCircuit,
+    field_params: ParameterVector,
+    fields: np.ndarray,
+    theta: ParameterVector,
+    phi: ParameterVector,
+    states: Sequence[ProductState],
+) -> dict[Any, list[float]]:
+    """Aer's ``parameter_binds`` entry of ``qc``: every realization's fields and Bloch angles."""
+    values = {p: fields[:, q] for q, p in enumerate(field_params) if p in qc.parameters}
+    values.update({p: np.array([s.angles[q, 0] for s in states]) for q, p in enumerate(theta)})
+    values.update({p: np.array([s.angles[q, 1] for s in states]) for q, p in enumerate(phi)})
+    return {p: v.tolist() for p, v in values.items()}
+
+
 def decompose_evolution(qc: QuantumCircuit) -> QuantumCircuit:
     """Expand ``PauliEvolutionGate`` (terms on 3+ qubits), which Aer does not simulate."""
     if "PauliEvolution" in qc.count_ops():
         return qc.decompose(gates_to_decompose=["PauliEvolution"])
     return qc
-
-
-def _measurement_groups(paulis: Mapping[str, SparsePauliOp]) -> list[SparsePauliOp]:
-    """Qubit-wise commuting groups of all non-identity Pauli strings of the observables."""
-    labels = sorted(
-        {label for op in paulis.values() for label in op.paulis.to_labels() if set(label) != {"I"}}
-    )
-    if not labels:
-        return []
-    return SparsePauliOp(labels).group_commuting(qubit_wise=True)
-
-
-def _measure_in_basis(qc: QuantumCircuit, group: SparsePauliOp) -> QuantumCircuit:
-    """Copy of ``qc`` measuring every qubit in the basis that diagonalizes ``group``."""
-    n = qc.num_qubits
-    basis = ["Z"] * n
-    for label in group.paulis.to_labels():
-        for q, c in enumerate(reversed(label)):
-            if c != "I":
-                basis[q] = c
-    out = qc.copy()
-    for q, c in enumerate(basis):
-        for gate in _BASIS_CHANGE.get(c, ()):
-            getattr(out, gate)(q)
-    out.measure_all()
-    return out
-
-
-def _estimate_from_counts(
-    experiments: Sequence[Any],
-    where: list[tuple[int, str]],
-    paulis: Mapping[str, SparsePauliOp],
-    n: int,
-) -> dict[str, np.ndarray]:
-    """Sample means and standard errors of the observables from measured groups (shots mode)."""
-    groups = _measurement_groups(paulis)
-    means = {name: np.zeros(len(where)) for name in paulis}
-    variances = {name: np.zeros(len(where)) for name in paulis}
-    for j, (first, _) in enumerate(where):
-        for g, group in enumerate(groups):
-            counts = experiments[first + g].data.to_dict()["counts"]
-            outcomes = np.array([int(key, 16) for key in counts], dtype=object)
-            shots = np.array(list(counts.values()), dtype=float)
-            bits = np.array([[(int(o) >> q) & 1 for q in range(n)] for o in outcomes])
-            total = shots.sum()
-            members = set(group.paulis.to_labels())
-            for name, op in paulis.items():
-                values = np.zeros(len(outcomes))
-                for label, coeff in zip(op.paulis.to_labels(), op.coeffs, strict=True):
-                    if label not in members:
-                        continue
-                    support = [q for q, c in enumerate(reversed(label)) if c != "I"]
-                    parity = bits[:, support].sum(axis=1) % 2
-                    values += float(np.real(coeff)) * (1 - 2 * parity)
-                mean = float(np.sum(shots * values) / total)
-                spread = float(np.sum(shots * (values - mean) ** 2) / max(total - 1, 1))
-                means[name][j] += mean
-                variances[name][j] += spread / total
-    out: dict[str, np.ndarray] = {}
-    for name, op in paulis.items():
-        identity = sum(
-            float(np.real(c))
-            for label, c in zip(op.paulis.to_labels(), op.coeffs, strict=True)
-            if set(label) == {"I"}
-        )
-        out[name] = means[name] + identity
-        out[name + "_stderr"] = np.sqrt(variances[name])
-    return out

@@ -28,8 +28,9 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab import trotter
-from echo_lab.backends.aer import decompose_evolution, measured_observables
+from echo_lab.backends.aer import decompose_evolution
 from echo_lab.backends.base import Operator, RotatedPauli, check_health, check_inputs
+from echo_lab.backends.readout import measured_observables
 from echo_lab.errors import ConfigError
 from echo_lab.schedule import PulseSequence
 from echo_lab.states import ProductState

@@ -41,8 +41,8 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab import trotter
-from echo_lab.backends.aer import to_pauli_sum
 from echo_lab.backends.base import Operator, check_inputs
+from echo_lab.backends.readout import to_pauli_sum
 from echo_lab.errors import ConfigError
 from echo_lab.hardware.circuits import (
     DEFAULT_PULSE_BUDGET,
