@@ -25,7 +25,7 @@ from qiskit.quantum_info import Operator, SparsePauliOp
 from qiskit_aer import AerSimulator
 
 from echo_lab import bench, lbits, models, resources, trotter
-from echo_lab.bench import binding, lbit_pipeline, peers, report, timing
+from echo_lab.bench import backends_trace, binding, dask_sweep, lbit_pipeline, peers, report, timing
 from echo_lab.errors import ConfigError
 from echo_lab.timing import STAGES
 
@@ -551,3 +551,19 @@ def test_gpu_check_entry_point_runs_on_the_cpu(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="Aer sees no GPU"):
             gpu_check.main(["--out", str(tmp_path / "x.json"), *small])
         assert not (tmp_path / "x.json").exists()
+
+
+def test_mps_benchmark_matches_the_statevector_at_its_smallest_size() -> None:
+    # The recorded truncation check: Aer MPS and statevector on the same FID circuit.
+    result = backends_trace.bench_mps(sizes=[6, 8], total_time=0.2, repeats=1)
+    assert [entry["n"] for entry in result["sizes"]] == [6, 8]
+    assert result["statevector_difference"]["n"] == 6
+    assert result["statevector_difference"]["abs_sx_difference"] < 1e-6
+    assert all(1 <= entry["max_bond_dimension"] <= 8 for entry in result["sizes"])
+
+
+def test_dask_benchmark_reports_identical_units_and_the_backend_it_ran() -> None:
+    result = dask_sweep.bench_dask(n=6, realizations=2, workers=2, repeats=1)
+    assert result["identical"] is True
+    assert result["study"]["backend"] == "aer"
+    assert result["serial_over_parallel"]["baseline"] == "2 Dask workers"

@@ -148,7 +148,6 @@ def bench_mps(
     ``statevector_difference`` bounds the truncation error there. Memory grows as N chi^2.
     """
     from echo_lab.backends.aer import AerBackend
-    from echo_lab.window import mps_bond_dimensions
 
     steps = round(total_time / DT)
     simulator = AerBackend(
@@ -166,17 +165,7 @@ def bench_mps(
             {n: functools.partial(run_aer, simulator, qc) for n, qc in circuits.items()},
             repeats=repeats,
         )
-    entries: list[dict[str, Any]] = []
-    for n in sizes:
-        data = results[n].data()
-        entries.append(
-            {
-                "n": n,
-                "seconds": summarize(seconds[n]),
-                "max_bond_dimension": int(mps_bond_dimensions(data["mps"]).max()),
-                "sx": float(np.real(data["sx"])),
-            }
-        )
+    entries = [_mps_entry(n, seconds[n], results[n].data()) for n in sizes]
     smallest = min(entries, key=lambda entry: entry["n"])
     longest, shortest = max(sizes), min(sizes)
     return {
@@ -194,6 +183,18 @@ def bench_mps(
             baseline_name=f"N = {shortest}",
             load=load,
         ),
+    }
+
+
+def _mps_entry(n: int, seconds: list[float], data: dict[str, Any]) -> dict[str, Any]:
+    """One size of :func:`bench_mps`: times, largest bond dimension, <sigma^x_p>."""
+    from echo_lab.window import mps_bond_dimensions
+
+    return {
+        "n": n,
+        "seconds": summarize(seconds),
+        "max_bond_dimension": int(mps_bond_dimensions(data["mps"]).max()),
+        "sx": float(np.real(data["sx"])),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import tomli_w
@@ -56,36 +57,16 @@ def bench_dask(*, n: int, realizations: int, workers: int, repeats: int = 1) -> 
     throughput ratio); ``identical`` is True when every unit's Dataset is identical (values,
     coordinates and attributes) in both runs.
     """
-    import distributed
-
     from echo_lab.config import parse_spec
     from echo_lab.study import compute_unit, list_units
-    from echo_lab.sweep import run_units, start_local_cluster
 
     tables = dask_study_tables(n, realizations)
     spec = parse_spec(tomli_w.dumps(tables), source="bench_dask")
     units = list_units(spec)
     compute = functools.partial(compute_unit, spec)
-    start = time.perf_counter()
-    cluster = start_local_cluster(workers)
-    try:
-        with distributed.Client(cluster) as client:
-            client.run(_import_study)
-            startup_s = time.perf_counter() - start
-            with watch_load() as load:
-                seconds, results = time_interleaved(
-                    {
-                        "serial": lambda: dict(run_units(compute, units, progress=False)),
-                        "parallel": lambda: dict(
-                            run_units(
-                                compute, units, scheduler=cluster.scheduler_address, progress=False
-                            )
-                        ),
-                    },
-                    repeats=repeats,
-                )
-    finally:
-        cluster.close()
+    seconds, results, load, startup_s = _time_serial_and_cluster(
+        compute, units, workers=workers, repeats=repeats
+    )
     serial, parallel = results["serial"], results["parallel"]
     return {
         "study": {
@@ -109,6 +90,38 @@ def bench_dask(*, n: int, realizations: int, workers: int, repeats: int = 1) -> 
         ),
         "identical": all(serial[k].identical(parallel[k]) for k in range(len(units))),
     }
+
+
+def _time_serial_and_cluster(
+    compute: Callable[[Any], Any], units: list[Any], *, workers: int, repeats: int
+) -> tuple[dict[str, list[float]], dict[str, Any], dict[str, Any], float]:
+    """Run ``units`` serially and on a fresh local cluster, interleaved ``repeats`` times:
+    (seconds per variant, last results per variant, load, cluster start-up seconds)."""
+    import distributed
+
+    from echo_lab.sweep import run_units, start_local_cluster
+
+    start = time.perf_counter()
+    cluster = start_local_cluster(workers)
+    try:
+        with distributed.Client(cluster) as client:
+            client.run(_import_study)
+            startup_s = time.perf_counter() - start
+            with watch_load() as load:
+                seconds, results = time_interleaved(
+                    {
+                        "serial": lambda: dict(run_units(compute, units, progress=False)),
+                        "parallel": lambda: dict(
+                            run_units(
+                                compute, units, scheduler=cluster.scheduler_address, progress=False
+                            )
+                        ),
+                    },
+                    repeats=repeats,
+                )
+    finally:
+        cluster.close()
+    return seconds, results, load, startup_s
 
 
 def dask_headlines(result: dict[str, Any]) -> list[dict[str, Any]]:
