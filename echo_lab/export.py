@@ -56,7 +56,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import qiskit
@@ -69,6 +69,9 @@ from echo_lab.models import RandomFieldXXZ
 from echo_lab.protocols import build_sequence
 from echo_lab.schedule import Pulse, PulseSequence
 from echo_lab.states import ProductState, probe_state
+
+if TYPE_CHECKING:
+    from echo_lab.lbits import LBitSystem
 
 __all__ = [
     "BASIS",
@@ -270,6 +273,14 @@ def build_reference_circuits() -> list[ReferenceCircuit]:
             extra={"trace": _fid_trace(chain8, probe=3, dt=_ECHO_DT, steps=steps_fid)},
         ),
     ]
+    references += _circuit_lbit_references(chain8)
+    references += _device_references(chain8)
+    references += _echo_references(chain5, lb)
+    return references
+
+
+def _echo_references(chain5: RandomFieldXXZ, lb: LBitSystem) -> list[ReferenceCircuit]:
+    """Hahn echoes with p-bit, l-bit and truncated l-bit pulses and a DEER sequence, N = 5."""
     echoes: list[tuple[str, str, Callable[[], PulseSequence]]] = [
         (
             "hahn_pbit_xxz5",
@@ -292,8 +303,7 @@ def build_reference_circuits() -> list[ReferenceCircuit]:
             lambda: build_sequence("deer", n=5, probe=1, partner=3, pulse="lbit:1", lbit_system=lb),
         ),
     ]
-    references += _circuit_lbit_references(chain8)
-    references += _device_references(chain8)
+    references = []
     for name, description, make in echoes:
         sequence = make()
         probe = 1 if name.startswith("deer") else 2

@@ -170,6 +170,41 @@ def _resolve_pulse(
     return pulse
 
 
+def _check_protocol(
+    protocol: str,
+    *,
+    n: int,
+    probe: int,
+    partner: int | None,
+    n_pulses: int,
+    lattice: Lattice | None,
+) -> None:
+    """The checks of :func:`build_sequence` that need no pulse: protocol, sites, pulse count."""
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"the number of sites n must be an integer >= 1, got {n!r}")
+    _check_site("probe", probe, n)
+    if protocol == "deer":
+        if partner is None:
+            raise ConfigError("the DEER protocol needs a partner site (partner=q)")
+        _check_site("partner", partner, n)
+        if partner == probe:
+            raise ConfigError(f"the DEER partner must differ from the probe site {probe}")
+    elif partner is not None:
+        raise ConfigError(f"partner is only used by the 'deer' protocol, not by {protocol!r}")
+    if protocol == "cpmg" and (
+        isinstance(n_pulses, bool) or not isinstance(n_pulses, int) or n_pulses < 1
+    ):
+        raise ConfigError(f"CPMG needs n_pulses an integer >= 1, got {n_pulses!r}")
+    if protocol == "xy4" and (
+        isinstance(n_pulses, bool) or not isinstance(n_pulses, int) or n_pulses < 4 or n_pulses % 4
+    ):
+        raise ConfigError(f"XY-4 needs n_pulses a positive multiple of 4, got {n_pulses!r}")
+    if lattice is not None and lattice.n != n:
+        raise ConfigError(f"the lattice has {lattice.n} sites but n = {n}")
+
+
 def build_sequence(
     protocol: str,
     *,
@@ -195,29 +230,7 @@ def build_sequence(
     and of ``"xy4"`` (a multiple of 4; one XY-4 cycle per 4 pulses); other protocols ignore it. The
     global echo flips every site with ``pulse``. All inputs are validated before any pulse is built.
     """
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"the number of sites n must be an integer >= 1, got {n!r}")
-    _check_site("probe", probe, n)
-    if protocol == "deer":
-        if partner is None:
-            raise ConfigError("the DEER protocol needs a partner site (partner=q)")
-        _check_site("partner", partner, n)
-        if partner == probe:
-            raise ConfigError(f"the DEER partner must differ from the probe site {probe}")
-    elif partner is not None:
-        raise ConfigError(f"partner is only used by the 'deer' protocol, not by {protocol!r}")
-    if protocol == "cpmg" and (
-        isinstance(n_pulses, bool) or not isinstance(n_pulses, int) or n_pulses < 1
-    ):
-        raise ConfigError(f"CPMG needs n_pulses an integer >= 1, got {n_pulses!r}")
-    if protocol == "xy4" and (
-        isinstance(n_pulses, bool) or not isinstance(n_pulses, int) or n_pulses < 4 or n_pulses % 4
-    ):
-        raise ConfigError(f"XY-4 needs n_pulses a positive multiple of 4, got {n_pulses!r}")
-    if lattice is not None and lattice.n != n:
-        raise ConfigError(f"the lattice has {lattice.n} sites but n = {n}")
+    _check_protocol(protocol, n=n, probe=probe, partner=partner, n_pulses=n_pulses, lattice=lattice)
     spec = _resolve_pulse(protocol, pulse, angle_error, n=n, lbit_system=lbit_system)
 
     def flip(site: int, axis: str = "x") -> Pulse:

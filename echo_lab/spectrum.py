@@ -417,6 +417,26 @@ def sample_spacing_ratios(
     return SpacingRatioSample(float(np.mean(values)), stderr, values, fields)
 
 
+def _check_level_sweep(
+    n: int | Sequence[int],
+    W_values: Sequence[float] | np.ndarray,
+    realizations: int,
+    fraction: float,
+) -> tuple[list[int], np.ndarray]:
+    """The chain lengths and disorder strengths of :func:`level_statistics`, checked."""
+    sizes = [n] if isinstance(n, int | np.integer) else list(n)
+    if not sizes or len(set(sizes)) != len(sizes):
+        raise ConfigError(f"n must be an integer or a list of distinct integers, got {n!r}")
+    disorder = np.asarray(W_values, dtype=float)
+    if disorder.ndim != 1 or disorder.size == 0:
+        raise ConfigError("W_values must be a non-empty 1-D list of disorder strengths")
+    if not np.all(np.isfinite(disorder)) or np.any(disorder < 0):
+        raise ConfigError(f"W_values must be finite and >= 0, got {disorder.tolist()}")
+    for size in sizes:
+        _check_sweep(size, realizations, fraction)
+    return sizes, disorder
+
+
 def level_statistics(
     n: int | Sequence[int],
     W_values: Sequence[float] | np.ndarray,
@@ -441,18 +461,8 @@ def level_statistics(
     (correlated samples make r(W) curves smoother). All inputs are checked before any
     diagonalization. Cost: ``len(n) * len(W) * realizations`` sector diagonalizations.
     """
-    import xarray as xr
 
-    sizes = [n] if isinstance(n, int | np.integer) else list(n)
-    if not sizes or len(set(sizes)) != len(sizes):
-        raise ConfigError(f"n must be an integer or a list of distinct integers, got {n!r}")
-    disorder = np.asarray(W_values, dtype=float)
-    if disorder.ndim != 1 or disorder.size == 0:
-        raise ConfigError("W_values must be a non-empty 1-D list of disorder strengths")
-    if not np.all(np.isfinite(disorder)) or np.any(disorder < 0):
-        raise ConfigError(f"W_values must be finite and >= 0, got {disorder.tolist()}")
-    for size in sizes:
-        _check_sweep(size, realizations, fraction)
+    sizes, disorder = _check_level_sweep(n, W_values, realizations, fraction)
     ratios = np.empty((len(sizes), disorder.size, realizations))
     fields = np.full((len(sizes), disorder.size, realizations, max(sizes)), np.nan)
     means = np.empty((len(sizes), disorder.size))
@@ -471,6 +481,28 @@ def level_statistics(
             ratios[a, b] = sample.values
             fields[a, b, :, :size] = sample.fields
             means[a, b], stderrs[a, b] = sample.mean, sample.stderr
+    return _level_dataset(
+        sizes, disorder, means, stderrs, ratios, fields, seed=seed, J=J, Jz=Jz, fraction=fraction
+    )
+
+
+def _level_dataset(
+    sizes: list[int],
+    disorder: np.ndarray,
+    means: np.ndarray,
+    stderrs: np.ndarray,
+    ratios: np.ndarray,
+    fields: np.ndarray,
+    *,
+    seed: int,
+    J: float,
+    Jz: float,
+    fraction: float,
+) -> xr.Dataset:
+    """The Dataset of :func:`level_statistics` (its docstring lists the variables)."""
+    import xarray as xr
+
+    realizations = ratios.shape[-1]
     return xr.Dataset(
         {
             "r_mean": (("n", "W"), means),
