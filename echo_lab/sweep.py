@@ -149,19 +149,28 @@ def start_local_cluster(workers: int) -> Any:
     thread, as in serial runs, so the results are identical bit for bit.
     """
     distributed = _import_distributed()
+    import dask
+
+    # Aer holds the GIL for a whole simulation (measured: a thread running a 112 s Aer
+    # statevector run starved the main thread for 112 s), so a worker inside a long Aer call
+    # sends no heartbeats. With Dask's default worker-ttl (5 minutes) the scheduler then drops
+    # the worker, the nanny restarts it and the unit starts again, forever (seen: N = 24, W = 8
+    # echo units on Aer MPS). Local workers are never dropped for silence.
+    ttl = dask.config.set({"distributed.scheduler.worker-ttl": None})
     # Workers start with SIGINT ignored (Python keeps an inherited SIG_IGN): Ctrl-C then reaches
     # only this process, which closes the cluster, instead of printing every worker's traceback.
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
     try:
-        return distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        )
+        with ttl:
+            return distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)

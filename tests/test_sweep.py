@@ -104,3 +104,19 @@ def test_an_ignored_sigint_stays_ignored() -> None:
             assert not sweep.interrupt_requested()
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_local_cluster_never_drops_a_silent_worker() -> None:
+    # Aer holds the GIL through a simulation, so a worker in a long Aer call sends no
+    # heartbeats; with a worker-ttl the scheduler would drop it and restart the unit forever.
+    import dask
+
+    from echo_lab.sweep import start_local_cluster
+
+    cluster = start_local_cluster(1)
+    try:
+        assert cluster.scheduler.worker_ttl is None
+    finally:
+        cluster.close()
+    # The setting is scoped to the cluster: the global default is untouched.
+    assert dask.config.get("distributed.scheduler.worker-ttl") is not None
