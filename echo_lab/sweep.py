@@ -156,13 +156,13 @@ def start_local_cluster(workers: int) -> Any:
     # sends no heartbeats. With Dask's default worker-ttl (5 minutes) the scheduler then drops
     # the worker, the nanny restarts it and the unit starts again, forever (seen: N = 24, W = 8
     # echo units on Aer MPS). Local workers are never dropped for silence.
-    ttl = dask.config.set({"distributed.scheduler.worker-ttl": None})
+    #
     # Workers start with SIGINT ignored (Python keeps an inherited SIG_IGN): Ctrl-C then reaches
     # only this process, which closes the cluster, instead of printing every worker's traceback.
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
     try:
-        with ttl:
+        with dask.config.set({"distributed.scheduler.worker-ttl": None}):
             return distributed.LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
