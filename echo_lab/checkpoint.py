@@ -7,7 +7,9 @@ Layout of ``out/<name>.ckpt/``:
   study (``spec_hash``), the unit (``point``, ``realization``), the code that computed it
   (``code_fingerprint``, :func:`code_fingerprint`) and a SHA-256 of its content
   (``content_sha256``, :func:`content_hash`: every variable's name, dtype, shape and values);
-* ``manifest.json``: the study's name, kind, spec hash, echo_lab version and code fingerprint;
+* ``manifest.json``: the study's name, kind, spec hash, number of units, echo_lab version and
+  code fingerprint, and ``other_ensembles``: the spec hashes of the same study at other
+  realization counts whose units the folder may hold;
 * ``lock``: held (``fcntl.flock``) by the run that writes the checkpoint, with its pid, host and
   start time inside; ``damaged/``: units that failed their checks, moved aside.
 
@@ -26,9 +28,15 @@ study and unit. A unit that fails is named in the log, moved to ``damaged/`` (ne
 and recomputed. Units computed by other code (another :func:`code_fingerprint`) are refused
 with the difference named, unless ``allow_code_change=True``, which the results then record in
 their ``code_change`` attribute. A changed study file (another spec hash in the manifest) is
-refused. A missing or unreadable manifest is rebuilt on resume, since every unit is checked on
-its own. Without ``resume`` a folder that holds finished units is refused: finished work is
-never deleted silently.
+refused, with one exception: a study file that changes only ``study.realizations`` extends (or
+shrinks) the ensemble. Realization k draws the same fields and state whatever the count
+(:func:`echo_lab.models.disorder_seeds`), so the finished units of realizations the new count
+still holds are reused and only the new ones computed (the manifest's spec hash must equal the
+study's hash at the manifest's realization count, :meth:`~echo_lab.config.StudySpec.spec_hash`).
+A missing or unreadable manifest is rebuilt on resume, since every unit is checked on its own
+(units of another ensemble size are then refused: their spec hash is unknown). Without
+``resume`` a folder that holds finished units is refused: finished work is never deleted
+silently.
 """
 
 from __future__ import annotations
@@ -156,6 +164,8 @@ class Checkpoint:
         self.manifest = folder / "manifest.json"
         #: Code fingerprints of the reused units that differ from this process's, with counts.
         self.foreign_code: dict[str, int] = {}
+        #: Spec hashes of this study at other realization counts (module docstring).
+        self.other_ensembles: list[str] = []
 
     # -- lock ----------------------------------------------------------------------------------
 
@@ -202,6 +212,7 @@ class Checkpoint:
             "kind": self.spec.kind,
             "spec_hash": self.spec.spec_hash(),
             "units": len(list_units(self.spec)),
+            "other_ensembles": self.other_ensembles,
             "echo_lab_version": echo_lab.__version__,
             "code_fingerprint": code_fingerprint(),
         }
@@ -235,13 +246,40 @@ class Checkpoint:
         return stored if isinstance(stored, dict) else None
 
     def _validate_manifest(self, stored: Mapping[str, Any]) -> None:
+        current = self.spec.spec_hash()
         stored_hash = stored.get("spec_hash")
-        if stored_hash is not None and stored_hash != self.spec.spec_hash():
-            raise CheckpointError(
-                f"checkpoint {self.folder} belongs to a different study configuration "
-                f"(spec hash {str(stored_hash)[:12]} != {self.spec.spec_hash()[:12]}); restore "
-                "the original study file, or move the folder away and run without --resume"
+        earlier = stored.get("other_ensembles")
+        earlier = [h for h in earlier if isinstance(h, str)] if isinstance(earlier, list) else []
+        if stored_hash is None or stored_hash == current:
+            self.other_ensembles = sorted(set(earlier) - {current})
+            return
+        size = self._ensemble_size(stored)
+        if size is not None:
+            self.other_ensembles = sorted({*earlier, str(stored_hash)} - {current})
+            logger.info(
+                "%s: the checkpoint holds a %d-realization run of this study, the study file asks "
+                "for %d: its finished units of realizations below %d are reused",
+                self.folder,
+                size,
+                self.spec.realizations,
+                min(size, self.spec.realizations),
             )
+            return
+        raise CheckpointError(
+            f"checkpoint {self.folder} belongs to a different study configuration "
+            f"(spec hash {str(stored_hash)[:12]} != {current[:12]}; only study.realizations may "
+            "change between runs into one checkpoint); restore the original study file, or move "
+            "the folder away and run without --resume"
+        )
+
+    def _ensemble_size(self, stored: Mapping[str, Any]) -> int | None:
+        """The realization count at which this study has the stored manifest's spec hash, or
+        None when the stored run differs in more than its realization count."""
+        units, points = stored.get("units"), len(self.spec.points())
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1 or units % points:
+            return None
+        size = units // points
+        return size if self.spec.spec_hash(realizations=size) == stored.get("spec_hash") else None
 
     # -- units ---------------------------------------------------------------------------------
 
@@ -260,7 +298,7 @@ class Checkpoint:
         attrs = dataset.attrs
         if attrs.get("content_sha256") != content_hash(dataset):
             return "its content does not match its checksum (the file was altered or damaged)"
-        if attrs.get("spec_hash") != self.spec.spec_hash():
+        if attrs.get("spec_hash") not in (self.spec.spec_hash(), *self.other_ensembles):
             return f"it belongs to another study (spec hash {str(attrs.get('spec_hash'))[:12]})"
         if (attrs.get("point"), attrs.get("realization")) != (unit.point, unit.realization):
             return (

@@ -205,9 +205,20 @@ class StudySpec:
         """The model of the parameter point with the most sites (the first of them)."""
         return max((self.resolve(point)[0] for point in self.points()), key=lambda m: m.n)
 
-    def spec_hash(self) -> str:
-        """SHA-256 of the normalized spec (comments, layout and description excluded)."""
-        return hashlib.sha256(self.normalized.encode()).hexdigest()
+    def spec_hash(self, *, realizations: int | None = None) -> str:
+        """SHA-256 of the normalized spec (comments, layout and description excluded).
+
+        With ``realizations``: the hash this study would have with that many realizations and
+        nothing else changed. Realization k draws the same fields and state whatever the
+        count (:func:`echo_lab.models.disorder_seeds`), so a checkpoint can tell the units of
+        a smaller or larger ensemble of the same study apart from another study's.
+        """
+        text = self.normalized
+        if realizations is not None and realizations != self.realizations:
+            content = json.loads(text)
+            content["realizations"] = realizations
+            text = json.dumps(content, sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def known_keys() -> dict[str, tuple[str, ...]]:

@@ -75,6 +75,13 @@ def test_spec_hash_ignores_comments_and_description_but_not_parameters() -> None
     assert parse_spec(edit(BASE, "seed = 3", "seed = 4")).spec_hash() != reference
 
 
+def test_spec_hash_at_another_realization_count_is_that_study_files_hash() -> None:
+    spec = parse_spec(BASE)
+    more = edit(BASE, f"realizations = {spec.realizations}", "realizations = 7")
+    assert spec.spec_hash(realizations=7) == parse_spec(more).spec_hash() != spec.spec_hash()
+    assert spec.spec_hash(realizations=spec.realizations) == spec.spec_hash()
+
+
 def test_square_lattice_and_explicit_times() -> None:
     text = edit(BASE, "n = 6", 'lattice = "square"\nLx = 3\nLy = 2')
     text = edit(text, "start = 0.1\nstop = 100.0\nnum = 5", "values = [0.0, 1.0, 2.5]")

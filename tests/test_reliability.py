@@ -475,6 +475,50 @@ def test_checkpoint_of_another_config_is_refused(
     assert snapshot(out / "tiny.ckpt") == before
 
 
+def test_more_realizations_reuse_the_finished_ones_and_equal_a_fresh_run(
+    finished_tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, out = finished_tiny
+    capsys.readouterr()
+    larger = edit(TINY, "realizations = 3", "realizations = 5")
+    config.write_text(larger)
+    assert cli.main(run_cli(str(config), "--out", str(out), "--resume")) == 0
+    err = capsys.readouterr().err
+    assert "holds a 3-realization run of this study, the study file asks for 5" in err
+    assert "reused 3 of 5 work units" in err and "computing 2" in err
+    extended = load_results(out / "tiny.nc")
+    fresh_path = study.run_study(parse_spec(larger), out=tmp_path / "fresh", progress=False)
+    fresh = load_results(fresh_path)
+    # realization k has the same fields and state whatever the ensemble size
+    xr.testing.assert_identical(extended.drop_attrs(), fresh.drop_attrs())
+
+
+def test_fewer_realizations_then_more_again_reuse_every_unit(
+    finished_tiny: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, out = finished_tiny
+    final = load_results(out / "tiny.nc")
+    config.write_text(edit(TINY, "realizations = 3", "realizations = 2"))
+    assert cli.main(run_cli(str(config), "--out", str(out), "--resume")) == 0
+    assert "reused 2 of 2 work units" in capsys.readouterr().err
+    config.write_text(TINY)  # the manifest now names the 2-realization run
+    assert cli.main(run_cli(str(config), "--out", str(out), "--resume")) == 0
+    assert "reused 3 of 3 work units" in capsys.readouterr().err
+    xr.testing.assert_identical(load_results(out / "tiny.nc").drop_attrs(), final.drop_attrs())
+
+
+def test_other_realizations_and_another_change_are_refused(
+    finished_tiny: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, out = finished_tiny
+    changed = edit(edit(TINY, "realizations = 3", "realizations = 5"), "seed = 3", "seed = 4")
+    config.write_text(changed)
+    before = snapshot(out / "tiny.ckpt")
+    assert cli.main(run_cli(str(config), "--out", str(out), "--resume")) == 2
+    assert "only study.realizations may change" in capsys.readouterr().err
+    assert snapshot(out / "tiny.ckpt") == before
+
+
 def test_unit_files_without_manifest_are_kept_and_reused(
     finished_tiny: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
