@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from echo_lab.errors import EchoLabError
-from echo_lab.sweep import interruptible
+from echo_lab.sweep import Terminated, interruptible
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -186,14 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         hint = (
             "; finished work units are kept in the checkpoint: rerun with --resume to continue"
             if args.command == "run"
             else ""
         )
-        print(f"echo-lab {args.command}: interrupted{hint}", file=sys.stderr)
-        return 130
+        what, code = ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+        print(f"echo-lab {args.command}: {what}{hint}", file=sys.stderr)
+        return code
     finally:
         package_logger.removeHandler(handler)
         package_logger.setLevel(previous_level)

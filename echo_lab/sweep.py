@@ -20,6 +20,12 @@ further unit. Python loses a ``KeyboardInterrupt`` raised while a ``__del__`` me
 callback runs (it prints "Exception ignored" and goes on), and libraries close files from those;
 the flag makes sure an interrupted run still stops at the next unit boundary, with the finished
 units checkpointed, instead of running to the end (seen once under load).
+
+**SIGTERM** (``kill``, a batch system's time limit) is handled the same way and raises
+:class:`Terminated`, a ``KeyboardInterrupt``: the local Dask cluster is then closed, which ends
+its worker processes. Without the handler Python dies at once and leaves the workers orphaned,
+each running its unit to the end (seen: a worker inside a long Aer simulation kept a core busy
+for 10 minutes after its run was killed).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from echo_lab.resources import (
 __all__ = [
     "SCHEDULER_TIMEOUT",
     "WORKER_OVERHEAD_BYTES",
+    "Terminated",
     "call_single_threaded",
     "check_scheduler",
     "check_workers",
@@ -72,28 +79,41 @@ def interrupt_requested() -> bool:
     return _INTERRUPTED.is_set()
 
 
-def _on_sigint(signum: int, frame: FrameType | None) -> None:
+class Terminated(KeyboardInterrupt):
+    """Raised by SIGTERM inside :func:`interruptible` (module docstring)."""
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     _INTERRUPTED.set()
+    if signum == signal.SIGTERM:
+        raise Terminated
     raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """Within the block, SIGINT raises ``KeyboardInterrupt`` and sets a sticky flag (module
-    docstring) that :func:`run_units` honours between units. It does nothing outside the main
-    thread (where Python cannot install signal handlers) and when SIGINT is ignored (a run
-    started with ``nohup`` or in the background of a script stays immune to it)."""
-    if threading.current_thread() is not threading.main_thread() or (
-        signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    ):
+    """Within the block, SIGINT raises ``KeyboardInterrupt`` and SIGTERM :class:`Terminated`,
+    and either sets a sticky flag (module docstring) that :func:`run_units` honours between
+    units. It does nothing outside the main thread (where Python cannot install signal handlers)
+    and leaves an ignored signal alone (a run started with ``nohup`` or in the background of a
+    script stays immune to SIGINT), and SIGTERM also when it already has a handler of its own."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, _on_sigint)
+    previous = {
+        signum: signal.getsignal(signum)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(signum) is not signal.SIG_IGN
+        and (signum == signal.SIGINT or signal.getsignal(signum) is signal.SIG_DFL)
+    }
+    for signum in previous:
+        signal.signal(signum, _on_signal)
     _INTERRUPTED.clear()
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         _INTERRUPTED.clear()
 
 

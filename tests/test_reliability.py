@@ -391,6 +391,34 @@ def test_ctrl_c_keeps_finished_units_and_says_how_to_resume(tmp_path: Path) -> N
     assert all(load_results(unit).attrs["spec_hash"] for unit in units)
 
 
+def test_sigterm_closes_the_workers_keeps_finished_units_and_says_how_to_resume(
+    tmp_path: Path,
+) -> None:
+    import psutil
+
+    config = tmp_path / "killme.toml"
+    config.write_text(KILLME)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "echo_lab.cli", *run_cli(str(config), "--out", str(out))]
+    process = subprocess.Popen(
+        [*command, "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 180
+    while not list((out / "killme.ckpt").glob("unit-*.nc")):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert children  # the Dask worker (and its helpers)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143
+    assert "terminated; finished work units are kept" in err and "--resume" in err
+    assert "Traceback" not in err
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive  # no orphaned worker goes on computing
+    assert 1 <= len(list((out / "killme.ckpt").glob("unit-*.nc"))) < 8
+
+
 def test_only_temporaries_of_dead_writers_are_removed(tmp_path: Path) -> None:
     finished = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
