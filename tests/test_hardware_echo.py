@@ -75,6 +75,24 @@ def test_unknown_device_list_entries_are_refused(tmp_path: Path) -> None:
         parse_spec(TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigation = ["magic"]'))
 
 
+def test_twirling_randomizations_reach_the_mitigated_backends() -> None:
+    from echo_lab.studies.hardware_echo import _device_backend
+
+    text = TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigated = ["fez"]')
+    default = parse_spec(text).settings
+    fewer = parse_spec(text.replace("seed = 7", "seed = 7\nrandomizations = 8")).settings
+    assert [_device_backend(default, s).mitigation.randomizations for s in default.settings] == [
+        16,
+        16,
+        16,
+    ]
+    backends = [_device_backend(fewer, s) for s in fewer.settings]
+    assert [b.mitigation.randomizations for b in backends] == [8, 8, 8]
+    assert [b.mitigation.twirling for b in backends] == [True, False, False]  # fez, x0.1, x3
+    with pytest.raises(ConfigError, match="randomizations"):
+        parse_spec(text.replace("seed = 7", "seed = 7\nrandomizations = 0"))
+
+
 def test_summary_reports_the_disorder_means_at_every_time(result: object) -> None:
     ds = result
     text = hardware_summary(ds)

@@ -19,6 +19,7 @@ Sections: ``[protocol]`` (pulses, probe, background), ``[times]``, ``[lbits]`` (
     method = "auto"               # density matrix up to 10 qubits, trajectories above
     pauli_noise = false
     pulse_budget = 40             # most two-qubit gates a dense pulse may cost
+    randomizations = 16           # twirling samples of a mitigated run (they share the shots)
     seed = 1
 
 Every **setting** (a device, its fractional variant, a scaled copy) runs every pulse at every
@@ -101,6 +102,7 @@ DEVICE_KEYS = (
     "method",
     "pauli_noise",
     "pulse_budget",
+    "randomizations",
     "seed",
 )
 
@@ -140,6 +142,7 @@ class HardwareSettings(KindSettings):
     pauli_noise: bool
     pulse_budget: int
     seed: int
+    randomizations: int = 16
 
 
 def _settings(spec: StudySpec) -> HardwareSettings:
@@ -184,6 +187,9 @@ def _parse_devices(table: Table) -> tuple[tuple[DeviceSetting, ...], dict[str, A
         "method": table.string("method", "auto", choices=("auto", "density_matrix", "statevector")),
         "pauli_noise": table.boolean("pauli_noise", False),
         "pulse_budget": int(scalar(table, "pulse_budget", 40, integer=True, minimum=0)),
+        "randomizations": int(
+            scalar(table, "randomizations", 16, integer=True, minimum=1, maximum=10_000)
+        ),
         "seed": int(scalar(table, "seed", 1, integer=True, minimum=0, maximum=2**31 - 1)),
     }
     return tuple(settings), options
@@ -196,13 +202,16 @@ def _parse_devices(table: Table) -> tuple[tuple[DeviceSetting, ...], dict[str, A
 
 def _device_backend(settings: HardwareSettings, setting: DeviceSetting) -> Any:
     from echo_lab.hardware.backend import DeviceBackend
+    from echo_lab.hardware.mitigation import MitigationSpec
 
     return DeviceBackend(
         setting.device,
         dt=settings.trotter.dt,
         order=settings.trotter.order,
         shots=settings.shots,
-        mitigation=setting.mitigation,
+        mitigation=MitigationSpec.from_names(
+            setting.mitigation, randomizations=settings.randomizations
+        ),
         two_qubit_error_scale=setting.error_scale,
         fractional_gates=setting.fractional,
         method=settings.method,
