@@ -217,7 +217,7 @@ class StudySpec:
         if realizations is not None and realizations != self.realizations:
             content = json.loads(text)
             content["realizations"] = realizations
-            text = json.dumps(content, sort_keys=True, default=repr)
+            text = _dump_normalized(content)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -239,6 +239,11 @@ def _normalize(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _normalize(v) for k, v in value.items()}
     return value
+
+
+def _dump_normalized(content: Any) -> str:
+    """The text :meth:`StudySpec.spec_hash` hashes: ``content`` as JSON with sorted keys."""
+    return json.dumps(content, sort_keys=True, default=repr)
 
 
 def _nesting(value: Any) -> int:
@@ -343,7 +348,7 @@ def parse_spec(text: str, *, source: str = "<string>") -> StudySpec:
     )
     kind.check(spec)
     content = _normalize(dataclasses.replace(spec, text="", description=""))
-    normalized = json.dumps(content, sort_keys=True, default=repr)
+    normalized = _dump_normalized(content)
     return dataclasses.replace(spec, normalized=normalized)
 
 

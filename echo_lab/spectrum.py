@@ -461,7 +461,6 @@ def level_statistics(
     (correlated samples make r(W) curves smoother). All inputs are checked before any
     diagonalization. Cost: ``len(n) * len(W) * realizations`` sector diagonalizations.
     """
-
     sizes, disorder = _check_level_sweep(n, W_values, realizations, fraction)
     ratios = np.empty((len(sizes), disorder.size, realizations))
     fields = np.full((len(sizes), disorder.size, realizations, max(sizes)), np.nan)

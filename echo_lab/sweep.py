@@ -100,14 +100,14 @@ def interruptible() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {
-        signum: signal.getsignal(signum)
-        for signum in (signal.SIGINT, signal.SIGTERM)
-        if signal.getsignal(signum) is not signal.SIG_IGN
-        and (signum == signal.SIGINT or signal.getsignal(signum) is signal.SIG_DFL)
-    }
-    for signum in previous:
-        signal.signal(signum, _on_signal)
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is signal.SIG_IGN or (
+            signum == signal.SIGTERM and handler is not signal.SIG_DFL
+        ):
+            continue
+        previous[signum] = signal.signal(signum, _on_signal)
     _INTERRUPTED.clear()
     try:
         yield

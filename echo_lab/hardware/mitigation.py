@@ -74,6 +74,10 @@ ANGLE_DECIMALS = 12
 NORMALIZE_MIN_SIGMAS = 2.0
 
 
+#: Twirling samples of a mitigated run unless told otherwise (they share the shots).
+DEFAULT_RANDOMIZATIONS = 16
+
+
 @dataclass(frozen=True)
 class MitigationSpec:
     """Which mitigations to apply and their settings (module docstring)."""
@@ -84,7 +88,7 @@ class MitigationSpec:
     normalize: bool = False
     noise_factors: tuple[float, ...] = (1.0, 3.0, 5.0)
     extrapolators: tuple[str, ...] = EXTRAPOLATORS
-    randomizations: int = 16
+    randomizations: int = DEFAULT_RANDOMIZATIONS
 
     def __post_init__(self) -> None:
         factors = tuple(float(f) for f in self.noise_factors)

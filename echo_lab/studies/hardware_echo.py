@@ -142,7 +142,7 @@ class HardwareSettings(KindSettings):
     pauli_noise: bool
     pulse_budget: int
     seed: int
-    randomizations: int = 16
+    randomizations: int
 
 
 def _settings(spec: StudySpec) -> HardwareSettings:
@@ -161,7 +161,7 @@ def _subset(table: Table, key: str, names: Sequence[str]) -> tuple[str, ...]:
 
 
 def _parse_devices(table: Table) -> tuple[tuple[DeviceSetting, ...], dict[str, Any]]:
-    from echo_lab.hardware.mitigation import MitigationSpec
+    from echo_lab.hardware.mitigation import DEFAULT_RANDOMIZATIONS, MitigationSpec
 
     table = table.restrict(DEVICE_KEYS)
     names = string_list(table, "names", ["fez"])
@@ -188,7 +188,14 @@ def _parse_devices(table: Table) -> tuple[tuple[DeviceSetting, ...], dict[str, A
         "pauli_noise": table.boolean("pauli_noise", False),
         "pulse_budget": int(scalar(table, "pulse_budget", 40, integer=True, minimum=0)),
         "randomizations": int(
-            scalar(table, "randomizations", 16, integer=True, minimum=1, maximum=10_000)
+            scalar(
+                table,
+                "randomizations",
+                DEFAULT_RANDOMIZATIONS,
+                integer=True,
+                minimum=1,
+                maximum=10_000,
+            )
         ),
         "seed": int(scalar(table, "seed", 1, integer=True, minimum=0, maximum=2**31 - 1)),
     }
