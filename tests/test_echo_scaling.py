@@ -18,6 +18,7 @@ from echo_lab.studies.echo_scaling import (
     combine_results,
     prediction_rows,
     refocusing_prediction,
+    scaling_figures,
     scaling_summary,
     scaling_table,
 )
@@ -151,6 +152,23 @@ def test_summary_and_plots_of_combined_files(result: object, tmp_path: Path) -> 
         "scaling_test_combined_summary.md",
     ]
     assert (tmp_path / "figs" / "scaling_test_combined_summary.md").read_text() == text
+
+
+def test_scaling_figure_marks_the_disorder_values_and_the_kept_quantity(result: object) -> None:
+    ds = result
+    figure = scaling_figures(ds)["scaling"]
+    top = figure.axes[0]
+    assert [tick.get_text() for tick in top.get_xticklabels()] == ["4", "16"]
+    np.testing.assert_allclose(top.get_xticks(), [4.0, 16.0])
+    assert top.get_ylabel() == "kept fraction of <tau^x_p>"
+    # a long-chain result keeps the circuit l-bit coherence under these names
+    circuit = ds.drop_vars(["ctau_x", "ctau_x_initial", "kept_circuit"], errors="ignore")
+    circuit = circuit.rename(
+        {"kept": "kept_circuit", "tau_x": "ctau_x", "tau_x_initial": "ctau_x_initial"}
+    )
+    top = scaling_figures(circuit)["scaling"].axes[0]
+    assert top.get_ylabel() == "kept fraction of <circuit tau^x_p>"
+    assert scaling_summary(circuit).startswith("Kept fraction of <circuit tau^x_p>")
 
 
 def test_a_scaling_study_needs_an_lbit_pulse(tmp_path: Path) -> None:

@@ -258,6 +258,11 @@ def kept_variable(ds: xr.Dataset) -> str:
     return "kept" if "kept" in ds else "kept_circuit"
 
 
+def kept_quantity(ds: xr.Dataset) -> str:
+    """What the kept fraction is of, for labels: ``<tau^x_p>`` or ``<circuit tau^x_p>``."""
+    return "<tau^x_p>" if kept_variable(ds) == "kept" else "<circuit tau^x_p>"
+
+
 def coherence_variable(ds: xr.Dataset) -> str:
     """The l-bit coherence that :func:`kept_variable` keeps: ``"tau_x"`` or ``"ctau_x"``."""
     return "tau_x" if kept_variable(ds) == "kept" else "ctau_x"
@@ -385,11 +390,11 @@ def _cell(mean: float, error: float) -> str:
     return "-" if not np.isfinite(mean) else f"{mean:.3f} ± {error:.3f}"
 
 
-def _kept_lines(rows: list[dict[str, Any]], background: str) -> list[str]:
+def _kept_lines(rows: list[dict[str, Any]], background: str, quantity: str) -> list[str]:
     """Markdown tables of :func:`scaling_table` rows, one per pulse but the exact l-bit."""
     sizes = rows[0]["N"]
     lines = [
-        f"Kept fraction of <tau^x_p> (ensemble: late-time sum / initial sum over realizations, "
+        f"Kept fraction of {quantity} (ensemble: late-time sum / initial sum over realizations, "
         f"T >= {LATE_FRACTION:g} T_max; ± standard error; {background} background).",
         "",
     ]
@@ -461,7 +466,7 @@ def scaling_summary(ds: xr.Dataset, *, background: str = "z-random") -> str:
     (:func:`approach_rows`)."""
     ds = with_sweep_dims(ds)
     lines = [
-        *_kept_lines(scaling_table(ds, background=background), background),
+        *_kept_lines(scaling_table(ds, background=background), background, kept_quantity(ds)),
         *_prediction_lines(prediction_rows(ds, background=background)),
         *_approach_lines(approach_rows(ds, background=background)),
     ]
@@ -476,6 +481,8 @@ def scaling_summary(ds: xr.Dataset, *, background: str = "z-random") -> str:
 def plot_scaling(ds: xr.Dataset, axes: Sequence[Axes], *, background: str = "z-random") -> None:
     """Kept fraction vs W per N and per pulse (p-bit and truncated pulses), the extrapolation
     (black), and on ``axes[1]`` the residuals of the extrapolation against N."""
+    from matplotlib.ticker import NullLocator
+
     rows = scaling_table(ds, background=background)
     top, bottom = axes
     for pulse in dict.fromkeys(row["pulse"] for row in rows):
@@ -497,8 +504,11 @@ def plot_scaling(ds: xr.Dataset, axes: Sequence[Axes], *, background: str = "z-r
                 bottom.plot(row["N"], row["residuals"], "o-", lw=0.8, ms=3)
     top.axhline(0.5, color="grey", ls=":", lw=1)
     top.set_xscale("log")
+    disorders = sorted({float(row["W"]) for row in rows})
+    top.set_xticks(disorders, [f"{w:g}" for w in disorders])  # the W values, not 8 x 10^0
+    top.xaxis.set_minor_locator(NullLocator())
     top.set_xlabel("disorder strength W (J)")
-    top.set_ylabel("kept fraction of <tau^x_p>")
+    top.set_ylabel(f"kept fraction of {kept_quantity(ds)}")
     top.legend(fontsize="xx-small", ncol=2)
     bottom.axhline(0.0, color="k", lw=0.8)
     bottom.set_xlabel("chain length N")
