@@ -171,6 +171,15 @@ def test_scaling_figure_marks_the_disorder_values_and_the_kept_quantity(result: 
     assert scaling_summary(circuit).startswith("Kept fraction of <circuit tau^x_p>")
 
 
+def test_a_study_at_one_size_and_one_disorder_given_as_a_list_plots(tmp_path: Path) -> None:
+    # W = [16.0] is one value, not a sweep: the results have no W dimension (a crash before)
+    text = SMALL.replace("n = [6, 8]", "n = 6").replace("W = [4.0, 16.0]", "W = [16.0]")
+    path = run_study(parse_spec(text.replace("realizations = 3", "realizations = 2")), out=tmp_path)
+    assert "W" not in load_results(path).dims
+    summary = (tmp_path / "scaling_test_summary.md").read_text()
+    assert "| 16 | " in summary and "(realizations per N: [2])" in summary
+
+
 def test_a_scaling_study_needs_an_lbit_pulse(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="add 'lbit'"):
         parse_spec(SMALL.replace('["pbit", "lbit", "lbit:1"]', '["pbit"]'))

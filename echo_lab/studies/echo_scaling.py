@@ -575,7 +575,8 @@ def with_sweep_dims(ds: xr.Dataset) -> xr.Dataset:
         ds = combine_results([ds])
     if "W" not in ds.dims:
         model = tomllib.loads(str(ds.attrs.get("config", ""))).get("model", {})
-        ds = ds.expand_dims(W=[float(model.get("W", 0.0))])
+        value = model.get("W", 0.0)  # a one-value list (W = [8.0]) is not swept either
+        ds = ds.expand_dims(W=[float(value[0] if isinstance(value, list) else value)])
         dims = [*plot.sweep_dims(ds), "W"]
         ds.attrs["sweep_dims"] = json.dumps(dims)
     return ds
