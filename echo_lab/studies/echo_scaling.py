@@ -37,7 +37,6 @@ largest N, with the best of the fits of :func:`echo_lab.analysis.fit_plateau_app
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -83,24 +82,27 @@ __all__ = [
     "coherence_variable",
     "combine_results",
     "ensemble_echo",
+    "kept_quantity",
     "kept_statistics",
     "kept_variable",
     "prediction_rows",
     "refocusing_prediction",
     "scaling_summary",
     "scaling_table",
+    "static_weight",
     "with_sweep_dims",
 ]
 
 
-def _one_site_weight(unit: EchoUnit) -> float:
-    """a_p = Tr(sigma^x_p tau^x_p) / 2^N: from the one-site window operator of the exact
-    tau^x_p, or the X_p coefficient of the circuit l-bit's tau^x_p."""
-    if unit.lbit_system is not None:
-        window = np.asarray(unit.lbit_system.window_operator("x", unit.probe, [unit.probe]))
+def static_weight(system: Any, probe: int) -> float:
+    """a_p = Tr(sigma^x_p tau^x_p) / 2^N of an l-bit system (exact
+    :class:`~echo_lab.lbits.LBitSystem` or circuit l-bits): from the one-site window operator of
+    the exact tau^x_p, or the X_p coefficient of the circuit l-bit's tau^x_p."""
+    if system.method != "circuit":
+        window = np.asarray(system.window_operator("x", probe, [probe]))
         return float(np.real(window[0, 1] + window[1, 0]) / 2)
-    tau = unit.circuit_system.tau("x", unit.probe)
-    label = pauli_label(unit.setup.n, {unit.probe: "X"})
+    tau = system.tau("x", probe)
+    label = pauli_label(system.n, {probe: "X"})
     terms = zip(tau.paulis.to_labels(), tau.coeffs, strict=True)
     return float(sum(np.real(c) for text, c in terms if text == label))
 
@@ -187,7 +189,8 @@ def compute_scaling_unit(
         ds[f"kept{suffix}"].attrs["long_name"] = f"kept fraction of {LONG_NAMES[name]}"
     late = times >= LATE_FRACTION * times.max()
     ds["coherence_late"] = (("background", "pulse"), ds["coherence"].values[..., late].mean(-1))
-    ds["static_weight"] = ((), _one_site_weight(unit))
+    system = unit.lbit_system if unit.lbit_system is not None else unit.circuit_system
+    ds["static_weight"] = ((), static_weight(system, unit.probe))
     if unit.lbit_system is not None:
         predicted = [
             refocusing_prediction(unit.lbit_system, unit.probe, state.vector())
@@ -574,9 +577,11 @@ def with_sweep_dims(ds: xr.Dataset) -> xr.Dataset:
     if "n" not in ds.dims:
         ds = combine_results([ds])
     if "W" not in ds.dims:
-        model = tomllib.loads(str(ds.attrs.get("config", ""))).get("model", {})
-        value = model.get("W", 0.0)  # a one-value list (W = [8.0]) is not swept either
-        ds = ds.expand_dims(W=[float(value[0] if isinstance(value, list) else value)])
+        from echo_lab.config import parse_spec
+
+        # the study file read as the run read it (W = 8.0, W = [8.0] or no W at all)
+        spec = parse_spec(str(ds.attrs.get("config", "")), source="the results' config")
+        ds = ds.expand_dims(W=[spec.model.W])
         dims = [*plot.sweep_dims(ds), "W"]
         ds.attrs["sweep_dims"] = json.dumps(dims)
     return ds

@@ -31,8 +31,8 @@ import numpy as np
 from echo_lab import lbits
 from echo_lab.config import parse_spec
 from echo_lab.info import environment_info
-from echo_lab.models import pauli_label
 from echo_lab.studies.base import UnitSetup, setup_unit
+from echo_lab.studies.echo_scaling import static_weight
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).with_name("circuit_lbit_static_weight.json")
@@ -48,19 +48,11 @@ def setups(n: int, count: int) -> list[UnitSetup]:
 
 def circuit_weight(setup: UnitSetup, iterations: int) -> dict[str, Any]:
     """a_p of the centre circuit l-bit (the X_p coefficient of ctau^x_p) and the fit's record."""
-    n = setup.n
     system = lbits.construct(
         setup.model.hamiltonian(), method="circuit", layers=2, max_iterations=iterations
     )
-    tau = system.tau("x", n // 2)
-    label = pauli_label(n, {n // 2: "X"})
-    weight = sum(
-        float(np.real(c))
-        for text, c in zip(tau.paulis.to_labels(), tau.coeffs, strict=True)
-        if text == label
-    )
     return {
-        "a_p": weight,
+        "a_p": static_weight(system, setup.n // 2),
         "epsilon": float(system.epsilon),
         "iterations": [fit.iterations for fit in system.fits],
     }
@@ -69,9 +61,7 @@ def circuit_weight(setup: UnitSetup, iterations: int) -> dict[str, Any]:
 def exact_weight(setup: UnitSetup) -> float:
     """a_p of the exact (overlap) l-bit of the centre spin."""
     system = lbits.construct(setup.model.hamiltonian(), method="overlap", lattice=setup.lattice)
-    p = setup.n // 2
-    window = np.asarray(system.window_operator("x", p, [p]))
-    return float(np.real(window[0, 1] + window[1, 0]) / 2)
+    return static_weight(system, setup.n // 2)
 
 
 def mean_sem(values: list[float]) -> dict[str, float]:
