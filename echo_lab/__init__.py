@@ -1,9 +1,9 @@
 """echo_lab: spin-echo emulation of many-body-localized spin chains.
 
-Build random-field Hamiltonians (:mod:`echo_lab.models`), construct their l-bits
-(:mod:`echo_lab.lbits`), compile Trotter circuits (:mod:`echo_lab.trotter`), run echo protocols
-on exact or Qiskit Aer backends (:mod:`echo_lab.backends`) and study how much of a spin echo a
-bare p-bit pulse recovers compared with an l-bit pulse. Conventions: ``physics.md``.
+Build random-field Hamiltonians (:mod:`echo_lab.physics.models`), construct their l-bits
+(:mod:`echo_lab.lbits`), compile Trotter circuits (:mod:`echo_lab.dynamics.trotter`), run echo
+protocols on exact or Qiskit Aer backends (:mod:`echo_lab.backends`) and study how much of a spin
+echo a bare p-bit pulse recovers compared with an l-bit pulse. Conventions: ``physics.md``.
 """
 
 from __future__ import annotations

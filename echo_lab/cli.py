@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from echo_lab.errors import EchoLabError
-from echo_lab.sweep import Terminated, interruptible
+from echo_lab.study.executor import Terminated, interruptible
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -25,7 +25,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_lbits(args: argparse.Namespace) -> int:
-    from echo_lab.reports import circuit_lbits_report, lbits_report
+    from echo_lab.study.reports import circuit_lbits_report, lbits_report
 
     if args.method == "circuit":
         options = {
@@ -69,7 +69,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from echo_lab.study import RunOptions, run_study_file
+    from echo_lab.study.runner import RunOptions, run_study_file
 
     options = RunOptions(
         resume=args.resume,
@@ -84,7 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from echo_lab.plot import plot_file
+    from echo_lab.study.figures import plot_file
 
     paths = [Path(name) for name in args.files]
     for written in plot_file(*paths, out=Path(args.out) if args.out else None):

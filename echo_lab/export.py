@@ -63,12 +63,12 @@ import qiskit
 from qiskit import QuantumCircuit, qasm2, qasm3, qpy
 from qiskit.quantum_info import Statevector
 
-from echo_lab import trotter
+from echo_lab.dynamics import trotter
+from echo_lab.dynamics.schedule import Pulse, PulseSequence
 from echo_lab.errors import ConfigError
-from echo_lab.models import RandomFieldXXZ
-from echo_lab.protocols import build_sequence
-from echo_lab.schedule import Pulse, PulseSequence
-from echo_lab.states import ProductState, probe_state
+from echo_lab.physics.models import RandomFieldXXZ
+from echo_lab.physics.states import ProductState, probe_state
+from echo_lab.protocols.sequences import build_sequence
 
 if TYPE_CHECKING:
     from echo_lab.lbits import LBitSystem
@@ -336,7 +336,7 @@ def _local_reference(
     name: str, description: str, model: RandomFieldXXZ, local: Any, *, extra: dict[str, Any]
 ) -> ReferenceCircuit:
     """The initial state, then the local circuit ``local`` (a LocalCircuit) on its sites."""
-    from echo_lab.circuit_lbits.report import count_cx
+    from echo_lab.lbits.circuit.report import count_cx
 
     state = _initial_state(model.n, _CIRCUIT_PROBE)
     qc = state.circuit()

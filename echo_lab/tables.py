@@ -1,6 +1,6 @@
 """Typed reading of TOML tables: every value checked, every error naming its dotted key.
 
-The study loader (:mod:`echo_lab.config`), the study kinds (:mod:`echo_lab.studies`) and the
+The study loader (:mod:`echo_lab.study.spec`), the study kinds (:mod:`echo_lab.study.kinds`) and the
 backend options (:mod:`echo_lab.backends.options`) read their sections through :class:`Table`
 and the number helpers here, so a wrong value always gives the same kind of message::
 

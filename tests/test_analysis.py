@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from echo_lab.analysis import (
+from echo_lab.errors import ConfigError
+from echo_lab.study.analysis import (
     crossover,
     extrapolate_in_size,
     fit_plateau_approach,
@@ -15,7 +16,6 @@ from echo_lab.analysis import (
     late_drift,
     ratio_of_means,
 )
-from echo_lab.errors import ConfigError
 
 
 def test_kept_fraction_is_the_late_mean_over_the_initial_value() -> None:

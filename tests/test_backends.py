@@ -12,17 +12,18 @@ from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
 
-from echo_lab import models, trotter
 from echo_lab.backends import get_backend
 from echo_lab.backends.aer import AerBackend
 from echo_lab.backends.estimator import EstimatorBackend
 from echo_lab.backends.exact import ExactBackend
 from echo_lab.backends.krylov import KrylovBackend
+from echo_lab.backends.noise import NoiseSpec
 from echo_lab.backends.trotter_exact import TrotterExactBackend
+from echo_lab.dynamics import trotter
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError, ResourceError
-from echo_lab.noise import NoiseSpec
-from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.states import ProductState, probe_state
+from echo_lab.physics import models
+from echo_lab.physics.states import ProductState, probe_state
 
 X = np.array([[0, 1], [1, 0]], dtype=complex)
 FID = PulseSequence([Free(1.0)], name="fid")

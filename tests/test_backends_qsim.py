@@ -11,13 +11,13 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.library import UnitaryGate
 from qiskit.quantum_info import SparsePauliOp, Statevector, random_unitary
 
-from echo_lab import models
 from echo_lab.backends import get_backend
 from echo_lab.backends.qsim import QsimBackend, circuit_to_cirq
+from echo_lab.dynamics.pulses import pbit_pulse
 from echo_lab.errors import ConfigError
-from echo_lab.protocols import build_fid, build_hahn
-from echo_lab.pulses import pbit_pulse
-from echo_lab.states import probe_state
+from echo_lab.physics import models
+from echo_lab.physics.states import probe_state
+from echo_lab.protocols.sequences import build_fid, build_hahn
 
 pytest.importorskip("qsimcirq")
 

@@ -24,9 +24,11 @@ import scipy.linalg
 from qiskit.quantum_info import Operator, SparsePauliOp
 from qiskit_aer import AerSimulator
 
-from echo_lab import bench, lbits, models, resources, trotter
+from echo_lab import bench, lbits, resources
 from echo_lab.bench import backends_trace, binding, dask_sweep, lbit_pipeline, peers, report, timing
+from echo_lab.dynamics import trotter
 from echo_lab.errors import ConfigError
+from echo_lab.physics import models
 from echo_lab.timing import STAGES
 
 TINY_STUDY = """

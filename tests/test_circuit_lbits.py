@@ -9,28 +9,30 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator, SparsePauliOp
 
-from echo_lab import lbits, models, pauli, trotter
+from echo_lab import lbits
 from echo_lab.backends.aer import AerBackend
 from echo_lab.backends.base import RotatedPauli
 from echo_lab.backends.estimator import EstimatorBackend
 from echo_lab.backends.exact import ExactBackend
 from echo_lab.backends.krylov import KrylovBackend
 from echo_lab.backends.trotter_exact import TrotterExactBackend
-from echo_lab.circuit_lbits import CircuitLBitSystem, merit
-from echo_lab.circuit_lbits.cones import ConeEngine
-from echo_lab.circuit_lbits.dense import DenseEngine
-from echo_lab.circuit_lbits.gates import allowed_entries
-from echo_lab.circuit_lbits.layout import Layout, block_layout, site_cone, term_cone
-from echo_lab.circuit_lbits.optimize import _Parameters, initial_gates
-from echo_lab.circuit_lbits.report import summarize
+from echo_lab.dynamics import trotter
+from echo_lab.dynamics.pulses import PulseSpec, make_pulse, rotate_about
+from echo_lab.dynamics.schedule import PulseSequence
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import embed
-from echo_lab.observables import probe_observables
-from echo_lab.protocols import build_sequence
-from echo_lab.pulses import PulseSpec, make_pulse, rotate_about
-from echo_lab.schedule import PulseSequence
-from echo_lab.spectrum import diagonalize
-from echo_lab.states import ProductState, probe_state
+from echo_lab.lbits.circuit import CircuitLBitSystem, merit
+from echo_lab.lbits.circuit.cones import ConeEngine
+from echo_lab.lbits.circuit.dense import DenseEngine
+from echo_lab.lbits.circuit.gates import allowed_entries
+from echo_lab.lbits.circuit.layout import Layout, block_layout, site_cone, term_cone
+from echo_lab.lbits.circuit.optimize import _Parameters, initial_gates
+from echo_lab.lbits.circuit.report import summarize
+from echo_lab.physics import models, pauli
+from echo_lab.physics.linalg import embed
+from echo_lab.physics.spectrum import diagonalize
+from echo_lab.physics.states import ProductState, probe_state
+from echo_lab.protocols.observables import probe_observables
+from echo_lab.protocols.sequences import build_sequence
 
 
 def random_gate(width: int, family: str, rng: np.random.Generator) -> np.ndarray:
@@ -271,7 +273,7 @@ def test_light_cone_fit_at_n10_matches_the_dense_epsilon() -> None:
 
 def test_bad_circuit_options_are_refused_before_fitting() -> None:
     xxz = models.RandomFieldXXZ(n=6, W=4.0, seed=1).hamiltonian()
-    with pytest.raises(ConfigError, match="method='circuit'"):
+    with pytest.raises(ConfigError, match="belong to method='circuit'"):
         lbits.construct(xxz, method="overlap", layers=3)
     ising = models.RandomFieldIsing(n=6, W=4.0, g=0.5, seed=1).hamiltonian()
     with pytest.raises(ConfigError, match="gates='general'"):

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from echo_lab.config import load_spec, parse_spec
 from echo_lab.errors import ConfigError
+from echo_lab.study.spec import load_spec, parse_spec
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 

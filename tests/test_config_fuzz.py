@@ -1,6 +1,6 @@
 """Property tests of the study-file loader: any TOML document is accepted or refused cleanly.
 
-The loader must either return a :class:`~echo_lab.config.StudySpec` or raise one of the
+The loader must either return a :class:`~echo_lab.study.spec.StudySpec` or raise one of the
 package's own errors (:class:`~echo_lab.errors.EchoLabError`); a ``KeyError``, ``TypeError``,
 ``ValueError``, ``MemoryError`` or ``OverflowError`` escaping from it is a bug. The documents
 are random tables built from the real section and key names with random values, and random
@@ -18,8 +18,8 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from echo_lab.config import KINDS, known_keys, parse_spec
 from echo_lab.errors import EchoLabError
+from echo_lab.study.spec import KINDS, known_keys, parse_spec
 
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.toml"))
 ALL_KEYS = known_keys()

@@ -16,19 +16,19 @@ from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab import lbits
 from echo_lab.backends.exact import ExactBackend, diagonalize, evolve_sequence
+from echo_lab.dynamics.pulses import LBitSystemLike
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import expectations
-from echo_lab.models import PauliModel, RandomFieldXXZ, disorder_seeds
-from echo_lab.observables import (
+from echo_lab.physics.linalg import expectations
+from echo_lab.physics.models import PauliModel, RandomFieldXXZ, disorder_seeds
+from echo_lab.physics.states import probe_state
+from echo_lab.protocols.observables import (
     coherence,
     disorder_summary,
     entropy_log_slope,
     fit_deer_coupling,
     probe_observables,
 )
-from echo_lab.protocols import build_fid, build_sequence
-from echo_lab.pulses import LBitSystemLike
-from echo_lab.states import probe_state
+from echo_lab.protocols.sequences import build_fid, build_sequence
 
 N = 8
 PROBE = 3

@@ -7,14 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from echo_lab import lbits, models
-from echo_lab.config import parse_spec
+from echo_lab import lbits
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import embed
-from echo_lab.plot import plot_file
-from echo_lab.results import load_results
-from echo_lab.states import probe_state
-from echo_lab.studies.echo_scaling import (
+from echo_lab.physics import models
+from echo_lab.physics.linalg import embed
+from echo_lab.physics.states import probe_state
+from echo_lab.study.figures import plot_file
+from echo_lab.study.kinds.echo_scaling import (
     combine_results,
     prediction_rows,
     refocusing_prediction,
@@ -22,7 +21,9 @@ from echo_lab.studies.echo_scaling import (
     scaling_summary,
     scaling_table,
 )
-from echo_lab.study import run_study
+from echo_lab.study.results import load_results
+from echo_lab.study.runner import run_study
+from echo_lab.study.spec import parse_spec
 
 SMALL = """
 [study]

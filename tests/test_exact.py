@@ -7,14 +7,14 @@ import pytest
 from qiskit.quantum_info import SparsePauliOp
 from scipy.linalg import expm
 
-from echo_lab import models
 from echo_lab.backends import get_backend
 from echo_lab.backends.base import half_chain_entropy
 from echo_lab.backends.exact import ExactBackend, diagonalize
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError, NumericalError
-from echo_lab.linalg import embed
-from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.states import probe_state
+from echo_lab.physics import models
+from echo_lab.physics.linalg import embed
+from echo_lab.physics.states import probe_state
 
 X = np.array([[0, 1], [1, 0]], dtype=complex)
 

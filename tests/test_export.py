@@ -14,9 +14,9 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from echo_lab import export
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import expectations
-from echo_lab.models import RandomFieldXXZ
-from echo_lab.states import ProductState
+from echo_lab.physics.linalg import expectations
+from echo_lab.physics.models import RandomFieldXXZ
+from echo_lab.physics.states import ProductState
 
 COMMITTED = Path(__file__).resolve().parent.parent / "circuits"
 EXPECTATION_TOLERANCE = 1e-8

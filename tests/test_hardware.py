@@ -24,12 +24,15 @@ from qiskit.quantum_info import (
     average_gate_fidelity,
 )
 
-from echo_lab import lbits, models, observables, protocols, states
+from echo_lab import lbits
 from echo_lab.backends.trotter_exact import TrotterExactBackend
+from echo_lab.dynamics.pulses import pbit_pulse
 from echo_lab.errors import ConfigError
 from echo_lab.hardware import budget, circuits, devices, mitigation
 from echo_lab.hardware.backend import DeviceBackend
-from echo_lab.pulses import pbit_pulse
+from echo_lab.physics import models, states
+from echo_lab.protocols import observables
+from echo_lab.protocols import sequences as protocols
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("qiskit_ibm_runtime", reason="the device study needs the [hardware] extra")
 
-from echo_lab.config import parse_spec
 from echo_lab.errors import ConfigError
-from echo_lab.results import load_results
-from echo_lab.studies.hardware_echo import hardware_summary, shot_budgets
-from echo_lab.study import run_study
+from echo_lab.study.kinds.hardware_echo import hardware_summary, shot_budgets
+from echo_lab.study.results import load_results
+from echo_lab.study.runner import run_study
+from echo_lab.study.spec import parse_spec
 
 TINY = """
 [study]
@@ -76,7 +76,7 @@ def test_unknown_device_list_entries_are_refused(tmp_path: Path) -> None:
 
 
 def test_twirling_randomizations_reach_the_mitigated_backends() -> None:
-    from echo_lab.studies.hardware_echo import _device_backend
+    from echo_lab.study.kinds.hardware_echo import _device_backend
 
     text = TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigated = ["fez"]')
     default = parse_spec(text).settings

@@ -9,11 +9,13 @@ pytest.importorskip(
     "qiskit_ibm_runtime", reason="the [hardware] extra (qiskit-ibm-runtime) is not installed"
 )
 
-from echo_lab import models, observables, protocols, states
 from echo_lab.backends.trotter_exact import TrotterExactBackend
+from echo_lab.dynamics.pulses import pbit_pulse
 from echo_lab.hardware.backend import DeviceBackend
 from echo_lab.hardware.mitigation import MitigationSpec
-from echo_lab.pulses import pbit_pulse
+from echo_lab.physics import models, states
+from echo_lab.protocols import observables
+from echo_lab.protocols import sequences as protocols
 
 
 @pytest.mark.slow

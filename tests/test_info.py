@@ -78,13 +78,13 @@ def test_without_qiskit_aer_the_aer_paths_raise_a_config_error_naming_the_extras
     # echo_lab modules that import it at the top are imported afresh.
     for name in [m for m in sys.modules if m == "qiskit_aer" or m.startswith("qiskit_aer.")]:
         monkeypatch.setitem(sys.modules, name, None)
-    for name in ("echo_lab.backends.aer", "echo_lab.backends.estimator", "echo_lab.noise"):
+    for name in ("echo_lab.backends.aer", "echo_lab.backends.estimator", "echo_lab.backends.noise"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     for backend in ("aer", "estimator"):
         with pytest.raises(ConfigError, match=r"not installed: .*echo_lab\[cpu\].*echo_lab\[gpu\]"):
             get_backend(backend)
     with pytest.raises(ConfigError, match="need Qiskit Aer"):
-        import echo_lab.noise  # noqa: F401
+        import echo_lab.backends.noise  # noqa: F401
     assert get_backend("exact").name == "exact"  # the exact backends do not need Aer
 
 

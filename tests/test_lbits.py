@@ -7,9 +7,10 @@ import pytest
 import scipy.linalg
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import lbits, models, pauli, spectrum
+from echo_lab import lbits
 from echo_lab.errors import ConfigError, ResourceError
-from echo_lab.linalg import embed
+from echo_lab.physics import models, pauli, spectrum
+from echo_lab.physics.linalg import embed
 
 PAULI = {
     "x": np.array([[0, 1], [1, 0]], dtype=complex),

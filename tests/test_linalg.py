@@ -7,7 +7,7 @@ import pytest
 from qiskit.quantum_info import Operator, SparsePauliOp, random_unitary
 
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import apply_local, embed, expectations
+from echo_lab.physics.linalg import apply_local, embed, expectations
 
 
 @pytest.mark.parametrize("qubits", [(0,), (3,), (1, 3), (3, 0), (2, 0, 4)])
@@ -48,7 +48,7 @@ def test_bad_shapes_are_rejected() -> None:
 
 
 def test_entropy_of_weights_one_formula() -> None:
-    from echo_lab.linalg import entropy_of_weights
+    from echo_lab.physics.linalg import entropy_of_weights
 
     assert entropy_of_weights(np.array([1.0, 0.0])) == 0.0
     assert np.isclose(entropy_of_weights(np.full(4, 0.25)), np.log(4), rtol=0, atol=1e-15)

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import models
 from echo_lab.errors import ConfigError, ResourceError
+from echo_lab.physics import models
 
 PAULI = {
     "I": np.eye(2),
@@ -324,7 +324,8 @@ def test_dense_matrix_is_refused_before_allocating(monkeypatch: pytest.MonkeyPat
 def test_one_hermiticity_check_for_every_entry_point() -> None:
     from qiskit.quantum_info import SparsePauliOp
 
-    from echo_lab import lbits, trotter
+    from echo_lab import lbits
+    from echo_lab.dynamics import trotter
     from echo_lab.errors import ConfigError
 
     bad = SparsePauliOp(["XI", "ZZ"], coeffs=[1.0, 1e-6j])

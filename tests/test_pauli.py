@@ -1,4 +1,4 @@
-"""Pauli transforms, ranges and fits (echo_lab.pauli) against independent computations."""
+"""Pauli transforms, ranges and fits (echo_lab.physics.pauli) against independent computations."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import scipy.linalg
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import pauli
 from echo_lab.errors import ConfigError, ResourceError
-from echo_lab.models import Lattice
+from echo_lab.physics import pauli
+from echo_lab.physics.models import Lattice
 
 
 def _random_operator(rng: np.random.Generator, n: int, *, real: bool = False) -> np.ndarray:

@@ -10,11 +10,12 @@ import pytest
 import xarray as xr
 from matplotlib.figure import Figure
 
-from echo_lab import plot
 from echo_lab.errors import CheckpointError, ConfigError
-from echo_lab.results import save_results
-from echo_lab.spectrum import GOE_R, POISSON_R
-from echo_lab.studies import echo, level_statistics
+from echo_lab.physics.spectrum import GOE_R, POISSON_R
+from echo_lab.study import drawing as plot
+from echo_lab.study.figures import plot_file
+from echo_lab.study.kinds import echo, level_statistics
+from echo_lab.study.results import save_results
 
 PULSES = ["fid", "pbit", "lbit", "lbit:1", "lbit:2"]
 
@@ -117,7 +118,7 @@ def test_summarize_gives_mean_standard_error_and_typical_value() -> None:
 
 def test_plot_file_writes_the_figures_of_a_results_file(tmp_path: Path) -> None:
     path = save_results(echo_dataset(), tmp_path / "synthetic.nc")
-    figures = plot.plot_file(path, out=tmp_path / "figures")
+    figures = plot_file(path, out=tmp_path / "figures")
     assert [f.name for f in figures] == ["synthetic_echo.png", "synthetic_recovery.png"]
     for figure in figures:
         assert figure.parent == tmp_path / "figures"
@@ -130,6 +131,6 @@ def test_plot_file_rejects_unknown_and_missing_files(tmp_path: Path) -> None:
     foreign.attrs["kind"] = "tomography"
     path = save_results(foreign, tmp_path / "foreign.nc")
     with pytest.raises(ConfigError, match="tomography"):
-        plot.plot_file(path)
+        plot_file(path)
     with pytest.raises(CheckpointError, match="does not exist"):
-        plot.plot_file(tmp_path / "absent.nc")
+        plot_file(tmp_path / "absent.nc")

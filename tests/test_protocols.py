@@ -7,19 +7,19 @@ import pytest
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab.backends.exact import ExactBackend
+from echo_lab.dynamics.pulses import pbit_pulse
+from echo_lab.dynamics.schedule import Free
 from echo_lab.errors import ConfigError
-from echo_lab.models import Lattice, PauliModel
-from echo_lab.observables import fit_deer_coupling, probe_observables
-from echo_lab.protocols import (
+from echo_lab.physics.models import Lattice, PauliModel
+from echo_lab.physics.states import ProductState, probe_state
+from echo_lab.protocols.observables import fit_deer_coupling, probe_observables
+from echo_lab.protocols.sequences import (
     PROTOCOLS,
     build_cpmg,
     build_pulse_train,
     build_sequence,
     locate_pulses,
 )
-from echo_lab.pulses import pbit_pulse
-from echo_lab.schedule import Free
-from echo_lab.states import ProductState, probe_state
 
 
 def test_fid_is_one_free_segment() -> None:
@@ -138,8 +138,8 @@ def test_deer_accumulates_the_zz_coupling_exactly() -> None:
 
 
 def test_window_pulses_build_through_build_sequence_and_only_for_single_probe_protocols() -> None:
-    from echo_lab import models
-    from echo_lab.window import window_lbits
+    from echo_lab.lbits.window import window_lbits
+    from echo_lab.physics import models
 
     model = models.RandomFieldXXZ(n=8, W=10.0, seed=4)
     window = window_lbits(model, 4, width=5)

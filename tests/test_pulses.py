@@ -12,10 +12,7 @@ import pytest
 import scipy.linalg as sla
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab.errors import ConfigError, NumericalError
-from echo_lab.linalg import embed
-from echo_lab.models import Lattice
-from echo_lab.pulses import (
+from echo_lab.dynamics.pulses import (
     PulseSpec,
     lbit_pulse,
     make_pulse,
@@ -24,6 +21,9 @@ from echo_lab.pulses import (
     truncate_to_window,
     truncated_lbit_pulse,
 )
+from echo_lab.errors import ConfigError, NumericalError
+from echo_lab.physics.linalg import embed
+from echo_lab.physics.models import Lattice
 
 X = np.array([[0, 1], [1, 0]], dtype=complex)
 Y = np.array([[0, -1j], [1j, 0]], dtype=complex)

@@ -22,19 +22,20 @@ import xarray as xr
 from qiskit.quantum_info import SparsePauliOp
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from echo_lab import cli, lbits, study
+from echo_lab import cli, lbits
 from echo_lab.backends.aer import AerBackend
 from echo_lab.backends.exact import ExactBackend
 from echo_lab.backends.krylov import KrylovBackend
 from echo_lab.backends.trotter_exact import TrotterExactBackend
-from echo_lab.config import parse_spec
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import CheckpointError, NumericalError, ResourceError
-from echo_lab.models import RandomFieldXXZ
-from echo_lab.protocols import build_sequence
-from echo_lab.results import load_results, remove_stale_temporaries
-from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.states import probe_state
-from echo_lab.sweep import run_units
+from echo_lab.physics.models import RandomFieldXXZ
+from echo_lab.physics.states import probe_state
+from echo_lab.protocols.sequences import build_sequence
+from echo_lab.study import runner as study
+from echo_lab.study.executor import run_units
+from echo_lab.study.results import load_results, remove_stale_temporaries
+from echo_lab.study.spec import parse_spec
 
 PACKAGE = Path(__file__).resolve().parents[1] / "echo_lab"
 

@@ -19,10 +19,10 @@ import pytest
 import xarray as xr
 
 from echo_lab import cli
-from echo_lab.checkpoint import WorkUnit
-from echo_lab.config import parse_spec
 from echo_lab.errors import ConfigError
-from echo_lab.results import load_results, save_results
+from echo_lab.study.checkpoint import WorkUnit
+from echo_lab.study.results import load_results, save_results
+from echo_lab.study.spec import parse_spec
 
 PACKAGE = Path(__file__).resolve().parents[1] / "echo_lab"
 
@@ -199,7 +199,7 @@ def test_a_flipped_bit_in_a_unit_is_detected_and_the_unit_recomputed(
 def test_reused_units_with_impossible_values_are_recomputed(
     finished: tuple[Path, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from echo_lab.checkpoint import content_hash
+    from echo_lab.study.checkpoint import content_hash
 
     config, out = finished
     final = load_results(out / "tiny.nc")
@@ -343,7 +343,7 @@ def test_huge_values_are_not_echoed_in_full() -> None:
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
-    from echo_lab.config import load_spec
+    from echo_lab.study.spec import load_spec
 
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + TINY.encode())

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from echo_lab import lbits, models
+from echo_lab import lbits
 from echo_lab.cli import main
 from echo_lab.errors import ConfigError
-from echo_lab.reports import figure_path, lbits_report
+from echo_lab.physics import models
+from echo_lab.study.reports import figure_path, lbits_report
 
 
 def _summary_value(text: str, prefix: str) -> float:
@@ -81,7 +82,7 @@ def test_report_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_circuit_report_lists_every_site_with_its_cx_counts(tmp_path: Path) -> None:
-    from echo_lab.reports import circuit_lbits_report
+    from echo_lab.study.reports import circuit_lbits_report
 
     text = circuit_lbits_report(
         n=8,

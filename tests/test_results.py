@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 from echo_lab.errors import CheckpointError
-from echo_lab.results import environment_attrs, load_results, save_results
+from echo_lab.study.results import environment_attrs, load_results, save_results
 
 
 def example_dataset() -> xr.Dataset:

@@ -16,28 +16,31 @@ import scipy.sparse as sp
 from qiskit.quantum_info import SparsePauliOp
 from scipy.linalg import expm
 
-from echo_lab import lbits, models, observables, pulses, spectrum
+from echo_lab import lbits
 from echo_lab.backends.exact import ExactBackend
 from echo_lab.backends.krylov import KrylovBackend
-from echo_lab.chebyshev import (
+from echo_lab.dynamics import pulses
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
+from echo_lab.dynamics.trotter import pulse_instruction
+from echo_lab.errors import ConfigError, ResourceError
+from echo_lab.physics import models, spectrum
+from echo_lab.physics.chebyshev import (
     ChebyshevPropagator,
     chebyshev_degree,
     gershgorin_bounds,
     spectral_bounds,
 )
-from echo_lab.errors import ConfigError, ResourceError
-from echo_lab.linalg import expectations
-from echo_lab.protocols import build_sequence
-from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.sectors import (
+from echo_lab.physics.linalg import expectations
+from echo_lab.physics.sectors import (
     BlockEigensystem,
     diagonalize_sectors,
     join_states,
     sector_bases,
     split_states,
 )
-from echo_lab.states import probe_state
-from echo_lab.trotter import pulse_instruction
+from echo_lab.physics.states import probe_state
+from echo_lab.protocols import observables
+from echo_lab.protocols.sequences import build_sequence
 
 ATOL = 1e-10
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import models, spectrum
 from echo_lab.backends import exact
 from echo_lab.errors import ConfigError, ResourceError
+from echo_lab.physics import models, spectrum
 
 
 def _dm_interaction(n: int) -> SparsePauliOp:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from qiskit.quantum_info import Statevector
 
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError
-from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.states import ProductState, probe_state
+from echo_lab.physics.states import ProductState, probe_state
 
 
 def test_vector_matches_preparation_circuit() -> None:

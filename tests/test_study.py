@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from echo_lab import cli, study
-from echo_lab.config import StudySpec, parse_spec
+from echo_lab import cli
 from echo_lab.errors import CheckpointError
-from echo_lab.models import RandomFieldXXZ, disorder_seeds
-from echo_lab.results import load_results
-from echo_lab.spectrum import sample_spacing_ratios
+from echo_lab.physics.models import RandomFieldXXZ, disorder_seeds
+from echo_lab.physics.spectrum import sample_spacing_ratios
+from echo_lab.study import runner as study
+from echo_lab.study.results import load_results
+from echo_lab.study.spec import StudySpec, parse_spec
 
 ECHO = """
 [study]

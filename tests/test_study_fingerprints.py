@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from echo_lab.config import parse_spec
-from echo_lab.results import load_results
-from echo_lab.study import run_study
+from echo_lab.study.results import load_results
+from echo_lab.study.runner import run_study
+from echo_lab.study.spec import parse_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from study_reductions import FINGERPRINTS, REDUCTIONS, reduced_text
@@ -67,7 +67,7 @@ def test_study_matches_fingerprint(name: str, tmp_path: Path) -> None:
 
 def regenerate() -> None:
     """Rewrite every fingerprint file from the current code."""
-    from echo_lab.results import save_results
+    from echo_lab.study.results import save_results
 
     FINGERPRINTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from echo_lab import observables, plot, studies
 from echo_lab.backends.options import BackendSpec, build_backend, parse_backend
-from echo_lab.config import known_keys, parse_spec
 from echo_lab.errors import ConfigError
-from echo_lab.protocols import build_sequence
-from echo_lab.results import load_results
-from echo_lab.studies.base import (
+from echo_lab.protocols import observables
+from echo_lab.protocols.sequences import build_sequence
+from echo_lab.study import drawing as plot
+from echo_lab.study import kinds as studies
+from echo_lab.study.kinds.base import (
     KindSettings,
     backend_limits,
     backend_state_bytes,
@@ -27,8 +27,10 @@ from echo_lab.studies.base import (
     setup_unit,
     unit_dataset,
 )
-from echo_lab.studies.sections import ProtocolSpec, parse_protocol, parse_times
-from echo_lab.study import run_study
+from echo_lab.study.results import load_results
+from echo_lab.study.runner import run_study
+from echo_lab.study.sections import ProtocolSpec, parse_protocol, parse_times
+from echo_lab.study.spec import known_keys, parse_spec
 
 
 @dataclass(frozen=True)

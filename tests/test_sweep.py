@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from echo_lab import sweep
 from echo_lab.errors import ConfigError
-from echo_lab.sweep import run_units
+from echo_lab.study import executor as sweep
+from echo_lab.study.executor import run_units
 
 
 def symmetric_matrices(count: int, size: int) -> list[np.ndarray]:
@@ -111,7 +111,7 @@ def test_local_cluster_never_drops_a_silent_worker() -> None:
     # heartbeats; with a worker-ttl the scheduler would drop it and restart the unit forever.
     import dask
 
-    from echo_lab.sweep import start_local_cluster
+    from echo_lab.study.executor import start_local_cluster
 
     cluster = start_local_cluster(1)
     try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from echo_lab import models, spectrum, timing
+from echo_lab import timing
+from echo_lab.physics import models, spectrum
 from echo_lab.timing import record_stages, stage
 
 

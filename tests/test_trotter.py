@@ -1,4 +1,5 @@
-"""Tests of echo_lab.trotter: layers, exactness of blocks, error scaling, parameters, sequences."""
+"""Tests of echo_lab.dynamics.trotter: layers, exactness of blocks, error scaling, parameters,
+sequences."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from hypothesis import strategies as st
 from qiskit.circuit.library import UnitaryGate, XGate, YGate
 from qiskit.quantum_info import Operator, SparsePauliOp, Statevector
 
-from echo_lab import models, parametric, trotter
+from echo_lab.dynamics import parametric, trotter
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import embed
-from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.states import ProductState
+from echo_lab.physics import models
+from echo_lab.physics.linalg import embed
+from echo_lab.physics.states import ProductState
 
 X = np.array([[0, 1], [1, 0]], dtype=complex)
 Y = np.array([[0, -1j], [1j, 0]], dtype=complex)
@@ -403,18 +405,10 @@ def test_append_rotation_is_exp_of_the_pauli_string() -> None:
 def test_preparation_circuit_matches_the_product_state() -> None:
     from qiskit.quantum_info import Statevector
 
-    from echo_lab.states import ProductState
+    from echo_lab.physics.states import ProductState
 
     state = ProductState(np.array([[0.3, 1.1], [0.0, 0.0], [np.pi, 0.4]]))
     prepared = Statevector(state.circuit()).data
     overlap = abs(np.vdot(prepared, state.vector()))
     assert np.isclose(overlap, 1.0, atol=1e-12)
     assert state.circuit().count_ops() == {"ry": 2, "rz": 2}
-
-
-def test_moved_names_are_still_found_on_trotter() -> None:
-    # parameterized circuits moved to echo_lab.parametric; old imports keep working.
-    assert trotter.parameterized_circuit is parametric.parameterized_circuit
-    assert trotter.ROTATION_GATES is parametric.ROTATION_GATES
-    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
-        _ = trotter.nonexistent  # type: ignore[attr-defined]

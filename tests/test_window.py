@@ -8,18 +8,11 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp, Statevector, partial_trace, random_unitary
 from qiskit_aer import AerSimulator
 
-from echo_lab import lbits, models
+from echo_lab import lbits
 from echo_lab.backends.exact import ExactBackend
-from echo_lab.config import parse_spec
+from echo_lab.dynamics.pulses import PulseSpec, make_pulse, pbit_pulse
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import embed
-from echo_lab.models import Lattice, pauli_label
-from echo_lab.protocols import build_hahn
-from echo_lab.pulses import PulseSpec, make_pulse, pbit_pulse
-from echo_lab.states import probe_state
-from echo_lab.studies.base import realization_seeds
-from echo_lab.studies.echo import compute_echo
-from echo_lab.window import (
+from echo_lab.lbits.window import (
     MAX_WINDOW_SITES,
     mps_bond_dimensions,
     mps_window_density_matrix,
@@ -27,6 +20,14 @@ from echo_lab.window import (
     window_lbits,
     window_sites,
 )
+from echo_lab.physics import models
+from echo_lab.physics.linalg import embed
+from echo_lab.physics.models import Lattice, pauli_label
+from echo_lab.physics.states import probe_state
+from echo_lab.protocols.sequences import build_hahn
+from echo_lab.study.kinds.base import realization_seeds
+from echo_lab.study.kinds.echo import compute_echo
+from echo_lab.study.spec import parse_spec
 
 
 def test_window_sites_are_centred_and_shifted_inside_the_chain() -> None:

@@ -1,9 +1,9 @@
 """Qiskit Aer backend: Trotter circuits of a pulse sequence on statevector (CPU or GPU), matrix
 product state or density-matrix simulators, ideal, noisy or sampled.
 
-Circuits follow the team convention of :mod:`echo_lab.trotter`: each ``Free(f)`` segment at total
-time T is ``round(f T / dt)`` Trotter steps of exactly dt. Time traces come from labelled save
-instructions (``"sx@12"`` = observable ``sx`` after 12 steps):
+Circuits follow the team convention of :mod:`echo_lab.dynamics.trotter`: each ``Free(f)`` segment
+at total time T is ``round(f T / dt)`` Trotter steps of exactly dt. Time traces come from labelled
+save instructions (``"sx@12"`` = observable ``sx`` after 12 steps):
 
 * **one circuit** when the sequence has a single free segment with steps and no pulse after it
   (FID, or pulses then free evolution): saves after each requested step count, so a trace of K
@@ -22,8 +22,9 @@ rotated basis in K shots of its own circuit. The estimate of an observable is th
 of the sample mean of sum_P c_P (-1)^(parity of P's support), and its standard error
 ``name + "_stderr"`` is sqrt(sum over groups of sample variance / K) (groups are independent).
 
-**Noise** (:class:`~echo_lab.noise.NoiseSpec` or an Aer ``NoiseModel``): gate errors, per-step
-relaxation and hardware noise models are non-unitary channels and need ``method="density_matrix"``
+**Noise** (:class:`~echo_lab.backends.noise.NoiseSpec` or an Aer ``NoiseModel``): gate errors,
+per-step relaxation and hardware noise models are non-unitary channels and need
+``method="density_matrix"``
 or shots. Quasi-static dephasing averages the whole run over the Gauss-Hermite nodes of delta
 (one circuit set per node, all in the same ``run`` call).
 
@@ -54,7 +55,6 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import Collect2qBlocks, ConsolidateBlocks
 
-from echo_lab import parametric, trotter
 from echo_lab.backends.base import (
     Operator,
     RotatedPauli,
@@ -62,6 +62,13 @@ from echo_lab.backends.base import (
     check_inputs,
     check_times,
     half_chain_entropy,
+)
+from echo_lab.backends.noise import (
+    NoiseSpec,
+    backend_noise_model,
+    dephasing_quadrature,
+    insert_gate_errors,
+    step_error,
 )
 from echo_lab.backends.options import (
     AER_DEVICES,
@@ -78,19 +85,13 @@ from echo_lab.backends.readout import (
     measurement_groups,
     pauli_sums,
 )
+from echo_lab.dynamics import parametric, trotter
+from echo_lab.dynamics.schedule import Free, PulseSequence
 from echo_lab.errors import ConfigError, NumericalError, aer_missing
-from echo_lab.linalg import entropy_of_weights
-from echo_lab.models import HamiltonianModel
-from echo_lab.noise import (
-    NoiseSpec,
-    backend_noise_model,
-    dephasing_quadrature,
-    insert_gate_errors,
-    step_error,
-)
+from echo_lab.physics.linalg import entropy_of_weights
+from echo_lab.physics.models import HamiltonianModel
+from echo_lab.physics.states import ProductState, preparation_circuit
 from echo_lab.resources import format_bytes, require_memory
-from echo_lab.schedule import Free, PulseSequence
-from echo_lab.states import ProductState, preparation_circuit
 
 try:
     from qiskit_aer import AerSimulator
@@ -133,7 +134,8 @@ class AerBackend:
     device : ``"auto"`` (GPU when the GPU build sees one, else CPU), ``"CPU"`` or ``"GPU"``.
     dt, order : Trotter step and order (1, 2 or 4).
     shots : None for exact expectation values, or K > 0 for sampled estimates with stderr.
-    noise : a :class:`~echo_lab.noise.NoiseSpec`, an Aer ``NoiseModel`` (applied by gate name),
+    noise : a :class:`~echo_lab.backends.noise.NoiseSpec`, an Aer ``NoiseModel`` (applied by gate
+    name),
         or None.
     precision : ``"double"`` or ``"single"``.
     mps_options : ``{"max_bond_dimension": chi, "truncation_threshold": eps}`` (MPS only).
@@ -166,8 +168,8 @@ class AerBackend:
             raise ConfigError(f"shots must be None (exact) or an integer >= 1, got {shots!r}")
         if noise is not None and not isinstance(noise, NoiseSpec | NoiseModel):
             raise ConfigError(
-                f"noise must be an echo_lab.noise.NoiseSpec or a qiskit_aer NoiseModel, got "
-                f"{type(noise).__name__}"
+                "noise must be an echo_lab.backends.noise.NoiseSpec or a qiskit_aer NoiseModel, "
+                f"got {type(noise).__name__}"
             )
         if mps_options and method != "matrix_product_state":
             raise ConfigError("mps_options only apply to method='matrix_product_state'")

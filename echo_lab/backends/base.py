@@ -1,7 +1,7 @@
 """The one interface every simulator backend implements.
 
-A backend evaluates a :class:`~echo_lab.schedule.PulseSequence` at an array of total times,
-starting from a :class:`~echo_lab.states.ProductState`, and returns expectation values::
+A backend evaluates a :class:`~echo_lab.dynamics.schedule.PulseSequence` at an array of total times,
+starting from a :class:`~echo_lab.physics.states.ProductState`, and returns expectation values::
 
     result = backend.run(H, sequence, state, times, observables={"sx": op, ...}, entropy=True)
     result["sx"]       # float array, shape (len(times),)
@@ -20,83 +20,30 @@ every final state and raise :class:`~echo_lab.errors.NumericalError` on a drift 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
-from qiskit import QuantumCircuit
-from qiskit.quantum_info import Operator as QiskitOperator
 from qiskit.quantum_info import SparsePauliOp
-from scipy.sparse.linalg import LinearOperator
 
+from echo_lab.dynamics.readouts import Operator, RotatedPauli, evaluate_observable
+from echo_lab.dynamics.schedule import Pulse, PulseSequence
 from echo_lab.errors import ConfigError, NumericalError
-from echo_lab.linalg import PAULI_MATRICES, apply_local, entropy_of_weights, expectations
-from echo_lab.schedule import Pulse, PulseSequence
-from echo_lab.states import ProductState
+from echo_lab.physics.linalg import apply_local, entropy_of_weights
 
-
-@dataclass(frozen=True, eq=False)
-class RotatedPauli:
-    """The observable R^dag P_site R: the Pauli ``pauli`` on ``site``, read out after ``readout``.
-
-    ``readout`` is a circuit R on ``len(qubits)`` qubits, its qubit k being chain qubit
-    ``qubits[k]``; ``site`` is one of ``qubits``. <psi|R^dag P R|psi> is what a device measures
-    by applying R and then measuring P on ``site``. Circuit l-bits give tau^a_p this way (R = U^dag
-    on p's light cone). Dense form: :attr:`local_matrix`, a ``2^k x 2^k`` block on ``qubits``.
-    """
-
-    readout: QuantumCircuit
-    qubits: tuple[int, ...]
-    pauli: str
-    site: int
-
-    def __post_init__(self) -> None:
-        if self.pauli not in PAULI_MATRICES:
-            raise ConfigError(f"a rotated Pauli needs pauli 'X', 'Y' or 'Z', got {self.pauli!r}")
-        qubits = tuple(int(q) for q in self.qubits)
-        if len(set(qubits)) != len(qubits) or self.site not in qubits:
-            raise ConfigError(
-                f"rotated Pauli: qubits {qubits} must be distinct and contain the site {self.site}"
-            )
-        if self.readout.num_qubits != len(qubits):
-            raise ConfigError(
-                f"the readout circuit has {self.readout.num_qubits} qubits, not {len(qubits)}"
-            )
-        object.__setattr__(self, "qubits", qubits)
-
-    @functools.cached_property
-    def local_matrix(self) -> np.ndarray:
-        """R^dag P R as a dense ``(2^k, 2^k)`` block on :attr:`qubits` (qubits[0] least
-        significant); built once, O(gates 4^k)."""
-        rotation = QiskitOperator(self.readout).data
-        pauli = PAULI_MATRICES[self.pauli]
-        measured = apply_local(pauli, (self.qubits.index(self.site),), rotation, len(self.qubits))
-        return rotation.conj().T @ measured
-
-    def pauli_operator(self, n: int) -> SparsePauliOp:
-        """P_site on ``n`` qubits: what is measured after the readout circuit."""
-        return SparsePauliOp.from_sparse_list([(self.pauli, [self.site], 1.0)], n)
-
-
-Operator: TypeAlias = SparsePauliOp | np.ndarray | LinearOperator | RotatedPauli
-
-
-def evaluate_observable(op: Operator, states: np.ndarray, n: int) -> np.ndarray:
-    """Real <psi_k|op|psi_k> for the columns of ``states`` (shape ``(2^n, K)`` or ``(2^n,)``).
-
-    A :class:`RotatedPauli` is applied as its dense light-cone block (``linalg.apply_local``,
-    O(2^n 4^k) per state); other operators go through :func:`echo_lab.linalg.expectations`.
-    """
-    if not isinstance(op, RotatedPauli):
-        return expectations(op, states)
-    if max(op.qubits) >= n:
-        raise ConfigError(f"observable on qubits {op.qubits} does not fit a {n}-qubit state")
-    applied = apply_local(op.local_matrix, op.qubits, states, n)
-    values = np.real(np.sum(states.conj() * applied, axis=0))
-    return np.asarray(values)
-
+__all__ = [
+    "NORM_TOLERANCE",
+    "Backend",
+    "Operator",
+    "RotatedPauli",
+    "apply_pulse",
+    "check_health",
+    "check_inputs",
+    "check_times",
+    "evaluate_observable",
+    "half_chain_entropy",
+]
+from echo_lab.physics.states import ProductState
 
 NORM_TOLERANCE = 1e-8
 
@@ -121,7 +68,6 @@ class Backend(Protocol):
 
 def check_times(times: np.ndarray) -> np.ndarray:
     """Validate a time grid: 1-D, finite, >= 0, non-empty."""
-    from echo_lab.errors import ConfigError
 
     arr = np.asarray(times, dtype=float)
     if arr.ndim != 1 or arr.size == 0:
@@ -139,7 +85,6 @@ def check_inputs(
     The time grid goes through :func:`check_times`; the initial state must have as many sites as
     the Hamiltonian has qubits.
     """
-    from echo_lab.errors import ConfigError
 
     n = hamiltonian.num_qubits
     if state.n != n:
@@ -151,7 +96,7 @@ def apply_pulse(pulse: Pulse, states: np.ndarray, n: int) -> np.ndarray:
     """``pulse`` applied to ``states`` of shape ``(2^n,)`` or ``(2^n, K)``; same shape.
 
     Uses the pulse's ``action`` when it has one (exact l-bit pulses on many qubits), otherwise
-    its matrix on its qubits (:func:`echo_lab.linalg.apply_local`, O(2^n 4^k) per state).
+    its matrix on its qubits (:func:`echo_lab.physics.linalg.apply_local`, O(2^n 4^k) per state).
     """
     if pulse.action is not None:
         out = np.asarray(pulse.action(states))

@@ -27,13 +27,13 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import trotter
 from echo_lab.backends.aer import decompose_evolution
 from echo_lab.backends.base import Operator, RotatedPauli, check_health, check_inputs
 from echo_lab.backends.readout import measured_observables
+from echo_lab.dynamics import trotter
+from echo_lab.dynamics.schedule import PulseSequence
 from echo_lab.errors import ConfigError
-from echo_lab.schedule import PulseSequence
-from echo_lab.states import ProductState
+from echo_lab.physics.states import ProductState
 
 
 class EstimatorBackend:

@@ -1,6 +1,6 @@
 """Exact evolution through the eigenbasis: U(t) = V exp(-i E t) V^dagger (physics.md section 5).
 
-The eigensystem is kept block by block (:class:`echo_lab.sectors.BlockEigensystem`): when H
+The eigensystem is kept block by block (:class:`echo_lab.physics.sectors.BlockEigensystem`): when H
 conserves the total sigma^z, one block per S^z sector, each diagonalized only when a state first
 touches it (a z-random background with the probe in |+> touches two sectors; X_p and l-bit
 pulses move weight to the neighbouring ones). Without that symmetry it is one dense block.
@@ -32,11 +32,11 @@ from echo_lab.backends.base import (
     evaluate_observable,
     half_chain_entropy,
 )
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError
-from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.sectors import BlockEigensystem, diagonalize_sectors
-from echo_lab.spectrum import MAX_EXACT_QUBITS, conserves_magnetization, diagonalize
-from echo_lab.states import ProductState
+from echo_lab.physics.sectors import BlockEigensystem, diagonalize_sectors
+from echo_lab.physics.spectrum import MAX_EXACT_QUBITS, conserves_magnetization, diagonalize
+from echo_lab.physics.states import ProductState
 
 __all__ = [
     "MAX_EXACT_QUBITS",
@@ -93,7 +93,7 @@ class ExactBackend:
     """Exact evolution in the eigenbasis, sector by sector. See module docstring for costs.
 
     ``eigensystem`` reuses a diagonalization done elsewhere: a dense ``(E, V)``, or a
-    :class:`~echo_lab.sectors.BlockEigensystem` such as ``lb.eigensystem`` of the l-bit
+    :class:`~echo_lab.physics.sectors.BlockEigensystem` such as ``lb.eigensystem`` of the l-bit
     construction of the same Hamiltonian (no dense matrix at all). Otherwise the backend
     diagonalizes ``hamiltonian`` itself, by sectors when it conserves the total sigma^z, and
     keeps that eigensystem for the next run on the same Hamiltonian.

@@ -1,12 +1,14 @@
 """Sparse evolution for chains beyond exact diagonalization (N ~ 16-20): S^z sectors + Chebyshev.
 
-Each free segment applies exp(-i H tau) with a Chebyshev expansion (:mod:`echo_lab.chebyshev`)
+Each free segment applies exp(-i H tau) with a Chebyshev expansion
+(:mod:`echo_lab.physics.chebyshev`)
 on the sparse blocks of H; nothing of size 4^n is ever built.
 
 * **Sectors.** When H conserves the total sigma^z, a state is kept as its parts in the S^z
-  sectors it touches (:func:`echo_lab.sectors.split_states`): a z-random background with the
+  sectors it touches (:func:`echo_lab.physics.sectors.split_states`): a z-random background with the
   probe in |+> touches two sectors, X_p and l-bit pulses move weight to the neighbouring ones.
-  Each sector block is built from the Pauli terms (:func:`echo_lab.spectrum.restrict_to_sector`)
+  Each sector block is built from the Pauli terms
+  (:func:`echo_lab.physics.spectrum.restrict_to_sector`)
   when first touched, with its own spectral bounds. Without that symmetry the whole space is
   one block. Pulses and observables act on full vectors, rebuilt from the parts.
 * **Propagator.** Chebyshev with rigorous Gershgorin bounds: the number of sparse products
@@ -55,14 +57,14 @@ from echo_lab.backends.base import (
     evaluate_observable,
     half_chain_entropy,
 )
-from echo_lab.chebyshev import DEFAULT_TOLERANCE, ChebyshevPropagator
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import operator_matrix
+from echo_lab.physics.chebyshev import DEFAULT_TOLERANCE, ChebyshevPropagator
+from echo_lab.physics.linalg import operator_matrix
+from echo_lab.physics.sectors import join_states, largest_sector_size, sector_bases, split_states
+from echo_lab.physics.spectrum import conserves_magnetization, restrict_to_sector
+from echo_lab.physics.states import ProductState
 from echo_lab.resources import COMPLEX_BYTES, REAL_BYTES, require_memory, statevector_bytes
-from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.sectors import join_states, largest_sector_size, sector_bases, split_states
-from echo_lab.spectrum import conserves_magnetization, restrict_to_sector
-from echo_lab.states import ProductState
 
 __all__ = [
     "CSR_ENTRY_BYTES",
@@ -97,8 +99,8 @@ def estimate_sparse_bytes(hamiltonian: SparsePauliOp) -> int:
 def evolve(matrix: sp.spmatrix | sp.sparray, psi: np.ndarray, duration: float) -> np.ndarray:
     """``exp(-i H duration) psi`` for a sparse Hermitian ``matrix`` H; shape of ``psi`` (d,).
 
-    One Chebyshev expansion (:class:`~echo_lab.chebyshev.ChebyshevPropagator`), D(a duration)
-    sparse products; negative durations evolve backwards.
+    One Chebyshev expansion (:class:`~echo_lab.physics.chebyshev.ChebyshevPropagator`), D(a
+    duration) sparse products; negative durations evolve backwards.
     """
     operator = sp.csr_matrix(matrix)
     if duration < 0:
@@ -111,8 +113,8 @@ class SectorPropagators:
 
     ``bases[key]`` are the sorted basis indices of block ``key`` (the sector n_up, or the whole
     space as key 0 when H does not conserve the total sigma^z); ``propagator(key)`` builds the
-    block (:func:`~echo_lab.spectrum.restrict_to_sector`, O(terms * d * n)) and its Gershgorin
-    bounds once.
+    block (:func:`~echo_lab.physics.spectrum.restrict_to_sector`, O(terms * d * n)) and its
+    Gershgorin bounds once.
     """
 
     def __init__(

@@ -1,7 +1,7 @@
 """What each backend accepts, needs and refuses, without importing any simulator.
 
-The study loader (:mod:`echo_lab.config`), the study runner (:mod:`echo_lab.study`) and the
-backends themselves (``backends/aer.py`` among them) read the backend vocabulary from here, so
+The study loader (:mod:`echo_lab.study.spec`), the study runner (:mod:`echo_lab.study.runner`) and
+the backends themselves (``backends/aer.py`` among them) read the backend vocabulary from here, so
 it is declared once:
 
 * :data:`BACKEND_NAMES` and, per backend, its :class:`BackendRules`: the ``[backend]`` keys it
@@ -10,7 +10,7 @@ it is declared once:
 * the Aer vocabulary: :data:`AER_METHODS`, :data:`AER_DEVICES`, :data:`AER_PRECISIONS`,
   :data:`MPS_OPTIONS`;
 * :class:`BackendSpec`, the parsed ``[backend]`` table (:func:`parse_backend`), with the one
-  Trotter setting :class:`~echo_lab.trotter.TrotterSettings` of the circuit backends;
+  Trotter setting :class:`~echo_lab.dynamics.trotter.TrotterSettings` of the circuit backends;
 * :func:`estimate_state_bytes`, the memory of a backend's state (the Aer formula is
   :func:`aer_memory_bytes`, which ``AerBackend`` uses too);
 * :func:`build_backend`, the one factory from a spec (it translates a backend's refusal of an
@@ -30,11 +30,11 @@ from typing import Any
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab.backends.base import Backend
+from echo_lab.dynamics.trotter import ORDERS, TrotterSettings
 from echo_lab.errors import ConfigError
+from echo_lab.physics.spectrum import MAX_EXACT_QUBITS, MAX_SECTOR_EXACT_QUBITS
 from echo_lab.resources import density_matrix_bytes, statevector_bytes
-from echo_lab.spectrum import MAX_EXACT_QUBITS, MAX_SECTOR_EXACT_QUBITS
 from echo_lab.tables import Table, int_list, number, optional_scalar
-from echo_lab.trotter import ORDERS, TrotterSettings
 
 __all__ = [
     "AER_DEVICES",
@@ -127,11 +127,12 @@ ALL_BACKEND_KEYS = tuple(dict.fromkeys(key for rules in RULES.values() for key i
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """A backend name and its constructor options (``noise`` is an ``echo_lab.noise.NoiseSpec``).
+    """A backend name and its constructor options (``noise`` is an
+    ``echo_lab.backends.noise.NoiseSpec``).
 
     ``trotter`` is set for the circuit backends (the defaults of
-    :class:`~echo_lab.trotter.TrotterSettings` when the file gives no dt / order) and None for
-    the others.
+    :class:`~echo_lab.dynamics.trotter.TrotterSettings` when the file gives no dt / order) and None
+    for the others.
     """
 
     name: str = "exact"
@@ -246,12 +247,12 @@ def build_backend(
 
 
 def _parse_noise(table: Table) -> Any:
-    """``[backend.noise]`` -> :class:`echo_lab.noise.NoiseSpec` (times in units of 1/J).
+    """``[backend.noise]`` -> :class:`echo_lab.backends.noise.NoiseSpec` (times in units of 1/J).
 
     Every field but ``backend`` (a Qiskit backend object, not expressible in TOML) may be set;
     ``static_dephasing_qubits`` is a list of sites, the rest are numbers.
     """
-    from echo_lab.noise import NoiseSpec
+    from echo_lab.backends.noise import NoiseSpec
 
     allowed = tuple(f.name for f in dataclasses.fields(NoiseSpec) if f.name != "backend")
     noise = table.table("noise", allowed)

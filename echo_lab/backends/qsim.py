@@ -4,11 +4,11 @@ The peer benchmark (``experiments/benchmarks/bench_peers.py``) measured qsim's T
 order of magnitude faster than Aer's on the same gates; this backend runs echo_lab's own
 circuits on it. The circuits are exactly those of the Aer backend
 (``trotter.evolution_circuit`` of ``trotter.split_layers(H)``, fields folded, 3-qubit fused
-unitaries; the team convention of :func:`echo_lab.trotter.segment_steps` for the steps of each
-``Free`` segment), translated gate by gate into ``cirq.MatrixGate``\\ s and simulated by
+unitaries; the team convention of :func:`echo_lab.dynamics.trotter.segment_steps` for the steps of
+each ``Free`` segment), translated gate by gate into ``cirq.MatrixGate``\\ s and simulated by
 ``qsimcirq.QSimSimulator`` with its own fusion up to ``fused_gate_size`` qubits. Pulses are
-applied in numpy (:func:`echo_lab.linalg.apply_local`) between the evolution segments, and the
-observables are evaluated in double precision from the returned states.
+applied in numpy (:func:`echo_lab.physics.linalg.apply_local`) between the evolution segments, and
+the observables are evaluated in double precision from the returned states.
 
 **Precision.** qsimcirq's CPU simulator works in single precision (complex64): results agree with
 the exact evaluation of the same circuits (``trotter-exact``) to about 1e-6, not to rounding
@@ -33,7 +33,6 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator as QiskitOperator
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import trotter
 from echo_lab.backends.base import (
     Operator,
     RotatedPauli,
@@ -43,11 +42,12 @@ from echo_lab.backends.base import (
     evaluate_observable,
     half_chain_entropy,
 )
+from echo_lab.dynamics import trotter
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError
-from echo_lab.linalg import operator_matrix
+from echo_lab.physics.linalg import operator_matrix
+from echo_lab.physics.states import ProductState
 from echo_lab.resources import require_memory, statevector_bytes, usable_cores
-from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.states import ProductState
 
 __all__ = ["QsimBackend", "circuit_to_cirq"]
 

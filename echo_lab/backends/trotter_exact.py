@@ -3,9 +3,9 @@
 For n <= 12 the unitary of one step, ``U = Operator(trotter.step_circuit(H, dt=dt, order=order))``,
 is diagonalized once, ``U = V diag(exp(-i theta)) V^dag``; a free segment of k steps is then
 ``V diag(exp(-i k theta)) V^dag`` for any k, vectorized over all requested total times (the steps
-per segment come from :func:`echo_lab.trotter.segment_steps`, the team convention). The result is
-the same unitary the Aer backends apply gate by gate, so the two agree to rounding (1e-10 after
-10^4 steps), while a 10^4-step trace costs no more than a 10-step one.
+per segment come from :func:`echo_lab.dynamics.trotter.segment_steps`, the team convention). The
+result is the same unitary the Aer backends apply gate by gate, so the two agree to rounding (1e-10
+after 10^4 steps), while a 10^4-step trace costs no more than a 10-step one.
 
 Diagonalization: when H conserves a quantity that splits the basis (the connected components of
 H's sparsity pattern, e.g. total sigma^z sectors of the XXZ model) and U is verified to be block
@@ -33,7 +33,6 @@ import scipy.linalg
 from qiskit.quantum_info import Operator as QiskitOperator
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import trotter
 from echo_lab.backends.base import (
     Operator,
     apply_pulse,
@@ -43,11 +42,12 @@ from echo_lab.backends.base import (
     half_chain_entropy,
 )
 from echo_lab.backends.options import MAX_TROTTER_EXACT_QUBITS
+from echo_lab.dynamics import trotter
+from echo_lab.dynamics.schedule import Free, PulseSequence
 from echo_lab.errors import ConfigError
+from echo_lab.physics.spectrum import basis_blocks
+from echo_lab.physics.states import ProductState
 from echo_lab.resources import dense_operator_bytes, require_memory
-from echo_lab.schedule import Free, PulseSequence
-from echo_lab.spectrum import basis_blocks
-from echo_lab.states import ProductState
 
 #: Largest off-diagonal element of V^dag U V accepted from the Cayley diagonalization.
 RESIDUAL_TOLERANCE = 1e-13

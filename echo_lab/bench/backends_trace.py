@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from qiskit import QuantumCircuit
 
-from echo_lab import lbits, trotter
+from echo_lab import lbits
 from echo_lab.bench.model import (
     DT,
     ORDER,
@@ -22,6 +22,7 @@ from echo_lab.bench.model import (
 )
 from echo_lab.bench.report import headline
 from echo_lab.bench.timing import make_ratio, summarize, time_interleaved, watch_load
+from echo_lab.dynamics import trotter
 from echo_lab.resources import require_memory, statevector_bytes
 
 __all__ = ["MPS_TRUNCATION", "bench_backends", "bench_mps", "mps_headlines"]
@@ -36,8 +37,8 @@ BACKENDS_SEED = 7
 def _backend_runs(n: int) -> dict[str, Callable[[], np.ndarray]]:
     """name -> a from-scratch run of the FID trace on that backend (its <sigma^x_p> trace)."""
     from echo_lab.backends import get_backend
-    from echo_lab.schedule import Free, PulseSequence
-    from echo_lab.states import probe_state
+    from echo_lab.dynamics.schedule import Free, PulseSequence
+    from echo_lab.physics.states import probe_state
 
     hamiltonian = benchmark_hamiltonian(n, seed=BACKENDS_SEED)
     state = probe_state(n, n // 2, background="z-random", rng=np.random.default_rng(BACKENDS_SEED))
@@ -107,7 +108,7 @@ def bench_backends(*, sizes: Sequence[int], repeats: int = 1) -> dict[str, Any]:
 
 
 def _mps_fid_circuit(n: int, steps: int) -> QuantumCircuit:
-    from echo_lab.states import probe_state
+    from echo_lab.physics.states import probe_state
 
     state = probe_state(n, n // 2, background="z-random", rng=np.random.default_rng(SEED))
     qc = state.circuit()
@@ -188,7 +189,7 @@ def bench_mps(
 
 def _mps_entry(n: int, seconds: list[float], data: dict[str, Any]) -> dict[str, Any]:
     """One size of :func:`bench_mps`: times, largest bond dimension, <sigma^x_p>."""
-    from echo_lab.window import mps_bond_dimensions
+    from echo_lab.lbits.window import mps_bond_dimensions
 
     return {
         "n": n,

@@ -28,7 +28,6 @@ from qiskit.quantum_info import SparsePauliOp, random_unitary
 from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import Collect2qBlocks, ConsolidateBlocks
 
-from echo_lab import models, parametric
 from echo_lab.bench.model import (
     DT,
     JZ,
@@ -47,7 +46,9 @@ from echo_lab.bench.timing import (
     time_interleaved,
     watch_load,
 )
+from echo_lab.dynamics import parametric
 from echo_lab.errors import ConfigError
+from echo_lab.physics import models
 from echo_lab.resources import usable_cores
 
 __all__ = [
@@ -63,7 +64,7 @@ __all__ = [
 def realization_inputs(n: int, realizations: int) -> tuple[list[models.RandomFieldXXZ], list[Any]]:
     """The models (fields from ``SeedSequence(11)``) and initial states (z-random background
     from ``SeedSequence(12)``, probe n // 2 in |+>) of the binding benchmarks."""
-    from echo_lab.states import probe_state
+    from echo_lab.physics.states import probe_state
 
     seeds = np.random.SeedSequence(11).spawn(realizations)
     chain = [models.RandomFieldXXZ(n=n, W=W, J=J, Jz=JZ, seed=s) for s in seeds]
@@ -177,7 +178,7 @@ def _time_binding(
 ) -> tuple[dict[str, list[float]], dict[str, Any], dict[str, Any]]:
     """Interleaved times of bound_one, bound_all and rebuild, their results, the load."""
     from echo_lab.backends.aer import AerBackend
-    from echo_lab.schedule import Free, PulseSequence
+    from echo_lab.dynamics.schedule import Free, PulseSequence
 
     n = chain[0].n
     fields = np.array([m.fields for m in chain])
@@ -316,7 +317,7 @@ def bench_batched_binding(
     from qiskit_aer import AerSimulator
 
     from echo_lab.backends.aer import AerBackend
-    from echo_lab.schedule import Free, PulseSequence
+    from echo_lab.dynamics.schedule import Free, PulseSequence
 
     check_aer_devices(devices)
     chain, states = realization_inputs(n, realizations)

@@ -21,7 +21,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import parametric, trotter
+from echo_lab.dynamics import parametric, trotter
 from echo_lab.errors import ConfigError
 
 __all__ = ["Rotation", "RotationSequence", "gate_by_gate_circuit", "rotation_sequence"]

@@ -41,7 +41,7 @@ def dask_study_tables(n: int, realizations: int) -> dict[str, Any]:
 
 
 def _import_study() -> None:
-    importlib.import_module("echo_lab.study")
+    importlib.import_module("echo_lab.study.runner")
 
 
 def bench_dask(*, n: int, realizations: int, workers: int, repeats: int = 1) -> dict[str, Any]:
@@ -49,16 +49,16 @@ def bench_dask(*, n: int, realizations: int, workers: int, repeats: int = 1) -> 
 
     Each unit is one realization of :func:`dask_study_tables` as Strang circuits (dt = 0.05) on
     Aer statevector (N = 12: ~0.3 s per unit on one core; single-threaded below N = 14, so
-    deterministic). Serial: :func:`echo_lab.sweep.run_units` with ``workers=0``. Parallel: a
-    ``LocalCluster(n_workers=workers, threads_per_worker=1)`` is started once and its workers
+    deterministic). Serial: :func:`echo_lab.study.executor.run_units` with ``workers=0``. Parallel:
+    a ``LocalCluster(n_workers=workers, threads_per_worker=1)`` is started once and its workers
     import echo_lab (``cluster_startup``, timed apart), then the same ``run_units`` runs through
     its scheduler address (the ``--scheduler`` path of ``echo-lab run``). The two sweeps run
     interleaved ``repeats`` times. ``serial_over_parallel`` = serial / parallel sweep time (the
     throughput ratio); ``identical`` is True when every unit's Dataset is identical (values,
     coordinates and attributes) in both runs.
     """
-    from echo_lab.config import parse_spec
-    from echo_lab.study import compute_unit, list_units
+    from echo_lab.study.runner import compute_unit, list_units
+    from echo_lab.study.spec import parse_spec
 
     tables = dask_study_tables(n, realizations)
     spec = parse_spec(tomli_w.dumps(tables), source="bench_dask")
@@ -99,7 +99,7 @@ def _time_serial_and_cluster(
     (seconds per variant, last results per variant, load, cluster start-up seconds)."""
     import distributed
 
-    from echo_lab.sweep import run_units, start_local_cluster
+    from echo_lab.study.executor import run_units, start_local_cluster
 
     start = time.perf_counter()
     cluster = start_local_cluster(workers)

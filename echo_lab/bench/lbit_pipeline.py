@@ -14,7 +14,7 @@ import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 from scipy.optimize import linear_sum_assignment
 
-from echo_lab import lbits, pauli
+from echo_lab import lbits
 from echo_lab.bench.model import benchmark_hamiltonian, model_record
 from echo_lab.bench.report import headline
 from echo_lab.bench.timing import (
@@ -24,6 +24,7 @@ from echo_lab.bench.timing import (
     time_repeats,
     watch_load,
 )
+from echo_lab.physics import pauli
 from echo_lab.timing import record_stages
 
 __all__ = [

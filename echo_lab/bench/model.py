@@ -13,8 +13,8 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import models
 from echo_lab.errors import ConfigError
+from echo_lab.physics import models
 
 __all__ = [
     "DT",

@@ -41,7 +41,6 @@ import scipy.sparse.linalg
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Statevector
 
-from echo_lab import trotter
 from echo_lab.bench.circuits import RotationSequence, gate_by_gate_circuit, rotation_sequence
 from echo_lab.bench.model import (
     DT,
@@ -59,6 +58,7 @@ from echo_lab.bench.timing import (
     watch_load,
 )
 from echo_lab.bench.trotter_step import timed_circuit
+from echo_lab.dynamics import trotter
 from echo_lab.errors import ConfigError
 from echo_lab.resources import require_memory, statevector_bytes
 
@@ -392,8 +392,8 @@ def bench_qsim_backend(*, n: int = 20, repeats: int = 2) -> dict[str, Any]:
     from echo_lab.backends.base import Backend
     from echo_lab.backends.qsim import QsimBackend
     from echo_lab.bench.model import fid_times, probe_x
-    from echo_lab.protocols import build_fid
-    from echo_lab.states import probe_state
+    from echo_lab.physics.states import probe_state
+    from echo_lab.protocols.sequences import build_fid
 
     hamiltonian = benchmark_hamiltonian(n)
     state = probe_state(n, n // 2, background="z-random", rng=np.random.default_rng(7))

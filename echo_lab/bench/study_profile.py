@@ -52,8 +52,8 @@ def bench_study(path: Path, *, realizations: int | None) -> dict[str, Any]:
     stage the run entered (exclusive times, module docstring) and ``other``; they add up to
     ``seconds_total``. Cost: the study's own (main study: ~150 units of ~1 s on 2 cores).
     """
-    from echo_lab.config import load_spec
-    from echo_lab.study import list_units, run_study
+    from echo_lab.study.runner import list_units, run_study
+    from echo_lab.study.spec import load_spec
 
     if not Path(path).is_file():
         raise ConfigError(

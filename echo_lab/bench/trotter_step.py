@@ -20,7 +20,6 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from echo_lab import trotter
 from echo_lab.bench.circuits import gate_by_gate_circuit
 from echo_lab.bench.model import (
     DT,
@@ -39,6 +38,7 @@ from echo_lab.bench.timing import (
     time_per_step,
     watch_load,
 )
+from echo_lab.dynamics import trotter
 from echo_lab.resources import require_memory, statevector_bytes, usable_cores
 
 __all__ = [

@@ -40,9 +40,10 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
-from echo_lab import trotter
 from echo_lab.backends.base import Operator, check_inputs
 from echo_lab.backends.readout import to_pauli_sum
+from echo_lab.dynamics import trotter
+from echo_lab.dynamics.schedule import PulseSequence
 from echo_lab.errors import ConfigError
 from echo_lab.hardware.circuits import (
     DEFAULT_PULSE_BUDGET,
@@ -71,9 +72,8 @@ from echo_lab.hardware.mitigation import (
     raw_options,
     run_estimates,
 )
+from echo_lab.physics.states import ProductState
 from echo_lab.resources import density_matrix_bytes, require_memory, statevector_bytes
-from echo_lab.schedule import PulseSequence
-from echo_lab.states import ProductState
 
 __all__ = ["DENSITY_MATRIX_MAX_QUBITS", "METHODS", "DeviceBackend"]
 

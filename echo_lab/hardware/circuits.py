@@ -1,19 +1,19 @@
 """Echo circuits for a device: logical circuits, ISA transpilation, pulse costs, reports.
 
-**Logical circuits** follow the team convention of :mod:`echo_lab.trotter` (each ``Free(f)``
-segment at total time T is ``round(f T / dt)`` Trotter steps of exactly dt), built with
+**Logical circuits** follow the team convention of :mod:`echo_lab.dynamics.trotter` (each
+``Free(f)`` segment at total time T is ``round(f T / dt)`` Trotter steps of exactly dt), built with
 ``fuse_qubits=2``: every bond block (its fields folded in) is one two-qubit unitary, which the
 transpiler synthesizes into three entanglers (``cz`` / ``ecr``) or three native ``rzz`` on a
 device with fractional gates. (The simulator default, three-qubit fused blocks, would cost up to
 twenty entanglers each on hardware.) A labelled barrier separates the segments.
 
-**Pulses** (:func:`pulse_instruction`): a :class:`~echo_lab.schedule.Pulse` that carries a
+**Pulses** (:func:`pulse_instruction`): a :class:`~echo_lab.dynamics.schedule.Pulse` that carries a
 ``circuit`` (circuit l-bit pulses: a ``QuantumCircuit`` on ``len(pulse.qubits)`` qubits) is
-appended as that circuit; otherwise as :func:`echo_lab.trotter.pulse_instruction` (``x`` / ``y``
-for p-bits, a dense ``UnitaryGate`` otherwise, which the transpiler synthesizes). A dense pulse
-on k >= 2 qubits costs up to the quantum-Shannon bound (23/48) 4^k - (3/2) 2^k + 4/3 entanglers
-(k = 3: 20, k = 5: 443); :func:`check_pulse_costs` refuses any whose synthesized count exceeds
-``pulse_budget`` (the estimate is checked first, so a 9-qubit block is refused without being
+appended as that circuit; otherwise as :func:`echo_lab.dynamics.trotter.pulse_instruction` (``x`` /
+``y`` for p-bits, a dense ``UnitaryGate`` otherwise, which the transpiler synthesizes). A dense
+pulse on k >= 2 qubits costs up to the quantum-Shannon bound (23/48) 4^k - (3/2) 2^k + 4/3
+entanglers (k = 3: 20, k = 5: 443); :func:`check_pulse_costs` refuses any whose synthesized count
+exceeds ``pulse_budget`` (the estimate is checked first, so a 9-qubit block is refused without being
 synthesized).
 
 **Reference circuits** (:func:`reference_circuit`, the compute-uncompute normalization): the
@@ -39,11 +39,11 @@ from qiskit.circuit import Instruction
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit.transpiler import PassManager, generate_preset_pass_manager
 
-from echo_lab import trotter
+from echo_lab.dynamics import trotter
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError
 from echo_lab.hardware.devices import TWO_QUBIT_GATES, DeviceLine
-from echo_lab.schedule import Free, Pulse, PulseSequence
-from echo_lab.states import ProductState
+from echo_lab.physics.states import ProductState
 
 __all__ = [
     "DEFAULT_PULSE_BUDGET",
@@ -166,7 +166,7 @@ def echo_circuit(
 ) -> QuantumCircuit:
     """Logical circuit of ``sequence`` at ``total_time`` (module docstring), no measurements.
 
-    Same unitary as :func:`echo_lab.trotter.sequence_circuit` (same steps and split), with
+    Same unitary as :func:`echo_lab.dynamics.trotter.sequence_circuit` (same steps and split), with
     two-qubit fused blocks and :func:`pulse_instruction`. Pass ``split``
     (``trotter.split_layers(H)``) to reuse its cached block matrices over many total times.
     """

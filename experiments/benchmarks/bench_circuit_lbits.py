@@ -1,4 +1,4 @@
-r"""Benchmark: circuit l-bits (echo_lab.circuit_lbits) against exact l-bits, at scale, long chains.
+r"""Benchmark: circuit l-bits (echo_lab.lbits.circuit) against exact l-bits, at scale, long chains.
 
 Three parts (``--part``), each writing one JSON record with the machine, versions, command and
 the load average before and after (other developers share the 2-core machine: times are under
@@ -63,13 +63,14 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.library import UnitaryGate
 from threadpoolctl import threadpool_limits
 
-from echo_lab import lbits, models
-from echo_lab.circuit_lbits import CircuitLBitSystem, merit
-from echo_lab.circuit_lbits.layout import Layout, block_layout
-from echo_lab.circuit_lbits.optimize import encoding_unitary
-from echo_lab.circuit_lbits.report import count_cx
+from echo_lab import lbits
+from echo_lab.dynamics.pulses import pbit_pulse, truncated_lbit_pulse
 from echo_lab.info import environment_info
-from echo_lab.pulses import pbit_pulse, truncated_lbit_pulse
+from echo_lab.lbits.circuit import CircuitLBitSystem, merit
+from echo_lab.lbits.circuit.layout import Layout, block_layout
+from echo_lab.lbits.circuit.optimize import encoding_unitary
+from echo_lab.lbits.circuit.report import count_cx
+from echo_lab.physics import models
 
 
 def make_layout(spec: str, n: int) -> Layout:
@@ -281,9 +282,9 @@ def run_long(args: argparse.Namespace) -> dict[str, Any]:
     from qiskit.quantum_info import SparsePauliOp
 
     from echo_lab.backends.aer import AerBackend
-    from echo_lab.protocols import build_sequence
-    from echo_lab.schedule import PulseSequence
-    from echo_lab.states import probe_state
+    from echo_lab.dynamics.schedule import PulseSequence
+    from echo_lab.physics.states import probe_state
+    from echo_lab.protocols.sequences import build_sequence
 
     n, probe = args.n, args.n // 2
     times = np.array(args.times)

@@ -84,13 +84,13 @@ from quspin.basis import spin_basis_1d  # noqa: E402
 from quspin.operators import hamiltonian as quspin_hamiltonian  # noqa: E402
 from quspin.tools.evolution import expm_multiply_parallel  # noqa: E402
 
-from echo_lab import models  # noqa: E402
 from echo_lab.backends.krylov import KrylovBackend  # noqa: E402
-from echo_lab.linalg import expectations  # noqa: E402
-from echo_lab.protocols import build_sequence  # noqa: E402
-from echo_lab.sectors import join_states, sector_bases, split_states  # noqa: E402
-from echo_lab.spectrum import restrict_to_sector  # noqa: E402
-from echo_lab.states import ProductState, probe_state  # noqa: E402
+from echo_lab.physics import models  # noqa: E402
+from echo_lab.physics.linalg import expectations  # noqa: E402
+from echo_lab.physics.sectors import join_states, sector_bases, split_states  # noqa: E402
+from echo_lab.physics.spectrum import restrict_to_sector  # noqa: E402
+from echo_lab.physics.states import ProductState, probe_state  # noqa: E402
+from echo_lab.protocols.sequences import build_sequence  # noqa: E402
 
 
 def setup(n: int) -> tuple[models.RandomFieldXXZ, ProductState, dict[str, SparsePauliOp]]:

@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from echo_lab import lbits, spectrum
+from echo_lab import lbits
 from echo_lab.bench import bench_lbits, summarize, time_repeats, watch_load, write_record
 from echo_lab.bench.model import benchmark_hamiltonian, model_record
 from echo_lab.info import environment_info
+from echo_lab.physics import spectrum
 
 
 def dense_pipeline(n: int, repeats: int) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 The long-chain parts of the scaling study (experiments/echo_scaling_long_n12.toml, _n24.toml,
 _n40.toml: Hahn echo of the central spin, p-bit and circuit l-bit pulses, readout <ctau^x_p>,
 Aer matrix_product_state, Strang steps dt = 0.1, T = 0.5-20) cap the bond dimension at 32. This
-script runs whole work units of those files (``echo_lab.studies.echo.run_echo_unit``, the code
+script runs whole work units of those files (``echo_lab.study.kinds.echo.run_echo_unit``, the code
 the study runs) at several caps and records, per unit and cap, the wall time and the echoes
 <ctau^x_p>(T) of both pulses, and per unit the largest deviation of each cap from the largest
 cap, overall and for T <= 10. At N = 12 a cap of 64 is no cap at all (a bond of a 12-site chain
@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from echo_lab.config import parse_spec
 from echo_lab.info import environment_info
-from echo_lab.studies.echo import run_echo_unit
+from echo_lab.study.kinds.echo import run_echo_unit
+from echo_lab.study.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).with_name("mps_bond_cap.json")

@@ -3,13 +3,14 @@
 Random-field XXZ chain, n = 40, W = 12, J = Jz = 1 (Pauli units), fields from seed 2014; probe
 p = n // 2 in |+>, the other sites in a z-random background drawn from ``default_rng(seed + 1)``.
 Sequences: the FID and Hahn echoes whose pulse is the p-bit X_p, the window l-bit tau^x_p of the
-w = 8 window around p (:func:`echo_lab.window.window_lbits`), and that window l-bit truncated to
-radius r = 1 and 2, at total times T = 0.5, 1, 2, 5, 10, 20. Trotter: Strang (order 2), dt = 0.05,
-circuits from :func:`echo_lab.trotter.sequence_circuit`; Aer MPS with ``max_memory_mb=-1`` and a
-truncation threshold eps (discarded squared Schmidt weight per SVD; no bond-dimension cap).
+w = 8 window around p (:func:`echo_lab.lbits.window.window_lbits`), and that window l-bit truncated
+to radius r = 1 and 2, at total times T = 0.5, 1, 2, 5, 10, 20. Trotter: Strang (order 2), dt =
+0.05, circuits from :func:`echo_lab.dynamics.trotter.sequence_circuit`; Aer MPS with
+``max_memory_mb=-1`` and a truncation threshold eps (discarded squared Schmidt weight per SVD; no
+bond-dimension cap).
 
 Every circuit ends with ``save_matrix_product_state``; the observables come from the reduced
-density matrix of the window sites (:func:`echo_lab.window.mps_window_density_matrix`):
+density matrix of the window sites (:func:`echo_lab.lbits.window.mps_window_density_matrix`):
 <sigma^x_p>, <sigma^y_p>, the coherence and the window l-bit proxy <tau^x_p>, <tau^y_p>; Aer's own
 ``save_expectation_value(X_p)`` is recorded as a cross-check of that contraction. Each time point is
 its own circuit and run, so its wall time and bond dimensions are those of that point.
@@ -48,21 +49,22 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp, Statevector, partial_trace
 from qiskit_aer import AerSimulator
 
-from echo_lab import models, trotter
 from echo_lab.backends.aer import AerBackend
 from echo_lab.backends.krylov import evolve
+from echo_lab.dynamics import trotter
+from echo_lab.dynamics.pulses import pbit_pulse
+from echo_lab.dynamics.schedule import Free, PulseSequence
 from echo_lab.info import environment_info
-from echo_lab.linalg import apply_local
-from echo_lab.protocols import build_fid, build_hahn
-from echo_lab.pulses import pbit_pulse
-from echo_lab.schedule import Free, PulseSequence
-from echo_lab.states import ProductState, probe_state
-from echo_lab.window import (
+from echo_lab.lbits.window import (
     WindowLBits,
     mps_bond_dimensions,
     mps_window_density_matrix,
     window_lbits,
 )
+from echo_lab.physics import models
+from echo_lab.physics.linalg import apply_local
+from echo_lab.physics.states import ProductState, probe_state
+from echo_lab.protocols.sequences import build_fid, build_hahn
 
 OUT = Path(__file__).with_name("mps_long_chain.json")
 

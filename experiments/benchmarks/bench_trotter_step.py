@@ -35,7 +35,6 @@ from typing import Any
 from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 
-from echo_lab import trotter
 from echo_lab.bench import (
     gate_by_gate_circuit,
     make_ratio,
@@ -46,6 +45,7 @@ from echo_lab.bench import (
 )
 from echo_lab.bench.model import DT, benchmark_hamiltonian, model_record, run_aer, step_counts
 from echo_lab.bench.trotter_step import timed_circuit
+from echo_lab.dynamics import trotter
 from echo_lab.info import environment_info
 from echo_lab.resources import statevector_bytes
 

@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from echo_lab import lbits
-from echo_lab.config import parse_spec
 from echo_lab.info import environment_info
-from echo_lab.studies.base import UnitSetup, setup_unit
-from echo_lab.studies.echo_scaling import static_weight
+from echo_lab.study.kinds.base import UnitSetup, setup_unit
+from echo_lab.study.kinds.echo_scaling import static_weight
+from echo_lab.study.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).with_name("circuit_lbit_static_weight.json")

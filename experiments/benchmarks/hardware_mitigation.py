@@ -40,12 +40,15 @@ import qiskit
 import qiskit_aer
 import qiskit_ibm_runtime
 
-from echo_lab import __version__, models, observables, protocols, states
+from echo_lab import __version__
 from echo_lab.backends.exact import ExactBackend
 from echo_lab.backends.trotter_exact import TrotterExactBackend
+from echo_lab.dynamics.pulses import pbit_pulse
 from echo_lab.hardware.backend import DeviceBackend
 from echo_lab.hardware.mitigation import MitigationSpec
-from echo_lab.pulses import pbit_pulse
+from echo_lab.physics import models, states
+from echo_lab.protocols import observables
+from echo_lab.protocols import sequences as protocols
 
 FULL = ("twirling", "readout", "zne", "normalize")
 

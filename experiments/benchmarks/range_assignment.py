@@ -28,7 +28,8 @@ import numpy as np
 import qiskit
 import scipy
 
-from echo_lab import __version__, lbits, models
+from echo_lab import __version__, lbits
+from echo_lab.physics import models
 
 
 def run_disorder(n: int, W: float, seeds: list[np.random.SeedSequence]) -> dict[str, Any]:

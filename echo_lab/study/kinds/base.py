@@ -1,0 +1,363 @@
+"""What a study kind is, and the steps every kind's work unit shares.
+
+A **study kind** (one module under :mod:`echo_lab.study.kinds`, listed once in its registry) owns
+everything that differs between kinds; the loader (:mod:`echo_lab.study.spec`), the runner
+(:mod:`echo_lab.study.runner`) and the figures (:mod:`echo_lab.study.drawing`) only call it through
+:class:`StudyKind`:
+
+* its TOML sections (``required``, ``optional``) and the keys of each (``keys``), and
+  :meth:`StudyKind.parse`, which turns them into the kind's typed, frozen settings;
+* :meth:`StudyKind.check`, its hard limits (the largest chain its dense steps allow, geometry);
+* :meth:`StudyKind.backends` and :meth:`StudyKind.estimate_unit_bytes`, what the runner builds
+  and checks against the memory before any unit runs;
+* :meth:`StudyKind.compute_unit`, one work unit (one parameter point, one disorder realization)
+  as an ``xarray.Dataset``: pure numerics, no I/O;
+* :meth:`StudyKind.figures`, its figures of an assembled result, as ``matplotlib`` Figures.
+
+Seeding (physics.md section 2): realization k of a study with base seed s and R realizations
+draws its fields from ``numpy.random.default_rng(c_k)`` with ``c_k =
+models.disorder_seeds(s, R)[k]`` (the same c_k at every parameter point, so fields at different
+W differ by the factor W only), and its random background state from ``default_rng(b_k)`` with
+``b_k = c_k.spawn(1)[0]`` (:func:`realization_seeds`), a fresh generator per background.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import xarray as xr
+
+from echo_lab.backends.options import RULES, BackendSpec, estimate_state_bytes
+from echo_lab.dynamics.pulses import DENSE_LBIT_QUBITS
+from echo_lab.errors import ConfigError
+from echo_lab.lbits import MAX_RANGE_QUBITS
+from echo_lab.physics.models import Lattice, RandomFieldXXZ, disorder_seeds
+from echo_lab.physics.spectrum import MAX_EXACT_QUBITS, MAX_SECTOR_EXACT_QUBITS
+from echo_lab.physics.states import ProductState, probe_state
+from echo_lab.resources import dense_operator_bytes
+from echo_lab.study.sections import SWEEPABLE, ModelSpec, ProtocolSpec
+from echo_lab.tables import Scalar, Table
+from echo_lab.timing import stage
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from echo_lab.study.spec import StudySpec
+
+__all__ = [
+    "SEEDING",
+    "TIME_ATTRS",
+    "KindSettings",
+    "SizeLimit",
+    "StudyKind",
+    "UnitSetup",
+    "backend_limits",
+    "backend_state_bytes",
+    "check_probe",
+    "check_pulse_geometry",
+    "conserves_magnetization",
+    "construct_circuit_lbits",
+    "construct_lbits",
+    "dense_step_bytes",
+    "eigenbasis_limit",
+    "initial_states",
+    "realization_seeds",
+    "refuse_larger",
+    "setup_unit",
+    "unit_dataset",
+]
+
+TIME_ATTRS = {"units": "1/J", "long_name": "total evolution time"}
+
+SEEDING = (
+    "fields of realization k: numpy.random.default_rng(c_k), c_k = "
+    "numpy.random.SeedSequence(seed).spawn(realizations)[k]; background state: "
+    "default_rng(c_k.spawn(1)[0])"
+)
+
+#: A hard limit on the chain length: (largest n, why).
+SizeLimit = tuple[int, str]
+
+
+@dataclass(frozen=True)
+class KindSettings:
+    """Base of every kind's typed settings; :meth:`at` resolves the swept protocol keys."""
+
+    def at(self, point: Mapping[str, Scalar]) -> KindSettings:
+        """These settings at one parameter point (protocol sweeps applied)."""
+        protocol = getattr(self, "protocol", None)
+        values = {k: v for k, v in point.items() if k in SWEEPABLE["protocol"]}
+        if protocol is None or not values:
+            return self
+        return dataclasses.replace(self, protocol=protocol.at(values))  # type: ignore[call-arg]
+
+
+class StudyKind(Protocol):
+    """One study kind (module docstring)."""
+
+    @property
+    def name(self) -> str:
+        """The kind's name (``study.kind``)."""
+        ...
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """TOML sections besides [study] and [model] a file of this kind must hold."""
+        ...
+
+    @property
+    def optional(self) -> tuple[str, ...]:
+        """TOML sections a file of this kind may hold."""
+        ...
+
+    @property
+    def keys(self) -> Mapping[str, tuple[str, ...]]:
+        """Allowed keys of the sections whose keys depend on the kind (e.g. [protocol])."""
+        ...
+
+    def parse(
+        self, tables: Mapping[str, Table], *, sweep: dict[str, tuple[Scalar, ...]]
+    ) -> KindSettings:
+        """The kind's settings from its sections (present ones only); swept keys go to sweep."""
+        ...
+
+    def check(self, spec: StudySpec) -> None:
+        """Refuse, with a ConfigError, what no machine can run (sizes, geometry)."""
+        ...
+
+    def backends(self, spec: StudySpec) -> dict[str, BackendSpec]:
+        """The backends a unit builds, by the table that names them (``"backend"``, ...)."""
+        ...
+
+    def estimate_unit_bytes(self, spec: StudySpec) -> int:
+        """Peak memory of one work unit at the largest n of the sweep, bytes."""
+        ...
+
+    def compute_unit(
+        self, spec: StudySpec, point: Mapping[str, Scalar], realization: int
+    ) -> xr.Dataset:
+        """One work unit: its variables, and ``fields`` over ``site``."""
+        ...
+
+    def figures(self, ds: xr.Dataset) -> dict[str, Figure]:
+        """The kind's figures of an assembled result, by name (``<study>_<name>.png``)."""
+        ...
+
+
+# ----------------------------------------------------------------------------------------------
+# Limits shared by the kinds
+# ----------------------------------------------------------------------------------------------
+
+
+def conserves_magnetization(spec: StudySpec) -> bool:
+    """Whether the model of every parameter point conserves the total sigma^z."""
+    return all(spec.resolve(point)[0].conserves_magnetization for point in spec.points())
+
+
+def eigenbasis_limit(spec: StudySpec, what: str) -> SizeLimit:
+    """The size limit of a full eigenbasis needed by ``what``: sector by sector
+    (``MAX_SECTOR_EXACT_QUBITS``) when the model conserves the total sigma^z, else dense."""
+    if conserves_magnetization(spec):
+        return MAX_SECTOR_EXACT_QUBITS, f"{what} diagonalize every S^z sector"
+    return MAX_EXACT_QUBITS, f"{what} need the dense eigenbasis"
+
+
+def backend_limits(spec: StudySpec, backends: Mapping[str, BackendSpec]) -> list[SizeLimit]:
+    """The size limits of the dense backends among ``backends`` (sector by sector where the
+    backend can and the model conserves the total sigma^z)."""
+    limits = []
+    sectors = conserves_magnetization(spec)
+    for backend in backends.values():
+        rules = RULES[backend.name]
+        if sectors and rules.max_sector_qubits is not None:
+            limits.append((rules.max_sector_qubits, f"{rules.limit_reason} sector by sector"))
+        elif rules.max_qubits is not None:
+            limits.append((rules.max_qubits, rules.limit_reason))
+    return limits
+
+
+def dense_step_bytes(spec: StudySpec) -> int:
+    """Memory of the dense steps of a unit (l-bits, an eigenbasis) at the largest n: eight
+    dense 2^n x 2^n matrices where the l-bit operators are dense (n <= DENSE_LBIT_QUBITS: H, V,
+    tau^x, tau^y, a Pauli-transform buffer, work copies), else twice the sector-by-sector l-bit
+    construction (:func:`echo_lab.lbits.estimate_bytes`: eigenvector blocks and their work)."""
+    from echo_lab import lbits
+
+    model = spec.largest_model()
+    if model.n <= DENSE_LBIT_QUBITS:
+        return 8 * dense_operator_bytes(model.n)
+    return int(2 * lbits.estimate_bytes(model.build(seed=0).hamiltonian()))
+
+
+def refuse_larger(spec: StudySpec, limits: Sequence[SizeLimit]) -> None:
+    """ConfigError when the largest n of the sweep exceeds the tightest of ``limits``."""
+    if not limits:
+        return
+    largest = spec.largest_model().n
+    maximum, reason = min(limits)
+    if largest > maximum:
+        raise ConfigError(
+            f"model.n = {largest} is too large: {reason}, which is limited to n <= {maximum}; "
+            "use a shorter chain, or p-bit pulses with backend 'krylov' or 'aer' (statevector "
+            "or matrix_product_state) for long chains"
+        )
+
+
+def backend_state_bytes(
+    spec: StudySpec,
+    backends: Mapping[str, BackendSpec],
+    *,
+    n_times: int = 1,
+    saved_states: int = 0,
+) -> int:
+    """Memory of the states of ``backends`` at the largest n of the sweep, running ``n_times``
+    total times (they add up)."""
+    hamiltonian = spec.largest_model().build(seed=0).hamiltonian()
+    return sum(
+        estimate_state_bytes(backend, hamiltonian, n_times=n_times, saved_states=saved_states)
+        for backend in backends.values()
+    )
+
+
+def check_probe(spec: StudySpec) -> None:
+    """The probe and the partners of every parameter point must lie on its lattice."""
+    for point in spec.points():
+        model, settings = spec.resolve(point)
+        protocol: ProtocolSpec = settings.protocol
+        n = model.n
+        lattice = model.lattice_object()
+        probe = protocol.probe_site(lattice)
+        if probe >= n:
+            raise ConfigError(
+                f"protocol.probe = {probe} is outside the chain 0..{n - 1} (n = {n}); use a "
+                "smaller site index or 'center'"
+            )
+        for q in protocol.partners:
+            if q >= n or q == probe:
+                raise ConfigError(
+                    f"protocol.partners: site {q} must lie in 0..{n - 1} and differ from the "
+                    f"probe {probe}"
+                )
+        protocol.partner_sites(lattice)
+
+
+def check_pulse_geometry(spec: StudySpec) -> None:
+    """Window radii and widths of the pulses must fit every chain length of the sweep."""
+    settings: Any = spec.settings
+    for point in spec.points():
+        n = spec.resolve(point)[0].n
+        for i, pulse in enumerate(settings.protocol.pulses):
+            if pulse.width is not None:
+                if pulse.width > n:
+                    raise ConfigError(
+                        f"protocol.pulses[{i}] = {pulse.label!r}: window width {pulse.width} is "
+                        f"larger than the chain of n = {n} sites; use w <= {n}"
+                    )
+                if pulse.width > MAX_RANGE_QUBITS and settings.lbits.method == "range":
+                    raise ConfigError(
+                        f"protocol.pulses[{i}] = {pulse.label!r}: lbits.method = 'range' costs "
+                        f"O(16^w), limited to w <= {MAX_RANGE_QUBITS}; use a narrower window or "
+                        "lbits.method = 'overlap'"
+                    )
+            elif pulse.radius is not None and pulse.radius > n - 1:
+                raise ConfigError(
+                    f"protocol.pulses: window radius {pulse.radius} of {pulse.label!r} is larger "
+                    f"than the chain of n = {n} sites allows (at most {n - 1}); use 'lbit' for "
+                    "the whole chain"
+                )
+
+
+# ----------------------------------------------------------------------------------------------
+# One work unit
+# ----------------------------------------------------------------------------------------------
+
+
+def realization_seeds(
+    spec: StudySpec, realization: int
+) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """``(c_k, b_k)``: the seeds of realization k's fields and of its background state.
+
+    ``c_k = models.disorder_seeds(spec.seed, spec.realizations)[k]`` and
+    ``b_k = c_k.spawn(1)[0]`` (module docstring).
+    """
+    if not 0 <= realization < spec.realizations:
+        raise ConfigError(
+            f"realization {realization} is outside 0..{spec.realizations - 1} of study "
+            f"{spec.name!r}"
+        )
+    fields_seed = disorder_seeds(spec.seed, spec.realizations)[realization]
+    (state_seed,) = fields_seed.spawn(1)
+    return fields_seed, state_seed
+
+
+@dataclass
+class UnitSetup:
+    """The model of one unit (fields drawn), its settings at the point and its state seed."""
+
+    model_spec: ModelSpec
+    settings: Any
+    model: RandomFieldXXZ
+    state_seed: np.random.SeedSequence
+
+    @property
+    def n(self) -> int:
+        return self.model.n
+
+    @property
+    def lattice(self) -> Lattice:
+        return self.model.lattice
+
+
+def setup_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> UnitSetup:
+    """Model (fields of realization k) and settings of ``spec`` at ``point``."""
+    model_spec, settings = spec.resolve(point)
+    fields_seed, state_seed = realization_seeds(spec, realization)
+    return UnitSetup(model_spec, settings, model_spec.build(seed=fields_seed), state_seed)
+
+
+def construct_lbits(setup: UnitSetup, method: str) -> Any:
+    """l-bits of the unit's Hamiltonian; its block-by-block diagonalization is reused by the
+    exact backend through ``lb.eigensystem``."""
+    from echo_lab import lbits
+
+    with stage("l-bit assignment"):
+        return lbits.construct(setup.model.hamiltonian(), method=method, lattice=setup.lattice)
+
+
+def construct_circuit_lbits(setup: UnitSetup, lbits: Any) -> Any:
+    """Circuit l-bits of the unit's Hamiltonian with the options of ``[lbits]``
+    (:meth:`~echo_lab.study.sections.LbitSpec.circuit_options`)."""
+    from echo_lab import lbits as lbit_module
+
+    with stage("l-bit assignment"):
+        return lbit_module.construct(
+            setup.model.hamiltonian(), method="circuit", **lbits.circuit_options()
+        )
+
+
+def initial_states(
+    setup: UnitSetup, probe: int, backgrounds: Sequence[str]
+) -> dict[str, ProductState]:
+    """The initial state of each background (a fresh generator from b_k for each)."""
+    return {
+        background: probe_state(
+            setup.n, probe, background=background, rng=np.random.default_rng(setup.state_seed)
+        )
+        for background in backgrounds
+    }
+
+
+def unit_dataset(
+    data_vars: Mapping[str, Any], coords: Mapping[str, Any], setup: UnitSetup
+) -> xr.Dataset:
+    """A unit's Dataset with the realization's ``fields`` (site) and the time attributes."""
+    ds = xr.Dataset(dict(data_vars), coords=dict(coords))
+    ds["fields"] = (("site",), np.asarray(setup.model.fields, dtype=float))
+    ds["fields"].attrs = {"long_name": "random field h_i", "units": "J"}
+    if "time" in ds.coords:
+        ds["time"].attrs = dict(TIME_ATTRS)
+    return ds

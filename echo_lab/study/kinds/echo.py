@@ -1,0 +1,612 @@
+"""Study kind ``echo``: echo traces of the probe spin for a list of pulses (physics.md 6).
+
+Sections: ``[protocol]`` (sequence, pulses, fid, probe, background, n_pulses, angle_error),
+``[times]``, and optionally ``[lbits]``, ``[backend]`` and ``[check]`` (a second backend run at a
+few times on the first realizations, compared with the main one).
+
+Per unit, over (background, pulse, time): ``sx``, ``sy``, ``coherence`` and, when any pulse is an
+l-bit pulse (``"lbit"``, ``"lbit:r"``), ``tau_x``, ``tau_y``; the ``pulse`` coordinate holds the
+row labels, ``"fid"`` (the free induction decay, a row without pulse) first. With a [check]:
+``check_sx/sy`` from the check backend and ``reference_sx/sy`` from the main backend over
+(background, check_pulse, check_time), and ``check_deviation`` (their largest difference; NaN on
+realizations not checked). One diagonalization serves the l-bit construction and the exact
+backend. Window pulses (``"window:w"``, ``"window:w:r"``) need no full l-bits: the window l-bits
+of each width are built once (:func:`echo_lab.lbits.window.window_lbits`, O(8^w)), so they run on
+long chains (aer, matrix_product_state), where only ``sx``, ``sy`` and ``coherence`` are recorded.
+
+Cost (exact backend, N sites): one dense ``eigh`` per S^z block (N = 10: ~0.3 s in all), the
+l-bit construction, and per row two basis changes of a (2^N, len(times)) block; memory ~ 8 dense
+2^N matrices. Figures: ``echo`` (signals vs time per pulse, one column per parameter point),
+``recovery`` (late-time values vs window radius r) and ``check`` (when present).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from echo_lab.backends.base import Backend
+from echo_lab.backends.options import (
+    ALL_BACKEND_KEYS,
+    BackendSpec,
+    build_backend,
+    check_trotter_steps,
+    parse_backend,
+)
+from echo_lab.dynamics.pulses import PulseSpec
+from echo_lab.errors import ConfigError, NumericalError
+from echo_lab.lbits import MAX_RANGE_QUBITS
+from echo_lab.lbits.circuit.system import MAX_ECHO_QUBITS
+from echo_lab.lbits.window import MAX_WINDOW_SITES, window_lbits
+from echo_lab.protocols import observables as obs
+from echo_lab.protocols.sequences import build_sequence
+from echo_lab.resources import dense_operator_bytes
+from echo_lab.study import drawing as plot
+from echo_lab.study.kinds.base import (
+    KindSettings,
+    SizeLimit,
+    UnitSetup,
+    backend_limits,
+    backend_state_bytes,
+    check_probe,
+    check_pulse_geometry,
+    construct_circuit_lbits,
+    construct_lbits,
+    dense_step_bytes,
+    eigenbasis_limit,
+    initial_states,
+    refuse_larger,
+    setup_unit,
+    unit_dataset,
+)
+from echo_lab.study.sections import (
+    LbitSpec,
+    ProtocolSpec,
+    parse_lbits,
+    parse_protocol,
+    parse_pulses,
+    parse_times,
+    time_values_of,
+)
+from echo_lab.tables import Scalar, Table, scalar, string_list
+from echo_lab.timing import stage
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from echo_lab.study.spec import StudySpec
+
+__all__ = [
+    "KIND",
+    "LATE_FRACTION",
+    "CheckSpec",
+    "EchoKind",
+    "EchoSettings",
+    "EchoUnit",
+    "compute_echo",
+    "echo_figures",
+    "late_time_recovery",
+    "plot_check",
+    "plot_echo",
+    "plot_recovery",
+    "pulse_label",
+    "run_echo_unit",
+]
+
+SEQUENCES = ("hahn", "cpmg", "xy4", "global")
+CHECK_KEYS = ("backend", "times", "realizations", "pulses", "tolerance")
+
+LONG_NAMES = {
+    "sx": "<sigma^x_p>",
+    "sy": "<sigma^y_p>",
+    "tau_x": "<tau^x_p>",
+    "tau_y": "<tau^y_p>",
+    "ctau_x": "<tau^x_p> of the circuit l-bits",
+    "ctau_y": "<tau^y_p> of the circuit l-bits",
+    "coherence": "coherence C = sqrt(<sigma^x_p>^2 + <sigma^y_p>^2)",
+}
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A second backend run at a few times on the first ``realizations`` realizations."""
+
+    backend: BackendSpec
+    times: tuple[float, ...]
+    realizations: int = 1
+    pulses: tuple[str, ...] = ()
+    tolerance: float | None = None
+
+
+@dataclass(frozen=True)
+class EchoSettings(KindSettings):
+    """The sections of an echo study."""
+
+    protocol: ProtocolSpec
+    times: tuple[float, ...]
+    lbits: LbitSpec
+    backend: BackendSpec
+    check: CheckSpec | None = None
+
+    @property
+    def needs_lbits(self) -> bool:
+        """Whether a pulse needs the full l-bit system (``"lbit"``, ``"lbit:r"``)."""
+        return any(pulse.needs_lbits for pulse in self.protocol.pulses)
+
+    @property
+    def needs_circuit(self) -> bool:
+        """Whether a pulse is a circuit l-bit pulse (``"circuit"``)."""
+        return any(pulse.family == "circuit" for pulse in self.protocol.pulses)
+
+    @property
+    def window_widths(self) -> list[int]:
+        """Widths of the window pulses, sorted, each once."""
+        return sorted({p.width for p in self.protocol.pulses if p.width is not None})
+
+
+def _settings(spec: StudySpec) -> EchoSettings:
+    assert isinstance(spec.settings, EchoSettings)
+    return spec.settings
+
+
+# ----------------------------------------------------------------------------------------------
+# Parsing and limits
+# ----------------------------------------------------------------------------------------------
+
+
+def _parse_check(table: Table, protocol: ProtocolSpec) -> CheckSpec:
+    table.require("backend", "the name of the backend to compare against, e.g. 'trotter-exact'")
+    backend = parse_backend(table, name_key="backend", ignore=CHECK_KEYS)
+    raw_times = table.require("times", "a short list of total times, e.g. [1.0, 10.0]")
+    pulses = string_list(table, "pulses", protocol.labels)
+    for pulse in pulses:
+        if pulse not in protocol.labels:
+            raise ConfigError(
+                f"check.pulses names {pulse!r}, which the study does not run; choose from "
+                f"{', '.join(protocol.labels)}"
+            )
+    tolerance = (
+        float(scalar(table, "tolerance", None, minimum=0.0)) if table.has("tolerance") else None
+    )
+    return CheckSpec(
+        backend=backend,
+        times=time_values_of(raw_times, table.key("times")),
+        realizations=int(scalar(table, "realizations", 1, integer=True, minimum=1)),
+        pulses=pulses,
+        tolerance=tolerance,
+    )
+
+
+def _parse_echo_protocol(table: Table, sweep: dict[str, tuple[Scalar, ...]]) -> ProtocolSpec:
+    base, table, angle_error = parse_protocol(table, keys=EchoKind.keys["protocol"], sweep=sweep)
+    pulses = parse_pulses(table, ["pbit"], angle_error=angle_error)
+    sequence = table.string("sequence", "hahn", choices=SEQUENCES)
+    for i, pulse in enumerate(pulses):
+        if pulse.width is not None and pulse.width > MAX_WINDOW_SITES:
+            raise ConfigError(
+                f"protocol.pulses[{i}] = {pulse.label!r}: window width {pulse.width} exceeds "
+                f"{MAX_WINDOW_SITES} sites (the window is diagonalized exactly); use w <= "
+                f"{MAX_WINDOW_SITES}"
+            )
+    if sequence == "global" and any(p.family == "window" for p in pulses):
+        raise ConfigError(
+            "protocol.pulses: window l-bit pulses flip the probe only, not every site of "
+            "protocol.sequence = 'global'; use 'hahn', 'cpmg' or 'xy4', or 'lbit' pulses"
+        )
+    n_pulses = sweep.get("n_pulses", (base.n_pulses,))
+    if sequence == "xy4" and any(int(k) % 4 for k in n_pulses):
+        raise ConfigError(
+            f"protocol.n_pulses = {list(n_pulses)}: XY-4 needs a multiple of 4 pulses"
+        )
+    return ProtocolSpec(
+        sequence=sequence,
+        pulses=pulses,
+        fid=table.boolean("fid", True),
+        probe=base.probe,
+        backgrounds=base.backgrounds,
+        n_pulses=base.n_pulses,
+    )
+
+
+def _size_limits(spec: StudySpec, backends: Mapping[str, BackendSpec]) -> list[SizeLimit]:
+    settings = _settings(spec)
+    limits = backend_limits(spec, backends)
+    if settings.needs_lbits:
+        limits.append(eigenbasis_limit(spec, "l-bit pulses"))
+        if "range" in settings.lbits.methods:
+            limits.append((MAX_RANGE_QUBITS, "the 'range' l-bit assignment costs O(16^n)"))
+    if settings.needs_circuit and settings.lbits.circuit_cost == "echo":
+        limits.append((MAX_ECHO_QUBITS, "lbits.circuit_cost = 'echo' needs the whole chain"))
+    return limits
+
+
+# ----------------------------------------------------------------------------------------------
+# One work unit
+# ----------------------------------------------------------------------------------------------
+
+
+def _build_sequences(
+    setup: UnitSetup, probe: int, systems: Mapping[str, Any], windows: Mapping[int, Any]
+) -> dict[str, Any]:
+    """The pulse sequence of every row (the FID row is free evolution); ``systems`` holds the
+    exact (``"lbit"``) and circuit (``"circuit"``) l-bits the pulses need."""
+    protocol: ProtocolSpec = setup.settings.protocol
+    with stage("pulses"):
+        return {
+            label: build_sequence(
+                "fid" if pulse is None else protocol.sequence,
+                n=setup.n,
+                probe=probe,
+                pulse="pbit" if pulse is None else pulse,
+                n_pulses=protocol.n_pulses,
+                lbit_system=None if pulse is None else systems.get(pulse.family),
+                window_system=None if pulse is None else windows.get(pulse.width or 0),
+                lattice=setup.lattice,
+            )
+            for label, pulse in protocol.rows
+        }
+
+
+def _run_rows(
+    backend: Backend,
+    hamiltonian: Any,
+    sequences: Mapping[str, Any],
+    states: Mapping[str, Any],
+    times: np.ndarray,
+    operators: Mapping[str, Any],
+    *,
+    stage_name: str = "evolution",
+) -> dict[str, np.ndarray]:
+    """Every observable over (background, row, time)."""
+    shape = (len(states), len(sequences), times.size)
+    values = {name: np.empty(shape) for name in operators}
+    for b, state in enumerate(states.values()):
+        for s, sequence in enumerate(sequences.values()):
+            with stage(stage_name):
+                result = backend.run(hamiltonian, sequence, state, times, observables=operators)
+            for name in operators:
+                values[name][b, s] = result[name]
+    return values
+
+
+def _run_check(
+    settings: EchoSettings,
+    hamiltonian: Any,
+    sequences: Mapping[str, Any],
+    states: Mapping[str, Any],
+    operators: Mapping[str, Any],
+    backend: Backend,
+    realization: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The [check] backend against the main one on the checked rows (NaN when not checked)."""
+    check = settings.check
+    assert check is not None
+    times = np.asarray(check.times)
+    shape = (len(states), len(check.pulses), times.size)
+    checked = {name: np.full(shape, np.nan) for name in ("sx", "sy")}
+    reference = {name: np.full(shape, np.nan) for name in ("sx", "sy")}
+    deviation = math.nan
+    if realization < check.realizations:
+        other = build_backend(check.backend, key="check")
+        rows = {label: sequences[label] for label in check.pulses}
+        pauli = {name: operators[name] for name in ("sx", "sy")}
+        reference = _run_rows(backend, hamiltonian, rows, states, times, pauli)
+        checked = _run_rows(
+            other, hamiltonian, rows, states, times, pauli, stage_name="check backend"
+        )
+        deviation = float(max(np.max(np.abs(checked[k] - reference[k])) for k in ("sx", "sy")))
+        if check.tolerance is not None and deviation > check.tolerance:
+            raise NumericalError(
+                f"[check] backend {check.backend.name!r} deviates from {settings.backend.name!r} "
+                f"by {deviation:.3g} > check.tolerance = {check.tolerance:g} (realization "
+                f"{realization}): use a smaller check dt or a higher order"
+            )
+    dims = ("background", "check_pulse", "check_time")
+    data_vars = {
+        "check_sx": (dims, checked["sx"]),
+        "check_sy": (dims, checked["sy"]),
+        "reference_sx": (dims, reference["sx"]),
+        "reference_sy": (dims, reference["sy"]),
+        "check_deviation": ((), deviation),
+    }
+    return data_vars, {"check_pulse": list(check.pulses), "check_time": times}
+
+
+@dataclass
+class EchoUnit:
+    """One computed echo unit and what it was computed from (for kinds that add to it)."""
+
+    dataset: xr.Dataset
+    setup: UnitSetup
+    probe: int
+    lbit_system: Any
+    circuit_system: Any
+    states: dict[str, Any]
+    backend: Backend
+    operators: dict[str, Any]
+
+
+def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> EchoUnit:
+    """Echo of one realization at one parameter point (module docstring); dims (background,
+    pulse, time). Raises :class:`NumericalError` when a [check] deviates beyond its tolerance."""
+    setup = setup_unit(spec, point, realization)
+    settings: EchoSettings = setup.settings
+    hamiltonian = setup.model.hamiltonian()
+    lbit_system = construct_lbits(setup, settings.lbits.method) if settings.needs_lbits else None
+    circuit_system = (
+        construct_circuit_lbits(setup, settings.lbits) if settings.needs_circuit else None
+    )
+    eigensystem = None if lbit_system is None else lbit_system.eigensystem
+    probe = settings.protocol.probe_site(setup.lattice)
+    with stage("l-bit observables"):
+        operators = obs.probe_observables(setup.n, probe, lbit_system=lbit_system)
+        if circuit_system is not None:
+            circuit = obs.probe_observables(setup.n, probe, lbit_system=circuit_system)
+            operators.update({f"c{name}": circuit[name] for name in ("tau_x", "tau_y")})
+    with stage("l-bit assignment"):
+        windows = {
+            width: window_lbits(setup.model, probe, width=width, method=settings.lbits.method)
+            for width in settings.window_widths
+        }
+    systems = {"lbit": lbit_system, "circuit": circuit_system}
+    sequences = _build_sequences(setup, probe, systems, windows)
+    backend = build_backend(settings.backend, eigensystem=eigensystem)
+    states = initial_states(setup, probe, settings.protocol.backgrounds)
+    times = np.asarray(settings.times)
+    values = _run_rows(backend, hamiltonian, sequences, states, times, operators)
+    dims = ("background", "pulse", "time")
+    data_vars: dict[str, Any] = {name: (dims, values[name]) for name in operators}
+    data_vars["coherence"] = (dims, obs.coherence(values["sx"], values["sy"]))
+    data_vars["probe"] = ((), probe)
+    coords: dict[str, Any] = {"background": list(states), "pulse": list(sequences), "time": times}
+    if settings.check is not None:
+        check_vars, check_coords = _run_check(
+            settings, hamiltonian, sequences, states, operators, backend, realization
+        )
+        data_vars.update(check_vars)
+        coords.update(check_coords)
+    ds = unit_dataset(data_vars, coords, setup)
+    for name, meaning in LONG_NAMES.items():
+        if name in ds:
+            ds[name].attrs["long_name"] = meaning
+    return EchoUnit(ds, setup, probe, lbit_system, circuit_system, states, backend, operators)
+
+
+def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> xr.Dataset:
+    """The Dataset of :func:`run_echo_unit`."""
+    return run_echo_unit(spec, point, realization).dataset
+
+
+# ----------------------------------------------------------------------------------------------
+# Figures
+# ----------------------------------------------------------------------------------------------
+
+#: Late-time window of :func:`late_time_recovery`: the last decade of a log grid (t >= t_max/10).
+LATE_FRACTION = 0.1
+
+
+def pulse_label(label: str) -> str:
+    """Legend text of a result row (``"fid"`` or a pulse spec's label)."""
+    if label == "fid":
+        return "FID"
+    pulse = PulseSpec.parse(label)
+    if pulse.family == "pbit":
+        return "p-bit pulse"
+    if pulse.family == "circuit":
+        return "circuit l-bit pulse"
+    if pulse.family == "window":
+        suffix = "" if pulse.radius is None else f", r = {pulse.radius}"
+        return f"window l-bit pulse, w = {pulse.width}{suffix}"
+    return "exact l-bit pulse" if pulse.radius is None else f"l-bit pulse, r = {pulse.radius}"
+
+
+def plot_echo(
+    ds: xr.Dataset, ax: Axes, *, observable: str = "sx", background: str | None = None
+) -> None:
+    """``observable`` vs total time for every pulse of an echo result at ONE parameter point.
+
+    Log time axis, disorder mean with a one-standard-error band, legend by pulse. The default
+    <sigma^x_p> is the phase-sensitive echo signal: its disorder mean decays in the FID
+    (inhomogeneous dephasing) and is refocused by an echo; ``"tau_x"`` is the l-bit signal an
+    exact l-bit pulse refocuses completely.
+    """
+    at = plot.select_background(ds, background)
+    times = at["time"].values
+    for pulse in at["pulse"].values:
+        summary = plot.summarize(at[observable].sel(pulse=pulse))
+        plot.band(ax, times, summary, label=pulse_label(str(pulse)), lw=1.5)
+    ax.set_xscale("log")
+    ax.set_xlabel(plot.TIME_LABEL)
+    ax.set_ylabel(f"disorder mean of {at[observable].attrs.get('long_name', observable)}")
+    ax.legend(fontsize="small")
+
+
+def late_time_recovery(
+    ds: xr.Dataset, *, observable: str = "sx", fraction: float = LATE_FRACTION
+) -> xr.DataArray:
+    """Mean of ``observable`` over the late times t >= ``fraction`` * t_max (time dim removed)."""
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"fraction must lie in (0, 1], got {fraction}")
+    times = ds["time"]
+    late = ds[observable].where(times >= fraction * float(times.max()), drop=True)
+    return late.mean("time")
+
+
+def _recovery_positions(pulses: list[str]) -> tuple[dict[str, int], dict[int, str]]:
+    """x position of each pulse (p-bit -1, radius r at r, exact and whole windows right of the
+    largest r) and the tick labels that are not plain radii."""
+    specs = {label: PulseSpec.parse(label) for label in pulses}
+    largest = max((p.radius for p in specs.values() if p.radius is not None), default=-1)
+    positions: dict[str, int] = {}
+    ticks: dict[int, str] = {}
+    whole = 0
+    for label, pulse in specs.items():
+        if pulse.family == "pbit":
+            positions[label], ticks[-1] = -1, "p-bit"
+        elif pulse.radius is not None:
+            positions[label] = pulse.radius
+        elif pulse.family in ("window", "circuit"):
+            whole += 1
+            positions[label] = largest + 1 + whole
+            ticks[positions[label]] = "circuit" if pulse.width is None else f"w = {pulse.width}"
+        else:
+            positions[label] = largest + 1
+            ticks[positions[label]] = "exact"
+    return positions, ticks
+
+
+def plot_recovery(
+    ds: xr.Dataset, ax: Axes, *, background: str | None = None, observable: str = "sx"
+) -> None:
+    """Late-time disorder mean of ``observable`` vs window radius r, one line per point.
+
+    x positions: the p-bit pulse at r = -1, ``lbit:r`` and ``window:w:r`` at r, the exact
+    l-bit pulse one step right of the largest r (labelled "exact"), the whole window l-bit
+    ``window:w`` and the circuit l-bit pulse further right, one step each (labelled "w = w",
+    "circuit"); the FID is a dotted horizontal line.
+    """
+    pulses = [str(p) for p in ds["pulse"].values if p != "fid"]
+    positions, named = _recovery_positions(pulses)
+    order = sorted(pulses, key=positions.__getitem__)
+    x = np.array([positions[p] for p in order], dtype=float)
+    labelled = False
+    for point, at in plot.points(ds):
+        at = plot.select_background(at, background)
+        recovery = late_time_recovery(at, observable=observable)
+        summary = plot.summarize(recovery.sel(pulse=order))
+        mean, sem = summary["mean"].values, np.nan_to_num(summary["sem"].values)
+        label = plot.describe(point) or None
+        labelled = labelled or label is not None
+        bars = ax.errorbar(x, mean, yerr=sem, marker="o", capsize=3, label=label)
+        if "fid" in ds["pulse"].values:
+            fid = float(plot.summarize(recovery.sel(pulse="fid"))["mean"])
+            ax.axhline(fid, ls=":", color=bars.lines[0].get_color(), lw=1)
+    ticks = {x_: str(int(x_)) for x_ in x} | {float(k): v for k, v in named.items()}
+    ax.set_xticks(list(ticks), list(ticks.values()))
+    ax.set_xlabel("l-bit pulse window radius r (sites)")
+    ax.set_ylabel(f"late-time mean {ds[observable].attrs.get('long_name', observable)}")
+    ax.set_title("average over T >= T_max / 10", fontsize="small")
+    if labelled:
+        ax.legend(fontsize="small", title="dotted: FID")
+
+
+def plot_check(ds: xr.Dataset, ax: Axes, *, realization: int = 0) -> None:
+    """[check] backend (markers) against the main backend (lines): <sigma^x_p> at the check
+    times for each checked pulse, first parameter point and background, one realization."""
+    at = plot.select_background(next(plot.points(ds))[1], None).isel(realization=realization)
+    times = at["check_time"].values
+    for pulse in at["check_pulse"].values:
+        (line,) = ax.plot(times, at["reference_sx"].sel(check_pulse=pulse), lw=1)
+        ax.plot(
+            times,
+            at["check_sx"].sel(check_pulse=pulse),
+            "x",
+            color=line.get_color(),
+            label=pulse_label(str(pulse)),
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel(plot.TIME_LABEL)
+    ax.set_ylabel("<sigma^x_p>")
+    deviation = float(np.nanmax(ds["check_deviation"].values))
+    ax.set_title(f"check (x) vs main backend (lines); max |diff| = {deviation:.1e}", fontsize=9)
+    ax.legend(fontsize="small")
+
+
+def echo_figures(ds: xr.Dataset) -> dict[str, Figure]:
+    """``echo``: signals vs time, a row per signal and a column per point; ``recovery``;
+    ``check`` when the result holds a [check]."""
+    signals = [name for name in ("sx", "tau_x", "ctau_x") if name in ds]
+    points = list(plot.points(ds))
+    figures = {}
+    figure, axes = plot.new_figure(len(signals), len(points))
+    for row, signal in enumerate(signals):
+        for col, (point, at) in enumerate(points):
+            plot_echo(at, axes[row, col], observable=signal)
+            axes[row, col].set_title(plot.describe(point), fontsize=9)
+    figures["echo"] = figure
+    figure, axes = plot.new_figure(1, len(signals))
+    for col, signal in enumerate(signals):
+        plot_recovery(ds, axes[0, col], observable=signal)
+    figures["recovery"] = figure
+    if "check_sx" in ds:
+        figure, axes = plot.new_figure()
+        plot_check(ds, axes[0, 0])
+        figures["check"] = figure
+    return figures
+
+
+# ----------------------------------------------------------------------------------------------
+# The kind
+# ----------------------------------------------------------------------------------------------
+
+
+class EchoKind:
+    """Study kind ``echo`` (module docstring)."""
+
+    name = "echo"
+    required = ("protocol", "times")
+    optional = ("lbits", "backend", "check")
+    keys: Mapping[str, tuple[str, ...]] = {
+        "protocol": ("sequence", "pulses", "fid", "probe", "background", "n_pulses", "angle_error"),
+        "check": CHECK_KEYS + ALL_BACKEND_KEYS,
+    }
+
+    def parse(
+        self, tables: Mapping[str, Table], *, sweep: dict[str, tuple[Scalar, ...]]
+    ) -> EchoSettings:
+        protocol = _parse_echo_protocol(tables["protocol"], sweep)
+        times = parse_times(tables["times"])
+        backend = parse_backend(tables["backend"]) if "backend" in tables else BackendSpec()
+        check_trotter_steps(backend, times, "backend.dt")
+        check = None
+        if "check" in tables:
+            check = _parse_check(tables["check"], protocol)
+            check_trotter_steps(check.backend, check.times, "check.dt")
+        return EchoSettings(
+            protocol=protocol,
+            times=times,
+            lbits=parse_lbits(tables.get("lbits"), kind=self.name),
+            backend=backend,
+            check=check,
+        )
+
+    def check(self, spec: StudySpec) -> None:
+        refuse_larger(spec, _size_limits(spec, self.backends(spec)))
+        check_probe(spec)
+        check_pulse_geometry(spec)
+
+    def backends(self, spec: StudySpec) -> dict[str, BackendSpec]:
+        settings = _settings(spec)
+        out = {"backend": settings.backend}
+        if settings.check is not None:
+            out["check"] = settings.check.backend
+        return out
+
+    def estimate_unit_bytes(self, spec: StudySpec) -> int:
+        """The dense steps when one runs (l-bits, the exact and trotter-exact backends:
+        :func:`~echo_lab.study.kinds.base.dense_step_bytes`), eight 2^w x 2^w matrices of the widest
+        window, plus each backend's state."""
+        settings = _settings(spec)
+        backends = self.backends(spec)
+        dense = settings.needs_lbits or any(b.rules.dense for b in backends.values())
+        total = dense_step_bytes(spec) if dense else 0
+        if settings.window_widths:
+            total += 8 * dense_operator_bytes(max(settings.window_widths))
+        return total + backend_state_bytes(spec, backends, n_times=len(settings.times))
+
+    def compute_unit(
+        self, spec: StudySpec, point: Mapping[str, Scalar], realization: int
+    ) -> xr.Dataset:
+        return compute_echo(spec, point, realization)
+
+    def figures(self, ds: xr.Dataset) -> dict[str, Figure]:
+        return echo_figures(ds)
+
+
+KIND = EchoKind()
