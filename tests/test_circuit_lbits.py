@@ -1,4 +1,5 @@
-"""Circuit l-bits: finite-depth unitaries that diagonalize H (physics.md section 9)."""
+"""Circuit l-bits: finite-depth unitaries that diagonalize H (docs/pages/conventions.md section
+9)."""
 
 from __future__ import annotations
 

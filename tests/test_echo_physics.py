@@ -1,4 +1,5 @@
-"""Echo physics of physics.md section 6-7 on exact evolution, plus the analysis helpers.
+"""Echo physics of docs/pages/conventions.md section 6-7 on exact evolution, plus the analysis
+helpers.
 
 Chains of n = 8 sites, open boundaries, Pauli units, a handful of seeded realizations each
 (``disorder_seeds``); times are total times T (a Hahn echo of total time T = 2t). Parameters

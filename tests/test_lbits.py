@@ -103,7 +103,7 @@ def test_free_fermions_have_no_interactions_but_xxz_does() -> None:
         assert np.max(np.abs(interacting.couplings())) > 1e-2
 
 
-@pytest.mark.parametrize("method", lbits.METHODS)
+@pytest.mark.parametrize("method", lbits.EXACT_METHODS)
 def test_lbit_algebra_and_effective_hamiltonian(method: str) -> None:
     n = 5
     model = models.RandomFieldXXZ(n=n, W=4.0, J=1.0, Jz=1.0, g=0.3, seed=4)

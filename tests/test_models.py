@@ -1,4 +1,4 @@
-"""Models, lattices and disorder seeding (physics.md sections 1 and 2)."""
+"""Models, lattices and disorder seeding (docs/pages/conventions.md sections 1 and 2)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def kron_hamiltonian(
     fields: np.ndarray,
     g: np.ndarray | None = None,
 ) -> np.ndarray:
-    """physics.md section 2, written out term by term."""
+    """docs/pages/conventions.md section 2, written out term by term."""
     h = np.zeros((2**n, 2**n), dtype=complex)
     for i, j in bonds:
         for op, coupling in (("X", J), ("Y", J), ("Z", Jz)):

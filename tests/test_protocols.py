@@ -1,4 +1,5 @@
-"""Echo protocols: pulse placement (physics.md section 6), validation, exact refocusing checks."""
+"""Echo protocols: pulse placement (docs/pages/conventions.md section 6), validation, exact
+refocusing checks."""
 
 from __future__ import annotations
 

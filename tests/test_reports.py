@@ -19,7 +19,7 @@ def _summary_value(text: str, prefix: str) -> float:
     return float(line.split(":")[1])
 
 
-@pytest.mark.parametrize("method", lbits.METHODS)
+@pytest.mark.parametrize("method", lbits.EXACT_METHODS)
 def test_cli_lbits_report_table_and_figure(
     method: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

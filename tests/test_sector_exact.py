@@ -167,7 +167,8 @@ def test_sector_echoes_equal_the_full_space_echoes(system: lbits.LBitSystem) -> 
                 np.testing.assert_allclose(
                     got[key], reference[key], atol=ATOL, err_msg=f"{spec} {key}"
                 )
-    # Exact l-bit pulses keep <tau^x_p> (physics.md section 6): a check with physical content.
+    # Exact l-bit pulses keep <tau^x_p> (docs/pages/conventions.md section 6): a check with physical
+    # content.
     lbit = build_sequence("hahn", n=n, probe=p, pulse="lbit", lbit_system=system)
     result = ExactBackend(eigensystem=system.eigensystem).run(
         hamiltonian, lbit, state, times, observables=action_observables
@@ -363,5 +364,6 @@ def test_n14_lbit_echoes_without_dense_operators() -> None:
             np.testing.assert_allclose(krylov[key], exact[key], atol=ATOL, err_msg=f"{spec} {key}")
         kept[spec] = exact["tau_x"][-1] / initial
     assert kept["lbit"] == pytest.approx(1.0, abs=ATOL)
-    # Physics: a truncated pulse recovers less than the exact one (physics.md section 6).
+    # Physics: a truncated pulse recovers less than the exact one (docs/pages/conventions.md section
+    # 6).
     assert kept["lbit:1"] < 1.0 and kept["lbit:2"] < 1.0

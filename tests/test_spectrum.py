@@ -1,4 +1,4 @@
-"""Spectra, total-S^z sectors and level statistics (physics.md section 3)."""
+"""Spectra, total-S^z sectors and level statistics (docs/pages/conventions.md section 3)."""
 
 from __future__ import annotations
 
@@ -252,7 +252,8 @@ def test_spacing_ratio_crossover_small_chain() -> None:
 
 @pytest.mark.slow
 def test_spacing_ratio_crossover_n12() -> None:
-    """physics.md section 8.1: r goes from GOE (W = 1) to Poisson (W = 16) through the crossover.
+    """docs/pages/conventions.md section 8.1: r goes from GOE (W = 1) to Poisson (W = 16) through
+    the crossover.
 
     n = 12 open chain, 924-state sector, 20 realizations, standard errors ~0.005. Measured (seed 1):
     r(1) = 0.531, r(4) = 0.440, r(16) = 0.385. On open chains this small the drop happens below

@@ -1,4 +1,5 @@
-"""Exact evolution through the eigenbasis: U(t) = V exp(-i E t) V^dagger (physics.md section 5).
+"""Exact evolution through the eigenbasis: U(t) = V exp(-i E t) V^dagger (docs/pages/conventions.md
+section 5).
 
 The eigensystem is kept block by block (:class:`echo_lab.physics.sectors.BlockEigensystem`): when H
 conserves the total sigma^z, one block per S^z sector, each diagonalized only when a state first

@@ -1,7 +1,8 @@
 """The model, time grid and circuit plumbing every benchmark shares.
 
-Random-field XXZ chain (physics.md section 2, Pauli units), W = 8, J = Jz = 1, fields seeded
-with :data:`SEED` unless a benchmark says otherwise; Trotter circuits with dt = 0.05, order 2.
+Random-field XXZ chain (docs/pages/conventions.md section 2, Pauli units), W = 8, J = Jz = 1, fields
+seeded with :data:`SEED` unless a benchmark says otherwise; Trotter circuits with dt = 0.05, order
+2.
 """
 
 from __future__ import annotations

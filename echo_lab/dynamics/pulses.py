@@ -1,4 +1,5 @@
-"""Echo pulses: p-bit flips, exact l-bit flips and window-truncated l-bit flips (physics.md 5-6).
+"""Echo pulses: p-bit flips, exact l-bit flips and window-truncated l-bit flips
+(docs/pages/conventions.md 5-6).
 
 Every factory returns a :class:`~echo_lab.dynamics.schedule.Pulse`, an instantaneous unitary on some
 qubits, ready to be placed in a :class:`~echo_lab.dynamics.schedule.PulseSequence`:
@@ -289,7 +290,8 @@ def truncated_lbit_pulse(
     axis: str = "x",
     angle_error: float = 0.0,
 ) -> Pulse:
-    """l-bit flip truncated to the sites within distance ``radius`` of ``p`` (physics.md 6).
+    """l-bit flip truncated to the sites within distance ``radius`` of ``p``
+    (docs/pages/conventions.md 6).
 
     The window is [p - radius, p + radius] clipped to the chain, or ``lattice.window(p, radius)``
     on a lattice. A = :func:`truncate_to_window` (tau) keeps the Pauli components of ``tau``

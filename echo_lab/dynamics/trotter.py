@@ -1,4 +1,4 @@
-r"""Trotter circuits for any Hermitian ``SparsePauliOp`` (physics.md section 5).
+r"""Trotter circuits for any Hermitian ``SparsePauliOp`` (docs/pages/conventions.md section 5).
 
 The Hamiltonian is split into **layers**; every layer is a sum of mutually commuting **blocks**,
 so exp(-i tau layer) is the exact product of the block exponentials:

@@ -1,5 +1,5 @@
-"""Assignments of configurations to eigenstates, the core of the l-bit construction (physics.md
-sec. 4; the operators built from them live in :mod:`echo_lab.lbits`).
+"""Assignments of configurations to eigenstates, the core of the l-bit construction
+(docs/pages/conventions.md sec. 4; the operators built from them live in :mod:`echo_lab.lbits`).
 
 An assignment ``pi`` maps every configuration s in {0,1}^n to an eigenstate index. This module
 diagonalizes H block by block (:func:`diagonalize_blocks`), makes the assignment that maximizes

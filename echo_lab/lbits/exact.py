@@ -1,4 +1,5 @@
-"""l-bits of a fully many-body-localized Hamiltonian: the seed's construction (physics.md sec. 4).
+"""l-bits of a fully many-body-localized Hamiltonian: the seed's construction
+(docs/pages/conventions.md sec. 4).
 
 An **assignment** pi maps every configuration s in {0,1}^n to an eigenstate |E_pi(s)>. It defines
 the encoding unitary U = sum_s |E_pi(s)><s| (column s of U is the assigned eigenvector, its phase

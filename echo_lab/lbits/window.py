@@ -2,7 +2,7 @@
 
 For chains too long for full diagonalization (n > 14) the l-bit of a probe site p is built from
 the exact diagonalization of the Hamiltonian **restricted to a window** of w <= 12 sites around
-p (physics.md section 4 applied to the window):
+p (docs/pages/conventions.md section 4 applied to the window):
 
 * :func:`window_sites`: the w sites nearest to p in graph distance, ties broken towards the lower
   site index. On an open chain this is the window centred on p (for even w one more site on the

@@ -1,6 +1,6 @@
 """Random-field spin Hamiltonians on chains, small lattices and arbitrary graphs.
 
-All models are in Pauli units (physics.md section 2)::
+All models are in Pauli units (docs/pages/conventions.md section 2)::
 
     H = sum_{(i,j) in B} [ J (X_i X_j + Y_i Y_j) + Jz Z_i Z_j ] + sum_i h_i Z_i + sum_i g_i X_i
 
@@ -94,8 +94,9 @@ def pauli_label(n: int, ops: dict[int, str]) -> str:
 def disorder_seeds(seed: int, count: int) -> list[np.random.SeedSequence]:
     """Seeds of ``count`` disorder realizations of a sweep with base seed ``seed``.
 
-    Realization k uses ``SeedSequence(seed).spawn(count)[k]`` (physics.md section 2). The k-th
-    child does not depend on ``count``, so adding realizations never changes the earlier ones.
+    Realization k uses ``SeedSequence(seed).spawn(count)[k]`` (docs/pages/conventions.md section 2).
+    The k-th child does not depend on ``count``, so adding realizations never changes the earlier
+    ones.
     """
     if count < 0:
         raise ConfigError(f"realization count must be >= 0, got {count}")
@@ -285,7 +286,7 @@ def _site_values(name: str, value: float | Sequence[float] | np.ndarray, n: int)
 
 
 class RandomFieldXXZ(HamiltonianModel):
-    """Random-field XXZ model (physics.md section 2)::
+    """Random-field XXZ model (docs/pages/conventions.md section 2)::
 
         H = sum_{(i,j) in bonds} [ J (X_i X_j + Y_i Y_j) + Jz Z_i Z_j ] + sum_i h_i Z_i + g_i X_i
 

@@ -1,4 +1,4 @@
-"""Exact spectra, total-S^z sectors and level statistics (physics.md section 3).
+"""Exact spectra, total-S^z sectors and level statistics (docs/pages/conventions.md section 3).
 
 * :func:`diagonalize` is the dense ``eigh`` of the full 2^n matrix (eigenvectors included).
 * When H commutes with the total sigma^z (the XXZ family without transverse field), its matrix is
@@ -14,8 +14,9 @@
   (ergodic).
 
 Conventions. A sector is labelled by ``n_up``, the number of sites with sigma^z = +1, i.e. of 0
-bits in the basis index (physics.md section 1): total sigma^z = 2 n_up - n. Sector basis states
-are the basis indices with ``n - n_up`` one bits, in ascending order (:func:`enumerate_sector`).
+bits in the basis index (docs/pages/conventions.md section 1): total sigma^z = 2 n_up - n. Sector
+basis states are the basis indices with ``n - n_up`` one bits, in ascending order
+(:func:`enumerate_sector`).
 
 Examples
 --------
@@ -344,7 +345,7 @@ def _ratio_sector(n: int) -> int:
 
 
 def measure_spacing_ratio(hamiltonian: HamiltonianLike, *, fraction: float = 1.0 / 3.0) -> float:
-    """Mean spacing ratio of one Hamiltonian (physics.md section 3).
+    """Mean spacing ratio of one Hamiltonian (docs/pages/conventions.md section 3).
 
     If H conserves the total sigma^z: the middle ``fraction`` of the half-filling sector
     n_up = n // 2 (the largest sector; for odd n the larger-n_up twin n_up = n // 2 + 1 has the same
@@ -402,7 +403,8 @@ def sample_spacing_ratios(
     """Mean spacing ratio of the open random-field XXZ chain, averaged over disorder.
 
     Realization k draws its fields from ``models.disorder_seeds(seed, realizations)[k]``
-    (physics.md section 2) and contributes :func:`measure_spacing_ratio` (half-filling sector).
+    (docs/pages/conventions.md section 2) and contributes :func:`measure_spacing_ratio`
+    (half-filling sector).
     Cost per realization: one ``eigvalsh`` of a binomial(n, n // 2) block (n = 12: 924, ~0.1 s).
     """
     _check_sweep(n, realizations, fraction)

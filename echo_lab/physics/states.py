@@ -1,4 +1,4 @@
-"""Product initial states of p-bits (physics.md section 6).
+"""Product initial states of p-bits (docs/pages/conventions.md section 6).
 
 A :class:`ProductState` stores one Bloch direction per site as polar / azimuthal angles
 (theta_i, phi_i): |psi_i> = cos(theta_i/2) |0> + e^{i phi_i} sin(theta_i/2) |1>, so theta = 0 is

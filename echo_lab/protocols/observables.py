@@ -1,6 +1,7 @@
 """Echo observables and their analysis: probe operators, coherence, disorder averages, fits.
 
-* :func:`probe_observables` the operators a backend measures on the probe site (physics.md 6);
+* :func:`probe_observables` the operators a backend measures on the probe site
+(docs/pages/conventions.md 6);
 * :func:`coherence` C = sqrt(<sigma^x_p>^2 + <sigma^y_p>^2);
 * :func:`disorder_summary` mean, standard error and typical value over realizations;
 * :func:`fit_deer_coupling` |J_pq| from a DEER trace;

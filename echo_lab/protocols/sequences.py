@@ -1,10 +1,10 @@
-"""Echo protocols as :class:`~echo_lab.dynamics.schedule.PulseSequence` factories (physics.md
-section 6).
+"""Echo protocols as :class:`~echo_lab.dynamics.schedule.PulseSequence` factories
+(docs/pages/conventions.md section 6).
 
 Every sequence is written in terms of its **total time T**, and every time a backend or a study
-reports for an echo is this total time. For the Hahn echo physics.md writes the total time as 2t
-(psi(2t) = U(t) P U(t) psi0), so a study time T means t = T / 2 of free evolution on each side of
-the pulse; the DEER phase 4 J_pq t is 2 J_pq T.
+reports for an echo is this total time. For the Hahn echo docs/pages/conventions.md writes the total
+time as 2t (psi(2t) = U(t) P U(t) psi0), so a study time T means t = T / 2 of free evolution on each
+side of the pulse; the DEER phase 4 J_pq t is 2 J_pq T.
 
 All echoes are pulse trains (:func:`build_pulse_train`): m groups of simultaneous pulses, group k
 at time (2k - 1) T / (2m), k = 1..m:

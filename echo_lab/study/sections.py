@@ -20,6 +20,7 @@ import numpy as np
 
 from echo_lab.dynamics.pulses import PulseSpec
 from echo_lab.errors import ConfigError
+from echo_lab.lbits.exact import METHODS as EXACT_METHODS
 from echo_lab.physics.models import Lattice, RandomFieldIsing, RandomFieldXXZ, SeedLike
 from echo_lab.physics.states import BACKGROUNDS
 from echo_lab.tables import (
@@ -60,7 +61,9 @@ __all__ = [
     "time_values_of",
 ]
 
-LBIT_METHODS = ("overlap", "range")
+#: The exact l-bit assignments a study's ``[lbits] method`` may name (circuit l-bits have their
+#: own section).
+LBIT_METHODS = EXACT_METHODS
 LATTICES = ("chain", "periodic-chain", "square")
 MODEL_TYPES = ("xxz", "ising")
 MODEL_KEYS = {

@@ -30,7 +30,7 @@ File format (``experiments/README.md`` has a worked example of every study kind)
                                    #           | lbit_locality (echo_lab.study.kinds.KINDS)
     description = "..."            # optional
     realizations = 50              # disorder realizations per parameter point (default 1)
-    seed = 1234                    # base seed (default 0); see physics.md section 2
+    seed = 1234                    # base seed (default 0); see docs/pages/conventions.md section 2
 
     [model]                        # required
     type = "xxz"                   # xxz (default) | ising (J = 0, transverse field g)

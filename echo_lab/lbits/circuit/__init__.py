@@ -1,4 +1,5 @@
-"""Circuit l-bits: the l-bit unitary as a finite-depth circuit of local gates (physics.md 9).
+"""Circuit l-bits: the l-bit unitary as a finite-depth circuit of local gates
+(docs/pages/conventions.md 9).
 
 ``lbits.construct(H, method="circuit", block=l, layers=d, ...)`` calls :func:`build`, which
 returns a :class:`CircuitLBitSystem`. Modules: :mod:`.layout` (where the gates sit, light cones),

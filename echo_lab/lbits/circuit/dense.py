@@ -1,6 +1,7 @@
 """The circuit l-bit cost on the whole chain, for small chains (n <= 12): the reference engine.
 
-Cost (physics.md section 9): with H~ = U^dag H U and e(s) = <s|H~|s> = <u_s|H|u_s>, u_s = U|s>,
+Cost (docs/pages/conventions.md section 9): with H~ = U^dag H U and e(s) = <s|H~|s> = <u_s|H|u_s>,
+u_s = U|s>,
 
     F(U) = sum_{S != {}} c_S(H~)^2 = 2^-n sum_s e(s)^2 - c_I^2,
 

@@ -1,4 +1,5 @@
-"""Gate layouts of circuit l-bits on an open chain, and their light cones (physics.md sec. 9).
+"""Gate layouts of circuit l-bits on an open chain, and their light cones (docs/pages/conventions.md
+sec. 9).
 
 A layout fixes *where* the gates of the l-bit unitary U sit; the gate matrices are fitted later.
 Layers are numbered in the order they act on a computational state: U = L_{d-1} ... L_1 L_0, so

@@ -1,7 +1,7 @@
 """The echo figure of merit of circuit l-bits against exact evolution (n <= 14).
 
-physics.md section 9: start in the l-bit product state U|b> with the probe in |+> (so that
-<tau^x_p> = 1), run the Hahn echo of total time T with the circuit pulse tau^x_p and read out
+docs/pages/conventions.md section 9: start in the l-bit product state U|b> with the probe in |+> (so
+that <tau^x_p> = 1), run the Hahn echo of total time T with the circuit pulse tau^x_p and read out
 <tau^x_p>; the **kept fraction** is that value (its start is exactly 1), averaged over random
 bitstrings b of the other sites. The references use the same bitstrings:
 

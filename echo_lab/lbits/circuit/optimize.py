@@ -3,8 +3,8 @@
 Start (:func:`initial_gates`): the last layer (the one next to H in U^dag H U) gets, in every
 slot, the exact l-bit unitary of that slot's Hamiltonian (the terms of H inside the slot,
 :func:`echo_lab.lbits.window.window_hamiltonian`, through :func:`echo_lab.lbits.construct` with the
-overlap assignment and the sign convention of physics.md section 4); all other gates start at the
-identity. With one layer this is already the optimum for decoupled blocks.
+overlap assignment and the sign convention of docs/pages/conventions.md section 4); all other gates
+start at the identity. With one layer this is already the optimum for decoupled blocks.
 
 Fit (:func:`fit_gates`): every gate is ref @ expm(i K(theta)) (:mod:`~echo_lab.lbits.circuit.gates`)
 and scipy's L-BFGS-B minimizes a loss with its exact analytic gradient: epsilon(theta) =
@@ -111,7 +111,8 @@ def encoding_unitary(system: lbits.LBitSystem) -> np.ndarray:
     """The encoding unitary sum_s |E_pi(s)><s| of exact l-bits as a dense ``(2^n, 2^n)`` array.
 
     Column s is the eigenvector assigned to s, its phase fixed so that <s|E_pi(s)> is real and
-    >= 0 (physics.md section 4); then tau^a_i = U sigma^a_i U^dag is ``system.tau(a, i)``.
+    >= 0 (docs/pages/conventions.md section 4); then tau^a_i = U sigma^a_i U^dag is ``system.tau(a,
+    i)``.
     """
     unitary = np.array(system.vectors[:, system.assignment], dtype=complex)
     overlaps = np.diagonal(unitary).copy()

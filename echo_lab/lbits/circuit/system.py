@@ -1,8 +1,9 @@
 """Circuit l-bits of one Hamiltonian: :class:`CircuitLBitSystem` and :func:`build`.
 
 The l-bit unitary U is a circuit of local gates on a :class:`~echo_lab.lbits.circuit.layout.Layout`
-(physics.md section 9): U maps |s> to (approximately) the eigenstate assigned to s, and
-tau^a_i = U sigma^a_i U^dag is an exact Pauli algebra for any gates, only approximately conserved.
+(docs/pages/conventions.md section 9): U maps |s> to (approximately) the eigenstate assigned to s,
+and tau^a_i = U sigma^a_i U^dag is an exact Pauli algebra for any gates, only approximately
+conserved.
 Everything here is local: tau^a_i lives on the pulse cone of i (at most 2d sites for a depth-d
 brickwork), and no object of size 2^n is built unless a method says so (``tau_dense``,
 ``unitary_matrix``: n <= 14).
@@ -285,7 +286,7 @@ class CircuitLBitSystem:
         """U as one pulse per gate (layer 0 first), kind ``"circuit-encoding"``.
 
         Put in front of a pulse sequence, they start any backend in U|psi0>, e.g. the l-bit
-        product state U|b, +> of the echo figure of merit (physics.md section 9).
+        product state U|b, +> of the echo figure of merit (docs/pages/conventions.md section 9).
         """
         return [
             Pulse(

@@ -14,8 +14,8 @@ everything that differs between kinds; the loader (:mod:`echo_lab.study.spec`), 
   as an ``xarray.Dataset``: pure numerics, no I/O;
 * :meth:`StudyKind.figures`, its figures of an assembled result, as ``matplotlib`` Figures.
 
-Seeding (physics.md section 2): realization k of a study with base seed s and R realizations
-draws its fields from ``numpy.random.default_rng(c_k)`` with ``c_k =
+Seeding (docs/pages/conventions.md section 2): realization k of a study with base seed s and R
+realizations draws its fields from ``numpy.random.default_rng(c_k)`` with ``c_k =
 models.disorder_seeds(s, R)[k]`` (the same c_k at every parameter point, so fields at different
 W differ by the factor W only), and its random background state from ``default_rng(b_k)`` with
 ``b_k = c_k.spawn(1)[0]`` (:func:`realization_seeds`), a fresh generator per background.

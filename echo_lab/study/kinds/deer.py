@@ -1,4 +1,5 @@
-"""Study kind ``deer``: double electron-electron resonance echoes (physics.md section 6).
+"""Study kind ``deer``: double electron-electron resonance echoes (docs/pages/conventions.md section
+6).
 
 A Hahn echo on the probe p with a pi pulse on a partner q at the midpoint: with exact l-bit
 pulses the l-bit phase of p at total time T is 2 J_pq T (plus higher-order terms through p and

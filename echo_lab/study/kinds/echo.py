@@ -1,4 +1,5 @@
-"""Study kind ``echo``: echo traces of the probe spin for a list of pulses (physics.md 6).
+"""Study kind ``echo``: echo traces of the probe spin for a list of pulses
+(docs/pages/conventions.md 6).
 
 Sections: ``[protocol]`` (sequence, pulses, fid, probe, background, n_pulses, angle_error),
 ``[times]``, and optionally ``[lbits]``, ``[backend]`` and ``[check]`` (a second backend run at a

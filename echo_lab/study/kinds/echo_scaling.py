@@ -1,8 +1,8 @@
 """Study kind ``echo_scaling``: how much echo a p-bit pulse keeps, against N, W and time.
 
-The seed's question at scale (physics.md sections 6 and 8.3). An ``echo`` study (same sections,
-same traces: :mod:`echo_lab.study.kinds.echo`) whose pulses include an l-bit pulse, so that the
-l-bit coherence <tau^x_p> is recorded, plus per unit:
+The seed's question at scale (docs/pages/conventions.md sections 6 and 8.3). An ``echo`` study (same
+sections, same traces: :mod:`echo_lab.study.kinds.echo`) whose pulses include an l-bit pulse, so
+that the l-bit coherence <tau^x_p> is recorded, plus per unit:
 
 * ``tau_x_initial`` (background): <tau^x_p> at T = 0 (the overlap of the initial |+> probe with
   the l-bit), from the l-bit system's operator action;

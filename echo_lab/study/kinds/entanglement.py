@@ -1,4 +1,5 @@
-"""Study kind ``entanglement``: half-chain entropy S(t) of the FID (physics.md section 7).
+"""Study kind ``entanglement``: half-chain entropy S(t) of the FID (docs/pages/conventions.md
+section 7).
 
 Sections: ``[times]``, and optionally ``[protocol]`` (probe, background) and ``[backend]``.
 Per unit: ``entropy`` over (background, time), natural log, sites 0..n/2-1, from each background

@@ -1,7 +1,8 @@
 """Study kind ``hardware_echo``: Hahn echoes on simulated devices, raw and mitigated.
 
 Which pulse recovers the most echo on a device after its noise, how much mitigation recovers,
-and how many shots tell two pulses apart (physics.md sections 5-6; :mod:`echo_lab.hardware`).
+and how many shots tell two pulses apart (docs/pages/conventions.md sections 5-6;
+:mod:`echo_lab.hardware`).
 
 Sections: ``[protocol]`` (pulses, probe, background), ``[times]``, ``[lbits]`` (optional), and
 ``[devices]``::

@@ -1,4 +1,5 @@
-"""Study kind ``lbit_locality``: how local the l-bits are, per assignment method (physics.md 4).
+"""Study kind ``lbit_locality``: how local the l-bits are, per assignment method
+(docs/pages/conventions.md 4).
 
 Sections: optionally ``[lbits]`` (``method``: one or a list, default both ``overlap`` and
 ``range``), and ``[protocol]`` with ``[times]`` together (probe, background, partners or

@@ -1,4 +1,5 @@
-"""Study kind ``level_statistics``: the mean level-spacing ratio r (physics.md section 3).
+"""Study kind ``level_statistics``: the mean level-spacing ratio r (docs/pages/conventions.md
+section 3).
 
 Sections: optionally ``[spectrum]`` (``fraction``, the middle share of the spectrum whose
 spacing ratios are averaged, default 1/3). Per unit: ``r`` from
