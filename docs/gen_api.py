@@ -7,15 +7,10 @@ edit here. Private modules (a name part starting with "_") are left out.
 from __future__ import annotations
 
 import pkgutil
-import sys
-from pathlib import Path
 
 import mkdocs_gen_files
 
 import echo_lab
-
-# The griffe extension of mkdocs.yml (docs/griffe_docstrings.py) is found by module name.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 nav = mkdocs_gen_files.Nav()
 names = ["echo_lab"] + [
