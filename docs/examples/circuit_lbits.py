@@ -18,9 +18,6 @@ Run: ``python docs/examples/circuit_lbits.py [OUTPUT_FOLDER]`` (about 5 s).
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from qiskit import transpile

@@ -9,15 +9,12 @@ matrix with that device's noise, 2000 shots per circuit. The p-bit pulse is comp
 l-bit truncated to radius 1; both are read out on the bare spin, <sigma^x_p>, as a device would.
 Needs the ``hardware`` extra (``pip install -e ".[cpu,hardware]"``).
 
-Run: ``python docs/examples/device_echo.py [OUTPUT_FOLDER]`` (about 10 s).
+Run: ``python docs/examples/device_echo.py [OUTPUT_FOLDER]`` (about 15 s).
 """
 
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 

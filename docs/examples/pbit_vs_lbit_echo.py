@@ -12,9 +12,6 @@ Run: ``python docs/examples/pbit_vs_lbit_echo.py [OUTPUT_FOLDER]`` (about 5 s).
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
