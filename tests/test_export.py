@@ -37,6 +37,17 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 #: the pulse matrices (tiny rotations are dropped or kept), without any physical change.
 UNCOMPARED_KEYS = {"transpiled_ops"}
 
+#: Circuit l-bit gates come out of an L-BFGS-B fit stopped at a loss tolerance of 1e-12, so the
+#: gates are fixed to ~1e-6 and the path the fit takes depends on the BLAS kernels' rounding:
+#: on an AMD EPYC (OpenBLAS Haswell kernels) expectations of the committed circuit-l-bit circuits
+#: differ by up to 2.4e-7 from a fresh export with the code unchanged. Other circuits: 1e-9.
+FITTED_TOLERANCE = 1e-6
+
+
+def _fitted(name: str) -> bool:
+    """Whether the reference circuit ``name`` contains fitted circuit l-bit gates."""
+    return "circuit" in name
+
 
 def _assert_close(committed: Any, fresh: Any, where: str) -> None:
     """Equal structure; floats equal to 1e-9 (relative or absolute), everything else exactly."""
@@ -49,7 +60,8 @@ def _assert_close(committed: Any, fresh: Any, where: str) -> None:
         for k, (a, b) in enumerate(zip(committed, fresh, strict=True)):
             _assert_close(a, b, f"{where}[{k}]")
     elif isinstance(committed, float) or isinstance(fresh, float):
-        assert math.isclose(committed, fresh, rel_tol=1e-9, abs_tol=1e-9), where
+        tolerance = FITTED_TOLERANCE if _fitted(where.split(".")[1]) else 1e-9
+        assert math.isclose(committed, fresh, rel_tol=tolerance, abs_tol=tolerance), where
     else:
         assert committed == fresh, where
 
@@ -103,7 +115,8 @@ def test_manifest_records_the_model_and_fresh_circuits_match_it():
         model = RandomFieldXXZ(n=entry["num_qubits"], W=8.0, seed=entry["seed"])
         np.testing.assert_allclose(entry["model"]["fields"], model.fields, rtol=0, atol=0)
         values = export.single_site_expectations(reference.circuit)
-        np.testing.assert_allclose(values["X"], entry["expected"]["X"], atol=1e-10)
+        tolerance = FITTED_TOLERANCE if _fitted(name) else 1e-10
+        np.testing.assert_allclose(values["X"], entry["expected"]["X"], atol=tolerance)
 
 
 def test_trotter_step_reference_approximates_exact_evolution():

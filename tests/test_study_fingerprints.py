@@ -33,6 +33,17 @@ TOLERANCE = 1e-10
 #: A fitted length of 29 sites from an almost flat fit moves in its 11th digit.
 RELATIVE_TOLERANCE = 1e-9
 
+#: Values whose last digits depend on the CPU's BLAS kernels far more than 1e-9, with the reason:
+#: on an AMD EPYC (OpenBLAS 0.3.31 Haswell kernels) they differ from the recorded ones by the
+#: amounts quoted, with the code unchanged (a955741 fails the same way there).
+ILL_CONDITIONED = {
+    # entropies at t = 1e7: eigenvalues accurate to ~1e-15 E give phases E t off by ~1e-8
+    # (measured: 3.0e-8 absolute)
+    ("entanglement_growth", "entropy"): {"rtol": 0.0, "atol": 1e-7},
+    # a log-linear fit through couplings down to the 1e-12 floor (measured: 7.7e-9 relative)
+    ("lbit_locality", "xi_couplings"): {"rtol": 1e-7, "atol": 0.0},
+}
+
 
 def _run(name: str, out: Path) -> xr.Dataset:
     spec = parse_spec(reduced_text(name), source=f"reduced {name}")
@@ -58,9 +69,10 @@ def test_study_matches_fingerprint(name: str, tmp_path: Path) -> None:
         if os.environ.get("ECHO_LAB_EXACT_FINGERPRINTS") == "1":
             np.testing.assert_array_equal(a.values, b.values, err_msg=key)
         elif a.dtype.kind in "fc":
-            np.testing.assert_allclose(
-                a.values, b.values, rtol=RELATIVE_TOLERANCE, atol=TOLERANCE, err_msg=key
+            tolerance = ILL_CONDITIONED.get(
+                (name, str(key)), {"rtol": RELATIVE_TOLERANCE, "atol": TOLERANCE}
             )
+            np.testing.assert_allclose(a.values, b.values, err_msg=key, **tolerance)
         else:
             np.testing.assert_array_equal(a.values, b.values, err_msg=key)
 
