@@ -166,8 +166,6 @@ def build_backend(
     A constructor's refusal of an option becomes a ConfigError naming the ``[key]`` table.
     """
     entry = backend_entry(spec.name)
-    if spec.name == "exact":
-        return entry.build(eigensystem=eigensystem)
     kwargs = spec.kwargs()
     if entry.eigensystem:
         kwargs["eigensystem"] = eigensystem

@@ -23,7 +23,9 @@ package)::
     ))
 
 after which ``[backend] name = "dense-expm"`` runs in a study file. A ``[backend]`` table can hold
-only the keys of :data:`TABLE_KEYS` (a backend's own settings go to ``options``).
+only the keys of :data:`TABLE_KEYS` (a backend's own settings go to ``options``). The registry
+lives in each process: a study run on Dask workers (``--workers``, ``--scheduler``) needs the
+registration in a module every worker imports, not only in the process that submits it.
 
 This module imports no simulator and nothing of the layers above the backends (the device backend
 of :mod:`echo_lab.hardware` is named by a path string).
