@@ -75,6 +75,49 @@ def test_unknown_device_list_entries_are_refused(tmp_path: Path) -> None:
         parse_spec(TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigation = ["magic"]'))
 
 
+def _refuse_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    from echo_lab.study.kinds import hardware_echo
+
+    def no_unit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a work unit ran")
+
+    monkeypatch.setattr(hardware_echo, "compute_hardware", no_unit)
+
+
+def test_a_device_too_small_for_the_chain_is_refused_before_any_unit_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_units(monkeypatch)
+    small = TINY.replace('names = ["fez"]', 'names = ["fez", "manila"]').replace("n = 4", "n = 6")
+    small = small.replace("error_scales = [0.1, 3.0]\n", "")
+    with pytest.raises(ConfigError, match=r"\[devices: manila\] backend 'device'.*5 qubits"):
+        run_study(parse_spec(small), out=tmp_path, progress=False)
+    unknown = TINY.replace('names = ["fez"]', 'names = ["nonesuch"]').replace("error_scales", "#")
+    with pytest.raises(ConfigError, match=r"\[devices: nonesuch\] backend 'device'"):
+        run_study(parse_spec(unknown), out=tmp_path, progress=False)
+    assert not list(tmp_path.iterdir())  # no checkpoint, no results
+
+
+def test_a_device_study_that_does_not_fit_in_memory_is_refused_before_any_unit_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from echo_lab.errors import ResourceError
+    from echo_lab.resources import dense_operator_bytes, density_matrix_bytes, statevector_bytes
+    from echo_lab.study.runner import check_resources
+
+    _refuse_units(monkeypatch)
+    one_setting = TINY.replace("error_scales = [0.1, 3.0]\n", "")
+    spec = parse_spec(one_setting)
+    # four simulated device states (density matrices at n = 4) and the dense l-bits
+    assert check_resources(spec) == 4 * density_matrix_bytes(4) + 8 * dense_operator_bytes(4)
+    trajectories = parse_spec(one_setting.replace("seed = 7", 'seed = 7\nmethod = "statevector"'))
+    assert check_resources(trajectories) == 4 * statevector_bytes(4) + 8 * dense_operator_bytes(4)
+    monkeypatch.setenv("ECHO_LAB_MEMORY_LIMIT", "40K")
+    with pytest.raises(ResourceError, match=r"hardware_echo, backend 'device', largest n = 4"):
+        run_study(spec, out=tmp_path, progress=False)
+    assert not list(tmp_path.iterdir())
+
+
 def test_twirling_randomizations_reach_the_mitigated_backends() -> None:
     from echo_lab.study.kinds.hardware_echo import _device_backend
 

@@ -1,11 +1,11 @@
 """Simulator backends behind one interface (:class:`echo_lab.backends.base.Backend`).
 
-``get_backend(name, **options)`` returns one of: ``exact`` (eigenbasis, sector by sector when H
-conserves the total sigma^z: N <= 16), ``krylov`` (Chebyshev on the touched S^z sectors,
-N <= 20), ``trotter-exact`` (diagonalized Trotter step, N <= 12), ``aer`` (Qiskit Aer:
-statevector CPU/GPU, matrix product state, density matrix with noise), ``estimator`` (any
-Qiskit ``EstimatorV2``) and ``qsim`` (the same Trotter circuits on Google's qsim, single
-precision, an order of magnitude faster than Aer on CPU; the ``[bench]`` extra).
+``get_backend(name, **options)`` builds a backend of the registry
+(:mod:`echo_lab.backends.registry`: name, lazy factory, ``[backend]`` rules, memory estimate);
+``register_backend(BackendEntry(...))`` adds one without editing the package. A study file names
+one in ``[backend] name = ...`` (:mod:`echo_lab.backends.options`). The registered backends (this
+list is generated from the registry, :func:`~echo_lab.backends.registry.describe_backends`):
+
 """
 
 from __future__ import annotations
@@ -13,36 +13,33 @@ from __future__ import annotations
 from typing import Any
 
 from echo_lab.backends.base import Backend
-from echo_lab.backends.options import BACKEND_NAMES
-from echo_lab.errors import ConfigError
+from echo_lab.backends.registry import (
+    BackendEntry,
+    BackendRules,
+    backend_names,
+    describe_backends,
+    get_backend,
+    register_backend,
+    unregister_backend,
+)
 
-__all__ = ["BACKEND_NAMES", "Backend", "get_backend"]
+__all__ = [
+    "BACKEND_NAMES",
+    "Backend",
+    "BackendEntry",
+    "BackendRules",
+    "get_backend",
+    "register_backend",
+    "unregister_backend",
+]
+
+if __doc__ is not None:
+    __doc__ += describe_backends() + "\n"
 
 
-def get_backend(name: str, **options: Any) -> Backend:
-    """Backend by name; ``options`` go to its constructor."""
-    if name == "exact":
-        from echo_lab.backends.exact import ExactBackend
-
-        return ExactBackend(**options)
-    if name == "krylov":
-        from echo_lab.backends.krylov import KrylovBackend
-
-        return KrylovBackend(**options)
-    if name == "trotter-exact":
-        from echo_lab.backends.trotter_exact import TrotterExactBackend
-
-        return TrotterExactBackend(**options)
-    if name == "aer":
-        from echo_lab.backends.aer import AerBackend
-
-        return AerBackend(**options)
-    if name == "estimator":
-        from echo_lab.backends.estimator import EstimatorBackend
-
-        return EstimatorBackend(**options)
-    if name == "qsim":
-        from echo_lab.backends.qsim import QsimBackend
-
-        return QsimBackend(**options)
-    raise ConfigError(f"unknown backend {name!r}; choose one of {BACKEND_NAMES}")
+def __getattr__(name: str) -> Any:
+    """``BACKEND_NAMES``: the backends a ``[backend]`` table may name, read from the registry at
+    every access."""
+    if name == "BACKEND_NAMES":
+        return backend_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

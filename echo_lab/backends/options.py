@@ -1,20 +1,25 @@
-"""What each backend accepts, needs and refuses, without importing any simulator.
+"""The ``[backend]`` table: what each backend accepts, needs and refuses, without importing any
+simulator.
 
-The study loader (:mod:`echo_lab.study.spec`), the study runner (:mod:`echo_lab.study.runner`) and
-the backends themselves (``backends/aer.py`` among them) read the backend vocabulary from here, so
-it is declared once:
+The backends themselves are declared once, in the registry (:mod:`echo_lab.backends.registry`):
+names, factories, rules, memory estimates. This module reads them for the study loader
+(:mod:`echo_lab.study.spec`), the study runner (:mod:`echo_lab.study.runner`) and the backends
+(``backends/aer.py`` among them):
 
-* :data:`BACKEND_NAMES` and, per backend, its :class:`BackendRules`: the ``[backend]`` keys it
-  takes, the ``options`` it accepts (with their TOML types), whether it holds dense 2^n x 2^n
-  matrices, and its largest chain;
+* :data:`BACKEND_NAMES` (the backends a ``[backend]`` table may name) and :data:`RULES`, per
+  backend its :class:`~echo_lab.backends.registry.BackendRules`: the ``[backend]`` keys it takes,
+  the ``options`` it accepts (with their TOML types), whether it holds dense 2^n x 2^n matrices,
+  and its largest chain; both read the registry at every access;
 * the Aer vocabulary: :data:`AER_METHODS`, :data:`AER_DEVICES`, :data:`AER_PRECISIONS`,
   :data:`MPS_OPTIONS`;
 * :class:`BackendSpec`, the parsed ``[backend]`` table (:func:`parse_backend`), with the one
   Trotter setting :class:`~echo_lab.dynamics.trotter.TrotterSettings` of the circuit backends;
-* :func:`estimate_state_bytes`, the memory of a backend's state (the Aer formula is
-  :func:`aer_memory_bytes`, which ``AerBackend`` uses too);
+* :func:`estimate_state_bytes`, the memory of a backend's state (its registry entry's estimate;
+  the Aer formula is :func:`~echo_lab.backends.memory.aer_memory_bytes`, which ``AerBackend``
+  uses too);
 * :func:`build_backend`, the one factory from a spec (it translates a backend's refusal of an
-  option into a :class:`~echo_lab.errors.ConfigError` naming the table).
+  option into a :class:`~echo_lab.errors.ConfigError` naming the table), and
+  :func:`check_backend_fits`, a built backend against a study's largest Hamiltonian.
 
 Importing this module does not import Qiskit Aer; only :func:`build_backend` of an Aer-based
 backend does.
@@ -30,10 +35,17 @@ from typing import Any
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab.backends.base import Backend
+from echo_lab.backends.memory import aer_memory_bytes
+from echo_lab.backends.registry import (
+    MAX_TROTTER_EXACT_QUBITS,
+    RULES,
+    BackendRules,
+    backend_entries,
+    backend_entry,
+    backend_names,
+)
 from echo_lab.dynamics.trotter import ORDERS, TrotterSettings
 from echo_lab.errors import ConfigError
-from echo_lab.physics.spectrum import MAX_EXACT_QUBITS, MAX_SECTOR_EXACT_QUBITS
-from echo_lab.resources import density_matrix_bytes, statevector_bytes
 from echo_lab.tables import Table, int_list, number, optional_scalar
 
 __all__ = [
@@ -41,7 +53,7 @@ __all__ = [
     "AER_METHODS",
     "AER_PRECISIONS",
     "ALL_BACKEND_KEYS",
-    "BACKEND_NAMES",
+    "BACKEND_NAMES",  # noqa: F822 (module __getattr__, read from the registry)
     "MAX_TROTTER_EXACT_QUBITS",
     "MAX_TROTTER_STEPS",
     "MPS_OPTIONS",
@@ -50,11 +62,10 @@ __all__ = [
     "BackendSpec",
     "aer_memory_bytes",
     "build_backend",
+    "check_backend_fits",
     "estimate_state_bytes",
     "parse_backend",
 ]
-
-BACKEND_NAMES = ("exact", "krylov", "trotter-exact", "aer", "estimator", "qsim")
 
 AER_METHODS = ("statevector", "matrix_product_state", "density_matrix")
 AER_DEVICES = ("auto", "CPU", "GPU")
@@ -66,63 +77,23 @@ MPS_OPTIONS: dict[str, tuple[str, bool, float]] = {
     "truncation_threshold": ("matrix_product_state_truncation_threshold", False, 0.0),
 }
 
-#: Largest n of the trotter-exact backend (its step unitary is a dense 4^n matrix: 256 MiB at 12).
-MAX_TROTTER_EXACT_QUBITS = 12
-
 #: Largest number of Trotter steps to the longest time (the circuit depth of a Trotter backend).
 MAX_TROTTER_STEPS = 10_000_000
 
-
-@dataclass(frozen=True)
-class BackendRules:
-    """What one backend takes: ``[backend]`` keys besides ``name``, ``options`` (name -> TOML
-    types), whether it holds dense 2^n x 2^n matrices, its largest n (None: memory decides) and
-    why, and its largest n for Hamiltonians it treats sector by sector."""
-
-    keys: tuple[str, ...]
-    options: dict[str, tuple[type, ...]]
-    dense: bool = False
-    max_qubits: int | None = None
-    limit_reason: str = ""
-    #: Largest n when H conserves the total sigma^z and the backend works sector by sector.
-    max_sector_qubits: int | None = None
-
-    @property
-    def trotter(self) -> bool:
-        """Whether the backend runs Trotter circuits (takes ``dt`` and ``order``)."""
-        return "dt" in self.keys
-
-
-RULES: dict[str, BackendRules] = {
-    "exact": BackendRules(
-        (),
-        {},
-        dense=True,
-        max_qubits=MAX_EXACT_QUBITS,
-        limit_reason="the exact backend diagonalizes 2^n x 2^n matrices",
-        max_sector_qubits=MAX_SECTOR_EXACT_QUBITS,
-    ),
-    "krylov": BackendRules(("options",), {"threads": (int,), "tolerance": (float,)}),
-    "trotter-exact": BackendRules(
-        ("dt", "order", "options"),
-        {},
-        dense=True,
-        max_qubits=MAX_TROTTER_EXACT_QUBITS,
-        limit_reason="the trotter-exact backend diagonalizes a dense step",
-    ),
-    "aer": BackendRules(
-        ("dt", "order", "method", "device", "shots", "noise", "options"),
-        {"precision": (str,), "mps_options": (dict,), "seed_simulator": (int,)},
-    ),
-    "estimator": BackendRules(("dt", "order", "options"), {"precision": (int, float)}),
-    "qsim": BackendRules(
-        ("dt", "order", "options"), {"threads": (int,), "fused_gate_size": (int,)}
-    ),
-}
-
-
 #: Every key a ``[backend]`` table may hold besides ``name``, over all backends.
-ALL_BACKEND_KEYS = tuple(dict.fromkeys(key for rules in RULES.values() for key in rules.keys))
+ALL_BACKEND_KEYS = tuple(
+    dict.fromkeys(
+        key for entry in backend_entries() if entry.in_study_files for key in entry.rules.keys
+    )
+)
+
+
+def __getattr__(name: str) -> Any:
+    """``BACKEND_NAMES``: the backends a ``[backend]`` table may name, read from the registry
+    (:func:`~echo_lab.backends.registry.backend_names`) at every access."""
+    if name == "BACKEND_NAMES":
+        return backend_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -145,7 +116,7 @@ class BackendSpec:
 
     @property
     def rules(self) -> BackendRules:
-        return RULES[self.name]
+        return backend_entry(self.name).rules
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``echo_lab.backends.get_backend(name, **kwargs)``."""
@@ -164,56 +135,23 @@ class BackendSpec:
         return dict(self.options).get(key, default)
 
 
-def aer_memory_bytes(
-    n: int,
-    *,
-    method: str = "statevector",
-    precision: str = "double",
-    max_bond_dimension: int = 0,
-    saved_states: int = 0,
-) -> int:
-    """Bytes an Aer simulation of ``n`` qubits needs: a density matrix 16 * 4^n, an MPS of bond
-    dimension chi about 32 n chi^2 (0 when no bound is set), a statevector 16 * 2^n (8 in single
-    precision) plus one per saved state."""
-    if method == "density_matrix":
-        return density_matrix_bytes(n)
-    if method == "matrix_product_state":
-        return 32 * n * max_bond_dimension**2
-    per_state = statevector_bytes(n) // (2 if precision == "single" else 1)
-    return per_state * (1 + saved_states)
-
-
 def estimate_state_bytes(
     spec: BackendSpec, hamiltonian: SparsePauliOp, *, n_times: int = 1, saved_states: int = 0
 ) -> int:
-    """Memory of the state a backend holds while it runs ``hamiltonian``, bytes.
+    """Memory of the state a backend holds while it runs ``hamiltonian``, bytes: the estimate of
+    its registry entry (:meth:`~echo_lab.backends.registry.BackendEntry.state_bytes`).
 
     Dense backends (``exact``, ``trotter-exact``) return 0: their 2^n x 2^n matrices are counted
     by the study with its other dense steps. ``krylov``: its sector blocks and the work vectors of
     ``n_times`` times (:meth:`~echo_lab.backends.krylov.KrylovBackend.estimate_memory`); ``aer``:
     :func:`aer_memory_bytes` (``saved_states`` saved state vectors, e.g. for entropies);
-    ``estimator``: two state vectors; ``qsim``: its single-precision state and two copies.
-    Cost: microseconds (krylov scans the Pauli terms once).
+    ``estimator``: two state vectors; ``qsim``: its single-precision state and two copies;
+    ``device``: its density matrix or state vector. Cost: microseconds (krylov scans the Pauli
+    terms once).
     """
-    n = hamiltonian.num_qubits
-    if spec.name == "krylov":
-        from echo_lab.backends.krylov import KrylovBackend
-
-        return KrylovBackend().estimate_memory(hamiltonian, n_times=n_times)
-    if spec.name == "aer":
-        mps = spec.option("mps_options", {})
-        return aer_memory_bytes(
-            n,
-            method=spec.method or "statevector",
-            precision=spec.option("precision", "double"),
-            max_bond_dimension=int(mps.get("max_bond_dimension", 0)),
-            saved_states=saved_states,
-        )
-    if spec.name == "estimator":
-        return 2 * statevector_bytes(n)
-    if spec.name == "qsim":
-        return statevector_bytes(n) // 2 + 2 * statevector_bytes(n)
-    return 0
+    return backend_entry(spec.name).state_bytes(
+        spec, hamiltonian, n_times=n_times, saved_states=saved_states
+    )
 
 
 def build_backend(
@@ -222,16 +160,17 @@ def build_backend(
     key: str = "backend",
     eigensystem: tuple[Any, Any] | None = None,
 ) -> Backend:
-    """The backend of ``spec`` (``eigensystem`` is reused by the exact backend).
+    """The backend of ``spec`` (``eigensystem`` goes to a backend whose registry entry reuses
+    it: the exact backend).
 
     A constructor's refusal of an option becomes a ConfigError naming the ``[key]`` table.
     """
-    from echo_lab.backends import get_backend
-
-    if spec.name == "exact":
-        return get_backend("exact", eigensystem=eigensystem)
+    entry = backend_entry(spec.name)
+    kwargs = spec.kwargs()
+    if entry.eigensystem:
+        kwargs["eigensystem"] = eigensystem
     try:
-        return get_backend(spec.name, **spec.kwargs())
+        return entry.build(**kwargs)
     except ConfigError as exc:
         raise ConfigError(f"[{key}] backend {spec.name!r}: {exc}") from None
     except (TypeError, ValueError) as exc:
@@ -239,6 +178,18 @@ def build_backend(
             f"[{key}] backend {spec.name!r} does not accept these options "
             f"({type(exc).__name__}: {exc}); fix {key}.options"
         ) from None
+
+
+def check_backend_fits(
+    spec: BackendSpec, backend: Backend, hamiltonian: SparsePauliOp, *, key: str = "backend"
+) -> None:
+    """ConfigError naming the ``[key]`` table when ``backend`` (built from ``spec``) cannot run
+    ``hamiltonian`` (:meth:`~echo_lab.backends.registry.BackendEntry.check_fits`: a device with
+    too few qubits)."""
+    try:
+        backend_entry(spec.name).check_fits(backend, hamiltonian)
+    except ConfigError as exc:
+        raise ConfigError(f"[{key}] backend {spec.name!r}: {exc}") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -330,7 +281,7 @@ def parse_backend(
     """The backend described by ``table`` (``[backend]``, or ``[check]`` with ``name_key =
     "backend"`` and its own keys in ``ignore``). Keys the named backend does not use, options it
     does not accept and malformed values raise ConfigError naming the key."""
-    name = table.string(name_key, "exact", choices=BACKEND_NAMES)
+    name = table.string(name_key, "exact", choices=backend_names())
     rules = RULES[name]
     for key in table.data:
         if key != name_key and key not in ignore and key not in rules.keys:

@@ -75,7 +75,14 @@ from echo_lab.hardware.mitigation import (
 from echo_lab.physics.states import ProductState
 from echo_lab.resources import density_matrix_bytes, require_memory, statevector_bytes
 
-__all__ = ["DENSITY_MATRIX_MAX_QUBITS", "METHODS", "DeviceBackend"]
+__all__ = [
+    "DENSITY_MATRIX_MAX_QUBITS",
+    "METHODS",
+    "DeviceBackend",
+    "check_device_fits",
+    "device_state_bytes",
+    "simulation_method",
+]
 
 #: Simulation methods: ``auto`` is the density matrix up to DENSITY_MATRIX_MAX_QUBITS qubits.
 METHODS = ("auto", "density_matrix", "statevector")
@@ -155,31 +162,40 @@ class DeviceBackend:
         self.seed = seed
         self.last_reports: list[CircuitReport] = []
         self._lines: dict[int, DeviceLine] = {}
+        self._chosen: dict[int, tuple[int, ...]] = {}
 
     def line(self, n: int) -> DeviceLine:
         """The device reduced to the line of ``n`` qubits the chain runs on (cached per n)."""
         if n not in self._lines:
-            if self.layout is not None and len(self.layout) != n:
-                raise ConfigError(
-                    f"layout {list(self.layout)} has {len(self.layout)} qubits, the chain {n}"
-                )
-            layout = self.layout if self.layout is not None else choose_line(self.device, n)
             self._lines[n] = reduce_device(
-                self.device, layout, two_qubit_error_scale=self.two_qubit_error_scale
+                self.device, self._layout(n), two_qubit_error_scale=self.two_qubit_error_scale
             )
         return self._lines[n]
 
+    def _layout(self, n: int) -> tuple[int, ...]:
+        """The device qubits of chain sites 0..n-1: the given layout, or the chosen line."""
+        if self.layout is not None:
+            if len(self.layout) != n:
+                raise ConfigError(
+                    f"layout {list(self.layout)} has {len(self.layout)} qubits, the chain {n}"
+                )
+            return self.layout
+        if n not in self._chosen:
+            self._chosen[n] = choose_line(self.device, n)
+        return self._chosen[n]
+
     def simulation_method(self, n: int) -> str:
         """The Aer method used for ``n`` qubits."""
-        if self.method != "auto":
-            return self.method
-        return "density_matrix" if n <= DENSITY_MATRIX_MAX_QUBITS else "statevector"
+        return simulation_method(self.method, n)
 
     def estimate_memory(self, n: int) -> int:
         """Bytes of one simulated state of ``n`` qubits (density matrix or state vector)."""
-        if self.simulation_method(n) == "density_matrix":
-            return density_matrix_bytes(n)
-        return statevector_bytes(n)
+        return _state_bytes(self.simulation_method(n), n)
+
+    def check_fits(self, n: int) -> None:
+        """ConfigError unless the device has a line of ``n`` coupled qubits (or the given
+        layout has ``n`` qubits). Cost: a search over the coupling map, no noise model built."""
+        self._layout(n)
 
     def isa_circuits(
         self,
@@ -369,3 +385,33 @@ class DeviceBackend:
             "optimization_level": self.optimization_level,
             "seed": self.seed,
         }
+
+
+def simulation_method(method: str, n: int) -> str:
+    """The Aer method of ``method`` (one of :data:`METHODS`) for ``n`` qubits: ``auto`` is the
+    density matrix up to :data:`DENSITY_MATRIX_MAX_QUBITS` qubits, noisy trajectories above."""
+    if method != "auto":
+        return method
+    return "density_matrix" if n <= DENSITY_MATRIX_MAX_QUBITS else "statevector"
+
+
+def _state_bytes(method: str, n: int) -> int:
+    return density_matrix_bytes(n) if method == "density_matrix" else statevector_bytes(n)
+
+
+def device_state_bytes(
+    spec: Any, hamiltonian: SparsePauliOp, *, n_times: int = 1, saved_states: int = 0
+) -> int:
+    """Memory of one simulated state of the device backend described by ``spec`` (a
+    :class:`~echo_lab.backends.options.BackendSpec` of backend ``"device"``) running
+    ``hamiltonian``: its density matrix or state vector (:func:`simulation_method`), bytes. The
+    backend registry's estimate for ``"device"``; nothing is loaded."""
+    n = hamiltonian.num_qubits
+    return _state_bytes(simulation_method(spec.method or "auto", n), n)
+
+
+def check_device_fits(backend: DeviceBackend, hamiltonian: SparsePauliOp) -> None:
+    """ConfigError when the device of ``backend`` cannot hold the chain of ``hamiltonian`` (too
+    few qubits, no line of that many coupled qubits, a layout of another length): the backend
+    registry's size check for ``"device"``, run before any work unit."""
+    backend.check_fits(hamiltonian.num_qubits)

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from echo_lab.backends.options import build_backend
+from echo_lab.backends.options import build_backend, check_backend_fits
+from echo_lab.backends.registry import backend_entry
 from echo_lab.errors import CheckpointError, ConfigError
 from echo_lab.resources import format_bytes, require_memory
 from echo_lab.study.checkpoint import CHECKPOINT_FORMAT, Checkpoint, WorkUnit, list_units
@@ -64,9 +65,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Backends whose refusal for memory is best answered with the long-chain advice.
-_STATE_BACKENDS = ("aer", "krylov", "estimator")
 
 
 def compute_unit(spec: StudySpec, unit: WorkUnit) -> xr.Dataset:
@@ -162,6 +160,14 @@ def _main_backend(spec: StudySpec) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
+def _checked_backend(backends: Mapping[str, Any]) -> str:
+    """The backend a memory refusal names: the ``[backend]`` one, else the kind's first (the
+    device of a hardware study), else "exact"."""
+    if "backend" in backends:
+        return str(backends["backend"].name)
+    return next((str(b.name) for b in backends.values()), "exact")
+
+
 def estimate_unit_bytes(spec: StudySpec) -> int:
     """Estimated peak memory of one work unit of ``spec`` at the largest n of its sweep, bytes.
 
@@ -178,7 +184,9 @@ def check_resources(spec: StudySpec, *, workers: int = 0) -> int:
     """Refuse ``spec`` before any work if its backends cannot be built or it cannot fit.
 
     Builds each of the kind's backends once (unavailable devices and bad options raise
-    :class:`~echo_lab.errors.ConfigError`), checks ``workers``
+    :class:`~echo_lab.errors.ConfigError`) and checks it against the largest model where its
+    registry entry has a size check (:func:`~echo_lab.backends.options.check_backend_fits`: a
+    device with too few qubits is refused), checks ``workers``
     (:func:`echo_lab.study.executor.check_workers`: an integer >= 0, at most what the cores and the
     memory allow), then calls
     :func:`~echo_lab.resources.require_memory` with :func:`estimate_unit_bytes` times
@@ -187,13 +195,19 @@ def check_resources(spec: StudySpec, *, workers: int = 0) -> int:
     Cost: milliseconds (plus the Qiskit Aer import for the aer backend).
     """
     backends = spec.study_kind.backends(spec)
-    for key, backend in backends.items():
-        build_backend(backend, key=key)
+    hamiltonian = None
+    for key, backend_spec in backends.items():
+        backend = build_backend(backend_spec, key=key)
+        if backend_entry(backend_spec.name).fits is not None:
+            if hamiltonian is None:
+                hamiltonian = spec.largest_model().build(seed=0).hamiltonian()
+            check_backend_fits(backend_spec, backend, hamiltonian, key=key)
     per_unit = estimate_unit_bytes(spec)
     check_workers(workers, per_unit_bytes=per_unit)
     parallel = max(1, workers)
     suggestion = "Use fewer workers, a smaller n, or another backend."
-    if _main_backend(spec) in _STATE_BACKENDS:
+    checked = _checked_backend(backends)
+    if backend_entry(checked).holds_state:
         suggestion = (
             "Use a smaller n, fewer workers, or for long chains [backend] name = 'aer' with "
             "method = 'matrix_product_state' and options.mps_options.max_bond_dimension."
@@ -201,7 +215,7 @@ def check_resources(spec: StudySpec, *, workers: int = 0) -> int:
     require_memory(
         per_unit * parallel,
         what=(
-            f"study {spec.name!r} ({spec.kind}, backend {_main_backend(spec)!r}, largest n = "
+            f"study {spec.name!r} ({spec.kind}, backend {checked!r}, largest n = "
             f"{spec.largest_model().n}; {format_bytes(per_unit)} per work unit x {parallel} "
             "worker(s))"
         ),

@@ -68,14 +68,15 @@ File format (``experiments/README.md`` has a worked example of every study kind)
     spacing = "log"                # log | linear; or values = [0.1, 1.0, ...]
 
     [backend]                      # optional, default exact
-    name = "exact"                 # exact | krylov | trotter-exact | aer | estimator
-    dt = 0.05                      # Trotter step (trotter-exact, aer, estimator)
+    name = "exact"                 # exact | krylov | trotter-exact | aer | estimator | qsim
+    dt = 0.05                      # Trotter step (trotter-exact, aer, estimator, qsim)
     order = 2                      # Trotter order 1 | 2 | 4
     method = "density_matrix"      # aer: statevector | matrix_product_state | density_matrix
     device = "auto"                # aer device: auto | CPU | GPU
     shots = 1000                   # aer sampling (left out: exact expectation values)
-    options = {}                   # aer: precision, mps_options, seed_simulator; estimator:
-                                   # precision (BACKEND_OPTIONS)
+    options = {}                   # per backend (echo_lab.backends.registry): aer: precision,
+                                   # mps_options, seed_simulator; estimator: precision;
+                                   # krylov: threads, tolerance; qsim: threads, fused_gate_size
 
     [backend.noise]                # aer only: echo_lab.backends.noise.NoiseSpec, times in 1/J
     t1 = 15.4                      # (t1, t2, gate_time_1q, gate_time_2q, depolarizing_1q,

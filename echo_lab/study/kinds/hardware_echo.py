@@ -47,7 +47,7 @@ import numpy as np
 import xarray as xr
 
 from echo_lab.backends import get_backend
-from echo_lab.backends.options import BackendSpec
+from echo_lab.backends.options import BackendSpec, build_backend, estimate_state_bytes
 from echo_lab.dynamics.trotter import TrotterSettings
 from echo_lab.errors import ConfigError
 from echo_lab.protocols import observables as obs
@@ -208,25 +208,37 @@ def _parse_devices(table: Table) -> tuple[tuple[DeviceSetting, ...], dict[str, A
 # ----------------------------------------------------------------------------------------------
 
 
-def _device_backend(settings: HardwareSettings, setting: DeviceSetting) -> Any:
-    from echo_lab.hardware.backend import DeviceBackend
+def _device_spec(settings: HardwareSettings, setting: DeviceSetting) -> BackendSpec:
+    """The registry's ``"device"`` backend of one setting (built by :func:`_device_backend`)."""
     from echo_lab.hardware.mitigation import MitigationSpec
 
-    return DeviceBackend(
-        setting.device,
-        dt=settings.trotter.dt,
-        order=settings.trotter.order,
-        shots=settings.shots,
-        mitigation=MitigationSpec.from_names(
+    options = {
+        "mitigation": MitigationSpec.from_names(
             setting.mitigation, randomizations=settings.randomizations
         ),
-        two_qubit_error_scale=setting.error_scale,
-        fractional_gates=setting.fractional,
+        "two_qubit_error_scale": setting.error_scale,
+        "fractional_gates": setting.fractional,
+        "pauli_noise": settings.pauli_noise,
+        "pulse_budget": settings.pulse_budget,
+        "seed": settings.seed,
+    }
+    return BackendSpec(
+        name="device",
+        trotter=settings.trotter,
         method=settings.method,
-        pauli_noise=settings.pauli_noise,
-        pulse_budget=settings.pulse_budget,
-        seed=settings.seed,
+        device=setting.device,
+        shots=settings.shots,
+        options=tuple(sorted(options.items())),
     )
+
+
+def _device_key(setting: DeviceSetting) -> str:
+    """The table a setting's backend comes from, as refusals name it."""
+    return f"devices: {setting.label}"
+
+
+def _device_backend(settings: HardwareSettings, setting: DeviceSetting) -> Any:
+    return build_backend(_device_spec(settings, setting), key=_device_key(setting))
 
 
 def _references(
@@ -496,14 +508,23 @@ class HardwareKind:
         check_pulse_geometry(spec)
 
     def backends(self, spec: StudySpec) -> dict[str, BackendSpec]:
-        return {}
+        """The device backend of every setting (the runner builds each, checks that its device
+        holds the chain and counts its state before any unit runs)."""
+        settings = _settings(spec)
+        return {_device_key(s): _device_spec(settings, s) for s in settings.settings}
 
     def estimate_unit_bytes(self, spec: StudySpec) -> int:
-        """A density matrix (n <= 10) or a state vector, plus the dense l-bits."""
-        from echo_lab.resources import dense_operator_bytes, statevector_bytes
+        """Four simulated device states (a density matrix up to 10 qubits with method "auto", a
+        state vector above: the registry's estimate of the device backend; settings run one
+        after another), plus the dense l-bits."""
+        from echo_lab.resources import dense_operator_bytes
 
         n = spec.largest_model().n
-        state = dense_operator_bytes(n) if n <= 10 else statevector_bytes(n)
+        hamiltonian = spec.largest_model().build(seed=0).hamiltonian()
+        state = max(
+            (estimate_state_bytes(b, hamiltonian) for b in self.backends(spec).values()),
+            default=0,
+        )
         return 4 * state + 8 * dense_operator_bytes(min(n, 12))
 
     def compute_unit(

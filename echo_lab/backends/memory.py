@@ -1,0 +1,87 @@
+"""Memory of the state a backend holds while it runs, bytes, without importing any simulator.
+
+One function per built-in backend that holds a state of its own (the registry,
+:mod:`echo_lab.backends.registry`, names them; the dense backends hold none beyond the 2^n x 2^n
+matrices a study counts with its other dense steps). Each takes the parsed ``[backend]`` table
+(:class:`~echo_lab.backends.options.BackendSpec`), the Hamiltonian it runs, the number of total
+times ``n_times`` and of saved state vectors ``saved_states``. Cost: microseconds (krylov scans the
+Pauli terms once).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from echo_lab.resources import density_matrix_bytes, statevector_bytes
+
+if TYPE_CHECKING:
+    from qiskit.quantum_info import SparsePauliOp
+
+    from echo_lab.backends.options import BackendSpec
+
+__all__ = [
+    "aer_memory_bytes",
+    "aer_state_bytes",
+    "estimator_state_bytes",
+    "krylov_state_bytes",
+    "qsim_state_bytes",
+]
+
+
+def aer_memory_bytes(
+    n: int,
+    *,
+    method: str = "statevector",
+    precision: str = "double",
+    max_bond_dimension: int = 0,
+    saved_states: int = 0,
+) -> int:
+    """Bytes an Aer simulation of ``n`` qubits needs: a density matrix 16 * 4^n, an MPS of bond
+    dimension chi about 32 n chi^2 (0 when no bound is set), a statevector 16 * 2^n (8 in single
+    precision) plus one per saved state."""
+    if method == "density_matrix":
+        return density_matrix_bytes(n)
+    if method == "matrix_product_state":
+        return 32 * n * max_bond_dimension**2
+    per_state = statevector_bytes(n) // (2 if precision == "single" else 1)
+    return per_state * (1 + saved_states)
+
+
+def krylov_state_bytes(
+    spec: BackendSpec, hamiltonian: SparsePauliOp, *, n_times: int = 1, saved_states: int = 0
+) -> int:
+    """Its sector blocks and the work vectors of ``n_times`` times
+    (:meth:`~echo_lab.backends.krylov.KrylovBackend.estimate_memory`)."""
+    from echo_lab.backends.krylov import KrylovBackend
+
+    return KrylovBackend().estimate_memory(hamiltonian, n_times=n_times)
+
+
+def aer_state_bytes(
+    spec: BackendSpec, hamiltonian: SparsePauliOp, *, n_times: int = 1, saved_states: int = 0
+) -> int:
+    """:func:`aer_memory_bytes` of the table's method, precision and MPS bond dimension, with
+    ``saved_states`` saved state vectors (e.g. for entropies)."""
+    mps = spec.option("mps_options", {})
+    return aer_memory_bytes(
+        hamiltonian.num_qubits,
+        method=spec.method or "statevector",
+        precision=spec.option("precision", "double"),
+        max_bond_dimension=int(mps.get("max_bond_dimension", 0)),
+        saved_states=saved_states,
+    )
+
+
+def estimator_state_bytes(
+    spec: BackendSpec, hamiltonian: SparsePauliOp, *, n_times: int = 1, saved_states: int = 0
+) -> int:
+    """Two state vectors."""
+    return 2 * statevector_bytes(hamiltonian.num_qubits)
+
+
+def qsim_state_bytes(
+    spec: BackendSpec, hamiltonian: SparsePauliOp, *, n_times: int = 1, saved_states: int = 0
+) -> int:
+    """Its single-precision state and two double-precision copies."""
+    n = hamiltonian.num_qubits
+    return statevector_bytes(n) // 2 + 2 * statevector_bytes(n)
