@@ -19,6 +19,7 @@ from echo_lab.study import drawing as plot
 from echo_lab.study import kinds as studies
 from echo_lab.study.kinds.base import (
     KindSettings,
+    StudyKind,
     backend_limits,
     backend_state_bytes,
     check_probe,
@@ -40,7 +41,7 @@ class RamseySettings(KindSettings):
     backend: BackendSpec
 
 
-class RamseyKind:
+class RamseyKind(StudyKind):
     name = "ramsey_fringes"
     required = ("protocol", "times")
     optional = ("backend",)

@@ -608,6 +608,7 @@ class EchoScalingKind(EchoKind):
     variables; it needs an l-bit pulse (``"lbit"`` or ``"lbit:r"``) so that <tau^x_p> exists."""
 
     name = "echo_scaling"
+    combines = True
 
     def check(self, spec: StudySpec) -> None:
         super().check(spec)
