@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,3 +199,35 @@ def test_hooks_have_their_defaults_on_the_base_class(
         plot_file(path, path, out=tmp_path / "c")
     with pytest.raises(TypeError, match="abstract"):
         type("Incomplete", (StudyKind,), {"name": "incomplete"})()
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Modules ``path`` imports at run time (module or function level; TYPE_CHECKING aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = {
+        id(node)
+        for branch in ast.walk(tree)
+        if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.unparse(branch.test)
+        for child in branch.body
+        for node in ast.walk(child)
+    }
+    modules = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+    return modules
+
+
+def test_no_kind_imports_the_study_loader() -> None:
+    # the loader imports the kinds; a kind that imported it back (echo_scaling did, to read W
+    # while plotting) made a cycle
+    folder = Path(studies.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        imported = _runtime_imports(path)
+        assert "echo_lab.study.spec" not in imported, path.name
+        assert "echo_lab.study.reference" not in imported, path.name
