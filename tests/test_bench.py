@@ -580,16 +580,9 @@ def _check_trotter_record(trotter_step: dict[str, Any]) -> None:
     assert same["ours_vs_gate_by_gate_strang_infidelity"] < 1e-3
     (size,) = trotter_step["sizes"]
     variants = size["variants"]
-    step = {name: v["seconds_per_step"]["min"] for name, v in variants.items()}
-    for name, variant in variants.items():
-        low, high = variant["seconds_k_low"], variant["seconds_k_high"]
-        assert step[name] == pytest.approx(
-            (high["min"] - low["min"]) / (size["k_high"] - size["k_low"])
-        )
+    # the arithmetic of the record: test_trotter_step_bounds_use_the_bandwidth_of_their_thread_count
     for baseline in ("gate_by_gate_lie", "gate_by_gate_strang"):
-        ratio = size[f"ours_over_{baseline}"]
-        assert ratio["baseline"] == baseline
-        assert ratio["value"] == pytest.approx(step["ours"] / step[baseline])
+        assert size[f"ours_over_{baseline}"]["baseline"] == baseline
     # n = 8: our fused circuit has n/2 + O(1) gates per step, a Lie step n + 3 (n - 1)
     assert variants["ours"]["gates_per_step"] < variants["gate_by_gate_lie"]["gates_per_step"] / 3
 
