@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from echo_lab import lbits
 from echo_lab.errors import ConfigError
 from echo_lab.physics import models
 from echo_lab.physics.linalg import embed
 from echo_lab.physics.states import probe_state
+from echo_lab.study import spec as spec_module
 from echo_lab.study.figures import plot_file
 from echo_lab.study.kinds.echo_scaling import (
     combine_results,
@@ -20,6 +23,7 @@ from echo_lab.study.kinds.echo_scaling import (
     scaling_figures,
     scaling_summary,
     scaling_table,
+    with_sweep_dims,
 )
 from echo_lab.study.results import load_results
 from echo_lab.study.runner import run_study
@@ -179,6 +183,55 @@ def test_a_study_at_one_size_and_one_disorder_given_as_a_list_plots(tmp_path: Pa
     assert "W" not in load_results(path).dims
     summary = (tmp_path / "scaling_test_summary.md").read_text()
     assert "| 16 | " in summary and "(realizations per N: [2])" in summary
+
+
+def _one_disorder(ds: xr.Dataset, attrs: dict[str, str]) -> xr.Dataset:
+    """``ds`` at W = 16 without a W dimension, as a study of one disorder writes it."""
+    one = ds.sel(W=16.0, drop=True)
+    one.attrs = {**ds.attrs, "sweep_dims": json.dumps(["n"]), **attrs}
+    for key in [key for key, value in attrs.items() if value is None]:
+        del one.attrs[key]
+    return one
+
+
+def test_plots_read_w_from_the_stored_spec_without_the_loader(
+    result: xr.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the figures must not run the study loader")
+
+    normalized = parse_spec(SMALL.replace("W = [4.0, 16.0]", "W = 16.0")).normalized
+    monkeypatch.setattr(spec_module, "parse_spec", refuse)
+    # results that carry the normalized spec: their config text is not read at all
+    ds = with_sweep_dims(_one_disorder(result, {"spec": normalized, "config": "not [toml"}))
+    assert list(ds["W"].values) == [16.0] and json.loads(ds.attrs["sweep_dims"]) == ["n", "W"]
+    assert {"n", "W"} <= set(ds["kept"].dims)
+    np.testing.assert_array_equal(ds["kept"].sel(W=16.0).values, result["kept"].sel(W=16.0).values)
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [("W = 16.0", 16.0), ("W = [16.0]", 16.0), ("", 0.0)],
+)
+def test_results_written_before_the_spec_attribute_read_w_from_their_config(
+    result: xr.Dataset, monkeypatch: pytest.MonkeyPatch, model: str, expected: float
+) -> None:
+    text = SMALL.replace("W = [4.0, 16.0]", model)
+    # the value the run used: the loader's reading of the same file (its default when no W)
+    assert parse_spec(text).model.W == expected
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the figures must not run the study loader")
+
+    monkeypatch.setattr(spec_module, "parse_spec", refuse)
+    ds = with_sweep_dims(_one_disorder(result, {"spec": None, "config": "\ufeff" + text}))
+    assert list(ds["W"].values) == [expected]
+
+
+def test_results_without_a_readable_spec_or_config_are_refused(result: xr.Dataset) -> None:
+    for attrs in ({"spec": "{}"}, {"spec": None, "config": "not [toml"}):
+        with pytest.raises(ConfigError, match=r"do not give model\.W"):
+            with_sweep_dims(_one_disorder(result, attrs))
 
 
 def test_a_scaling_study_needs_an_lbit_pulse(tmp_path: Path) -> None:

@@ -16,13 +16,17 @@ pytest.importorskip(
 )
 
 from qiskit import QuantumCircuit
+from qiskit.circuit.library import CZGate
 from qiskit.quantum_info import (
     Kraus,
     Operator,
     SparsePauliOp,
     Statevector,
+    SuperOp,
     average_gate_fidelity,
 )
+from qiskit_aer import AerSimulator
+from qiskit_aer.noise import NoiseModel, QuantumError
 
 from echo_lab import lbits
 from echo_lab.backends.trotter_exact import TrotterExactBackend
@@ -96,13 +100,37 @@ def test_chosen_line_on_fez_is_coupled_and_avoids_broken_couplers(fez) -> None:
         devices.check_line(fez, (0, 2))
 
 
-def test_two_qubit_error_scale_scales_the_noise_models_gate_error(fez) -> None:
+def _simulated_cz(model: NoiseModel) -> SuperOp:
+    """The channel a noise model makes of one CZ on line qubits (0, 1), as Aer simulates it."""
+    qc = QuantumCircuit(2)
+    qc.cz(0, 1)
+    qc.save_superop()
+    result = AerSimulator(method="superop", noise_model=model).run(qc).result()
+    return SuperOp(result.data()["superop"])
+
+
+def _readout_ones(
+    line: devices.DeviceLine, prepared: QuantumCircuit, *, shots: int, pauli_noise: bool = False
+) -> np.ndarray:
+    """How often each qubit of ``prepared`` reads 1 on the line's noisy simulator."""
+    qc = prepared.copy()
+    qc.measure_all()
+    simulator = line.simulator(method="density_matrix", seed=5, pauli_noise=pauli_noise)
+    counts = simulator.run(qc, shots=shots).result()
+    ones = np.zeros(qc.num_qubits)
+    for bits, count in counts.get_counts().items():
+        ones += count * np.array([int(b) for b in bits[::-1]])
+    return ones / shots
+
+
+def test_two_qubit_error_scale_scales_the_simulated_gate_error(fez) -> None:
     line = devices.choose_line(fez, 3)
     reported = fez.two_qubit_error(line[0], line[1])
+    cz = Operator(CZGate())
     for scale in (0.1, 1.0, 2.0):
         reduced = devices.reduce_device(fez, line, two_qubit_error_scale=scale)
-        error = reduced.noise_model()._local_quantum_errors["cz"][(0, 1)]
-        infidelity = 1 - average_gate_fidelity(Kraus(error.to_quantumchannel()))
+        noisy = _simulated_cz(reduced.noise_model())
+        infidelity = 1 - average_gate_fidelity(noisy, target=cz)
         assert infidelity == pytest.approx(scale * reported, rel=0.02)
     with pytest.raises(ConfigError, match="two_qubit_error_scale"):
         devices.reduce_device(fez, line, two_qubit_error_scale=0.0)
@@ -114,8 +142,13 @@ def test_generic_device_carries_the_given_rates() -> None:
     assert devices.choose_line(device, 4) == (0, 1, 2, 3)
     line = devices.reduce_device(device, (0, 1, 2, 3))
     assert line.target["cz"][(1, 2)].error == pytest.approx(0.01)
-    readout = line.noise_model()._local_readout_errors[(0,)]
-    assert np.allclose(readout.probabilities, [[0.98, 0.02], [0.02, 0.98]])
+    # what the noisy simulator reads: |0> as 1 and |1> as 0 about 2 % of the time each
+    flipped = QuantumCircuit(4)
+    flipped.x(1)
+    ones = _readout_ones(line, flipped, shots=40_000)  # standard error 7e-4
+    np.testing.assert_allclose(ones, [0.02, 0.98, 0.02, 0.02], atol=0.004)
+    cz = 1 - average_gate_fidelity(_simulated_cz(line.noise_model()), target=Operator(CZGate()))
+    assert cz == pytest.approx(0.01, rel=0.02)
     with pytest.raises(ConfigError, match="t2"):
         devices.GenericDevice(num_qubits=2, t1=1e-4, t2=3e-4)
 
@@ -376,11 +409,24 @@ def test_pauli_twirl_keeps_the_process_fidelity_and_is_a_pauli_channel(fez) -> N
     from qiskit.quantum_info import Chi, process_fidelity
 
     line = devices.reduce_device(fez, devices.choose_line(fez, 2))
-    original = line.noise_model()._local_quantum_errors["cz"][(0, 1)]
-    twirled = devices.pauli_twirled(original)
-    fidelity = process_fidelity(original.to_quantumchannel())
-    assert process_fidelity(twirled.to_quantumchannel()) == pytest.approx(fidelity, abs=1e-12)
-    chi = Chi(twirled.to_quantumchannel()).data
+    undo = SuperOp(Operator(CZGate()).adjoint())
+    # the error channel of the simulated CZ (the gate undone): not a Pauli channel
+    original = _simulated_cz(line.noise_model()).compose(undo)
+    fidelity = process_fidelity(original)
+    chi = Chi(original).data
+    assert not np.allclose(chi, np.diag(np.diag(chi)), atol=1e-12)
+    twirled = devices.pauli_twirled(QuantumError(Kraus(original))).to_quantumchannel()
+    assert process_fidelity(twirled) == pytest.approx(fidelity, abs=1e-8)
+    chi = Chi(twirled).data
     assert np.allclose(chi, np.diag(np.diag(chi)), atol=1e-12)  # diagonal: a Pauli channel
-    model = line.pauli_noise_model()
-    assert set(model._local_readout_errors) == set(line.noise_model()._local_readout_errors)
+    # the Pauli noise model simulates that twirled channel, with the same readout errors
+    simulated = _simulated_cz(line.pauli_noise_model()).compose(undo)
+    assert process_fidelity(simulated) == pytest.approx(fidelity, abs=1e-8)
+    np.testing.assert_allclose(Chi(simulated).data, Chi(twirled).data, atol=1e-9)
+    prepared = QuantumCircuit(2)
+    prepared.x(0)
+    plain = _readout_ones(line, prepared, shots=20_000)
+    pauli = _readout_ones(line, prepared, shots=20_000, pauli_noise=True)
+    np.testing.assert_allclose(pauli, plain, atol=0.005)  # standard error 1.4e-3 each
+    # qubit 1 in |0> reads 1 at the line's readout error
+    assert plain[1] == pytest.approx(line.target["measure"][(1,)].error, abs=0.004)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 pytest.importorskip("qiskit_ibm_runtime", reason="the device study needs the [hardware] extra")
 
@@ -118,20 +119,25 @@ def test_a_device_study_that_does_not_fit_in_memory_is_refused_before_any_unit_r
     assert not list(tmp_path.iterdir())
 
 
-def test_twirling_randomizations_reach_the_mitigated_backends() -> None:
-    from echo_lab.study.kinds.hardware_echo import _device_backend
+def test_twirling_randomizations_reach_the_mitigated_runs() -> None:
+    # the study's own unit at two randomization counts: the twirled (mitigated) values change,
+    # the raw ones do not
+    text = (
+        TINY.replace('pulses = ["pbit", "lbit:1"]', 'pulses = ["pbit"]')
+        .replace("values = [0.5, 1.5]", "values = [1.5]")
+        .replace("error_scales = [0.1, 3.0]", 'mitigated = ["fez"]')
+        .replace("shots = 20000", 'shots = 2000\nmitigation = ["twirling"]')
+    )
 
-    text = TINY.replace('names = ["fez"]', 'names = ["fez"]\nmitigated = ["fez"]')
-    default = parse_spec(text).settings
-    fewer = parse_spec(text.replace("seed = 7", "seed = 7\nrandomizations = 8")).settings
-    assert [_device_backend(default, s).mitigation.randomizations for s in default.settings] == [
-        16,
-        16,
-        16,
-    ]
-    backends = [_device_backend(fewer, s) for s in fewer.settings]
-    assert [b.mitigation.randomizations for b in backends] == [8, 8, 8]
-    assert [b.mitigation.twirling for b in backends] == [True, False, False]  # fez, x0.1, x3
+    def unit(randomizations: int) -> xr.Dataset:
+        spec = parse_spec(text.replace("seed = 7", f"seed = 7\nrandomizations = {randomizations}"))
+        return spec.study_kind.compute_unit(spec, {}, 0)
+
+    two, three = unit(2), unit(3)
+    assert list(two["setting"].values) == ["fez"]
+    np.testing.assert_array_equal(two["sx_raw"].values, three["sx_raw"].values)
+    mitigated = [ds["sx_mitigated"].sel(setting="fez").values for ds in (two, three)]
+    assert np.all(np.isfinite(mitigated)) and not np.array_equal(*mitigated)
     with pytest.raises(ConfigError, match="randomizations"):
         parse_spec(text.replace("seed = 7", "seed = 7\nrandomizations = 0"))
 

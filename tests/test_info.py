@@ -6,6 +6,7 @@ import json
 import platform
 import re
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -50,27 +51,43 @@ def test_gpu_build_is_reported_from_the_installed_distribution(
     assert gpu or "GPU" not in environment["aer_devices"]
 
 
-@pytest.mark.parametrize(
-    ("builds", "words"),
-    [
-        (["qiskit-aer-gpu", "qiskit-aer"], "CONFLICT: these builds share the qiskit_aer module"),
-        ([], "not installed: install exactly one build of Qiskit Aer"),
-    ],
-)
-def test_a_double_or_missing_aer_install_is_reported_with_the_fix(
-    monkeypatch: pytest.MonkeyPatch, builds: list[str], words: str
+def _site(folder: Path, *distributions: str) -> Path:
+    """A folder of installed-package metadata (``*.dist-info``) for ``distributions``."""
+    for name in distributions:
+        info_dir = folder / f"{name.replace('-', '_')}-0.99.0.dist-info"
+        info_dir.mkdir(parents=True)
+        (info_dir / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.99.0\n", encoding="utf-8"
+        )
+    return folder
+
+
+def test_a_second_aer_build_installed_beside_the_first_is_reported_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(info, "_aer_distributions", lambda: builds)
+    # the GPU build's metadata next to the installed CPU build, as pip leaves it
+    monkeypatch.syspath_prepend(str(_site(tmp_path, "qiskit-aer-gpu")))
     line = info.describe_environment().splitlines()[3]
-    assert words in line and "echo_lab[cpu]" in line and "echo_lab[gpu]" in line
-    assert info.environment_info()["qiskit_aer_distribution"] == (", ".join(builds) or "none")
+    assert "CONFLICT: these builds share the qiskit_aer module" in line
+    assert "echo_lab[cpu]" in line and "echo_lab[gpu]" in line
+    distribution = info.environment_info()["qiskit_aer_distribution"]
+    assert distribution == "qiskit-aer-gpu, qiskit-aer"
+
+
+def test_a_missing_aer_install_is_reported_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # no installed distribution metadata anywhere on the path (qiskit_aer stays importable)
+    monkeypatch.setattr(sys, "path", [str(_site(tmp_path))])
+    line = info.describe_environment().splitlines()[3]
+    assert "not installed: install exactly one build of Qiskit Aer" in line
+    assert "echo_lab[cpu]" in line and "echo_lab[gpu]" in line
+    assert info.environment_info()["qiskit_aer_distribution"] == "none"
 
 
 def test_without_qiskit_aer_the_aer_paths_raise_a_config_error_naming_the_extras(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import sys
-
     from echo_lab.backends import get_backend
     from echo_lab.errors import ConfigError
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,9 @@ def test_echo_file_equals_the_in_memory_result(echo_run: tuple[StudySpec, Path])
     assert loaded["coherence"].dims == ("W", "realization", "background", "pulse", "time")
     assert list(loaded["pulse"].values) == ["fid", "pbit", "lbit", "lbit:1"]
     assert loaded.attrs["config"] == ECHO
+    # the normalized spec, defaults filled in: what the figures read instead of the loader
+    assert loaded.attrs["spec"] == spec.normalized
+    assert json.loads(loaded.attrs["spec"])["model"]["Jz"] == 1.0
     assert loaded.attrs["spec_hash"] == spec.spec_hash()
     assert loaded.attrs["version_numpy"] == np.__version__
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from echo_lab.study import drawing as plot
 from echo_lab.study import kinds as studies
 from echo_lab.study.kinds.base import (
     KindSettings,
+    StudyKind,
     backend_limits,
     backend_state_bytes,
     check_probe,
@@ -40,7 +42,7 @@ class RamseySettings(KindSettings):
     backend: BackendSpec
 
 
-class RamseyKind:
+class RamseyKind(StudyKind):
     name = "ramsey_fringes"
     required = ("protocol", "times")
     optional = ("backend",)
@@ -136,3 +138,96 @@ def test_known_keys_cover_every_kind_section() -> None:
         for section in (*kind.required, *kind.optional):
             assert section in keys, (kind.name, section)
     assert "partner_distances" in keys["protocol"] and "tolerance" in keys["check"]
+
+
+class WOnlyKind(RamseyKind):
+    """A kind that sweeps W alone, and lets [protocol] hold angle_error without sweeping it."""
+
+    name = "w_only"
+    keys: Mapping[str, tuple[str, ...]] = {"protocol": ("probe", "background", "angle_error")}
+    sweepable: Mapping[str, tuple[str, ...]] = {"model": ("W",)}
+
+
+def test_the_loader_sweeps_only_the_keys_a_kind_declares(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(studies.KINDS, "w_only", WOnlyKind())
+    text = STUDY.replace('kind = "ramsey_fringes"', 'kind = "w_only"')
+    assert parse_spec(text).sweep_dims == ("W",)
+    with pytest.raises(
+        ConfigError,
+        match=r"^model\.n lists 2 values, but a w_only study cannot sweep it; give one value "
+        r"\(the keys it sweeps: model\.W\)$",
+    ):
+        parse_spec(text.replace("n = 5", "n = [4, 5]"))
+    protocol = text.replace("[protocol]\n", "[protocol]\nangle_error = [0.0, 0.1]\n")
+    with pytest.raises(ConfigError, match=r"^protocol\.angle_error lists 2 values, but a w_only"):
+        parse_spec(protocol)
+    # one value of a key the kind does not sweep is fine
+    assert parse_spec(protocol.replace("[0.0, 0.1]", "0.1")).sweep_dims == ("W",)
+
+
+def test_the_kinds_sweep_what_they_did_before_the_declarations() -> None:
+    model = ("n", "J", "Jz", "W", "g")
+    swept = {kind.name: kind.sweep_keys for kind in studies.KINDS.values()}
+    assert swept == {
+        "echo": (*model, "angle_error", "n_pulses"),
+        "echo_scaling": (*model, "angle_error", "n_pulses"),
+        "entanglement": model,
+        "deer": (*model, "angle_error"),
+        "level_statistics": model,
+        "lbit_locality": model,
+        "hardware_echo": model,
+    }
+
+
+def test_hooks_have_their_defaults_on_the_base_class(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from echo_lab.study.figures import plot_file
+
+    kind = RamseyKind()
+    assert kind.summary(xr.Dataset()) is None and not kind.combines
+    with pytest.raises(ConfigError, match="results of kind 'ramsey_fringes' do not combine"):
+        kind.combine([xr.Dataset()])
+    monkeypatch.setitem(studies.KINDS, "ramsey_fringes", kind)
+    spec = parse_spec(STUDY.replace("realizations = 2", "realizations = 1"))
+    path = run_study(spec, out=tmp_path / "a", progress=False)
+    # no summary hook: the figures only
+    assert [p.name for p in plot_file(path, out=tmp_path / "b")] == ["fringes_fringes.png"]
+    with pytest.raises(
+        ConfigError, match=r"only results of one kind that combines \(echo_scaling\)"
+    ):
+        plot_file(path, path, out=tmp_path / "c")
+    with pytest.raises(TypeError, match="abstract"):
+        type("Incomplete", (StudyKind,), {"name": "incomplete"})()
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Modules ``path`` imports at run time (module or function level; TYPE_CHECKING aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = {
+        id(node)
+        for branch in ast.walk(tree)
+        if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.unparse(branch.test)
+        for child in branch.body
+        for node in ast.walk(child)
+    }
+    modules = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+    return modules
+
+
+def test_no_kind_imports_the_study_loader() -> None:
+    # the loader imports the kinds; a kind that imported it back (echo_scaling did, to read W
+    # while plotting) made a cycle
+    folder = Path(studies.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        imported = _runtime_imports(path)
+        assert "echo_lab.study.spec" not in imported, path.name
+        assert "echo_lab.study.reference" not in imported, path.name

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ __all__ = [
     "band",
     "curves",
     "describe",
+    "model_value",
     "new_figure",
     "points",
     "safe_name",
@@ -77,6 +79,30 @@ def sweep_dims(ds: xr.Dataset) -> list[str]:
             "JSON list of its dimensions; is this a results file written by echo_lab?"
         )
     return dims
+
+
+def model_value(ds: xr.Dataset, key: str, default: Any) -> Any:
+    """The value of ``[model] key`` in the study a results Dataset comes from (its first value
+    when the key was swept), without reading the study file through the loader.
+
+    From the normalized spec the results carry (attribute ``spec``: the JSON of
+    :attr:`StudySpec.normalized <echo_lab.study.spec.StudySpec.normalized>`, defaults filled in);
+    results written before they carried it have only the study file's text (``config``), read
+    here with ``tomllib``: a list gives its first value, and an absent key ``default`` (pass the
+    loader's default). ConfigError when neither attribute can be read.
+    """
+    try:
+        if "spec" in ds.attrs:
+            return json.loads(str(ds.attrs["spec"]))["model"][key]
+        text = str(ds.attrs.get("config", "")).removeprefix("\ufeff")
+        value = tomllib.loads(text).get("model", {}).get(key, default)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"the results' spec / config attributes do not give model.{key} "
+            f"({type(exc).__name__}: {quote(str(exc))}); is this a results file written by "
+            "echo_lab?"
+        ) from None
+    return value[0] if isinstance(value, list) and value else value
 
 
 def safe_name(name: object, *, fallback: str) -> str:

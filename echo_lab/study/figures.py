@@ -25,10 +25,11 @@ def plot_file(path: str | Path, *more: str | Path, out: str | Path | None = None
 
     The figures are those of the file's study kind (:meth:`StudyKind.figures
     <echo_lab.study.kinds.base.StudyKind.figures>`), written to ``out`` (default: the first file's
-    folder) as ``<name>_<figure>.png`` at :data:`DPI` dpi. A kind with a ``summary(ds)``
-    method (Markdown findings) also gets ``<name>_summary.md``. Several files must share a
-    kind that has a ``combine(datasets)`` method (e.g. ``echo_scaling``: N <= 12 and N = 14
-    files); their outputs are named ``<name>_combined_<figure>.png``. Raises
+    folder) as ``<name>_<figure>.png`` at :data:`DPI` dpi. A kind whose
+    :meth:`~echo_lab.study.kinds.base.StudyKind.summary` gives Markdown findings also gets
+    ``<name>_summary.md``. Several files must share a kind that ``combines``
+    (:meth:`~echo_lab.study.kinds.base.StudyKind.combine`; e.g. ``echo_scaling``: N <= 12 and
+    N = 14 files); their outputs are named ``<name>_combined_<figure>.png``. Raises
     :class:`~echo_lab.errors.CheckpointError` for an unreadable file and :class:`ConfigError`
     for a file without a known study kind or files that cannot be combined.
     """
@@ -44,10 +45,11 @@ def plot_file(path: str | Path, *more: str | Path, out: str | Path | None = None
     name = safe_name(datasets[0].attrs.get("name", paths[0].stem), fallback="results")
     ds = datasets[0]
     if len(paths) > 1:
-        if len(kinds) > 1 or not hasattr(kind, "combine"):
+        if len(kinds) > 1 or not kind.combines:
+            combining = ", ".join(k.name for k in KINDS.values() if k.combines)
             raise ConfigError(
                 f"cannot combine {', '.join(map(str, paths))} (kinds {sorted(kinds)}): only "
-                "results of one kind that combines (echo_scaling) plot together; plot each file "
+                f"results of one kind that combines ({combining}) plot together; plot each file "
                 "on its own"
             )
         ds = kind.combine(datasets)
@@ -57,7 +59,7 @@ def plot_file(path: str | Path, *more: str | Path, out: str | Path | None = None
     with stage("plots"):
         try:
             figures = kind.figures(ds)
-            summary = kind.summary(ds) if hasattr(kind, "summary") else None
+            summary = kind.summary(ds)
         except ConfigError:
             raise
         except (KeyError, ValueError, IndexError, TypeError, AttributeError) as exc:

@@ -133,12 +133,16 @@ def assemble_results(spec: StudySpec, units: Mapping[WorkUnit, xr.Dataset]) -> x
 
 
 def result_attrs(spec: StudySpec) -> dict[str, Any]:
-    """Attributes of a study's results file: study, config text, seeds, versions, git commit."""
+    """Attributes of a study's results file: study, config text, the normalized spec (``spec``:
+    :attr:`StudySpec.normalized <echo_lab.study.spec.StudySpec.normalized>`, the settings with
+    every default filled in, which the figures read instead of parsing ``config`` again), seeds,
+    versions, git commit."""
     return {
         "name": spec.name,
         "kind": spec.kind,
         "description": spec.description,
         "config": spec.text,
+        "spec": spec.normalized,
         "spec_hash": spec.spec_hash(),
         "seed": spec.seed,
         "realizations": spec.realizations,

@@ -22,79 +22,34 @@ leading UTF-8 byte-order mark is accepted). The spec keeps the original TOML tex
 results' attrs) and a hash of its normalized content (:meth:`StudySpec.spec_hash`, used by
 checkpoints).
 
-File format (``experiments/README.md`` has a worked example of every study kind)::
+File format: every section and key, with its type, default and choices, is listed by
+:func:`echo_lab.study.reference.study_file_reference` (generated from the declarations read
+here: :func:`section_keys`, the kinds' ``keys``, ``sweepable`` and ``key_docs``, the backend
+rules); ``experiments/README.md`` has a worked example of every study kind. In short::
 
-    [study]                        # required
-    name = "echo_pbit_vs_lbit"     # required: output files are <name>.nc, <name>_*.png
-    kind = "echo"                  # required: echo | entanglement | deer | level_statistics
-                                   #           | lbit_locality (echo_lab.study.kinds.KINDS)
-    description = "..."            # optional
+    [study]
+    name = "echo_pbit_vs_lbit"     # output files are <name>.nc, <name>_*.png
+    kind = "echo"                  # echo_lab.study.kinds.KINDS
     realizations = 50              # disorder realizations per parameter point (default 1)
-    seed = 1234                    # base seed (default 0); see docs/pages/conventions.md section 2
+    seed = 1234                    # base seed (default 0); docs/pages/conventions.md section 2
 
-    [model]                        # required
-    type = "xxz"                   # xxz (default) | ising (J = 0, transverse field g)
-    n = 10                         # sites; or lattice = "square" with Lx, Ly
-    J = 1.0                        # xxz only (default 1)
-    Jz = 1.0                       # default 1
-    W = [4.0, 8.0, 16.0]           # default 0; a list is a sweep dimension
-    g = 0.0                        # default 0 (xxz), 1 (ising)
-    lattice = "chain"              # chain | periodic-chain | square
+    [model]
+    n = 10
+    W = [4.0, 8.0, 16.0]           # a list of a sweepable key is a sweep dimension
 
-    [lbits]                        # optional
-    method = "overlap"             # overlap | range; lbit_locality takes a list (default both)
-    circuit_block = 2              # circuit l-bits of "circuit" pulses (echo_lab.lbits.circuit):
-    circuit_layers = 4             # block size and layers (2, d: brickwork of depth d),
-    circuit_cost = "frobenius"     # frobenius | echo (n <= 12), and L-BFGS iterations
-    circuit_iterations = 200
+    [protocol]                     # the kind's sections
+    pulses = ["pbit", "lbit", "lbit:1"]
 
-    [protocol]
-    sequence = "hahn"              # echo: hahn | cpmg | xy4 | global (default hahn)
-    pulses = ["pbit", "lbit", "lbit:1"]   # pbit | lbit | lbit:r (r >= 0) | circuit | window:w
-                                   # | window:w:r (l-bit of the w <= 12 sites around the probe,
-                                   # 0 <= r < w; echo only, any n; no tau_x/tau_y recorded)
-    fid = true                     # echo: add the free induction decay as pulse "fid"
-    probe = "center"               # "center" (site n // 2) or a site index
-    background = "z-random"        # z-random | x | neel | random-bloch, or a list of them
-    n_pulses = 4                   # cpmg
-    angle_error = 0.0              # pulse rotation pi (1 + angle_error)
-    partner_distances = [1, 2, 3]  # deer (or partners = [site, ...])
-    max_coupling = 2.0             # deer, lbit_locality: upper bound of the fitted |J_pq|
-
-    [times]                        # total evolution times, in units of 1/J
+    [times]
     start = 0.1
     stop = 1000.0
     num = 41
-    spacing = "log"                # log | linear; or values = [0.1, 1.0, ...]
 
-    [backend]                      # optional, default exact
-    name = "exact"                 # exact | krylov | trotter-exact | aer | estimator | qsim
-    dt = 0.05                      # Trotter step (trotter-exact, aer, estimator, qsim)
-    order = 2                      # Trotter order 1 | 2 | 4
-    method = "density_matrix"      # aer: statevector | matrix_product_state | density_matrix
-    device = "auto"                # aer device: auto | CPU | GPU
-    shots = 1000                   # aer sampling (left out: exact expectation values)
-    options = {}                   # per backend (echo_lab.backends.registry): aer: precision,
-                                   # mps_options, seed_simulator; estimator: precision;
-                                   # krylov: threads, tolerance; qsim: threads, fused_gate_size
-
-    [backend.noise]                # aer only: echo_lab.backends.noise.NoiseSpec, times in 1/J
-    t1 = 15.4                      # (t1, t2, gate_time_1q, gate_time_2q, depolarizing_1q,
-    t2 = 12.3                      #  depolarizing_2q, static_dephasing_sigma,
-                                   #  static_dephasing_qubits, static_dephasing_points)
-
-    [spectrum]                     # optional (level_statistics)
-    fraction = 0.3333             # middle share of the spectrum averaged for r (default 1/3)
-
-    [check]                        # optional (echo): a second backend at a few times
-    backend = "trotter-exact"      # plus dt, order, method, device, shots, options, noise
-    times = [1.0, 10.0]
-    realizations = 1               # run it on the first few realizations (default 1)
-    pulses = ["pbit", "lbit"]      # default: all pulses of the study, and the FID
-
-Numbers given as lists (``model.n``, ``model.J``, ``model.Jz``, ``model.W``, ``model.g``,
-``protocol.angle_error``, ``protocol.n_pulses``) become sweep dimensions named after the key;
-the study runs their outer product, ``realizations`` realizations at each point.
+Lists of the keys a kind declares sweepable (:attr:`StudyKind.sweepable
+<echo_lab.study.kinds.base.StudyKind.sweepable>`; by default the numbers of [model]; the
+reference lists each kind's) become sweep dimensions named after the key; a list of another key
+that the kind's parser would sweep is refused. The study runs the outer product of the sweep,
+``realizations`` realizations at each point.
 """
 
 from __future__ import annotations
@@ -136,6 +91,7 @@ __all__ = [
     "known_keys",
     "load_spec",
     "parse_spec",
+    "section_keys",
 ]
 
 #: Keys of the sections whose keys do not depend on the study kind.
@@ -222,6 +178,18 @@ class StudySpec:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def section_keys(kind: StudyKind) -> dict[str, tuple[str, ...]]:
+    """Every section a file of ``kind`` may hold ([study], [model], then the kind's required and
+    optional sections) with the keys the loader lets through: the kind's own ``keys`` for the
+    sections it names there, the shared keys of the others. (A section may narrow them further:
+    [model] by ``type``, [backend] and [check] by the backend named.)"""
+    sections = ("study", "model", *kind.required, *kind.optional)
+    return {
+        section: tuple(kind.keys.get(section, _COMMON_KEYS.get(section, ())))
+        for section in sections
+    }
+
+
 def known_keys() -> dict[str, tuple[str, ...]]:
     """Every section a study file may hold (for some kind) with every key it may hold."""
     keys = {section: list(values) for section, values in _COMMON_KEYS.items()}
@@ -288,6 +256,7 @@ def _sections(raw: Mapping[str, Any], kind: StudyKind) -> dict[str, Table]:
     """The kind's sections (besides [study] and [model]) as tables checked for unknown keys."""
     required = ("study", "model", *kind.required)
     allowed = required + kind.optional
+    keys = section_keys(kind)
     for section in raw:
         if section not in allowed:
             names = ", ".join(f"[{s}]" for s in allowed)
@@ -299,10 +268,27 @@ def _sections(raw: Mapping[str, Any], kind: StudyKind) -> dict[str, Table]:
         if section not in raw:
             raise ConfigError(f"missing required section [{section}] for a {kind.name} study")
     return {
-        section: Table(raw[section], section, kind.keys.get(section, _COMMON_KEYS.get(section, ())))
+        section: Table(raw[section], section, keys[section])
         for section in allowed[2:]
         if section in raw
     }
+
+
+def _check_sweep(
+    raw: Mapping[str, Any], kind: StudyKind, sweep: Mapping[str, tuple[Scalar, ...]]
+) -> None:
+    """Every sweep dimension must be a key the kind declares sweepable (``kind.sweepable``)."""
+    for key, values in sweep.items():
+        if key in kind.sweep_keys:
+            continue
+        section = next(
+            (s for s, table in raw.items() if isinstance(table, dict) and key in table), "?"
+        )
+        swept = ", ".join(f"{s}.{k}" for s, ks in kind.sweepable.items() for k in ks)
+        raise ConfigError(
+            f"{section}.{key} lists {len(values)} values, but a {kind.name} study cannot sweep "
+            f"it; give one value (the keys it sweeps: {swept or 'none'})"
+        )
 
 
 def parse_spec(text: str, *, source: str = "<string>") -> StudySpec:
@@ -328,6 +314,7 @@ def parse_spec(text: str, *, source: str = "<string>") -> StudySpec:
     sweep: dict[str, tuple[Scalar, ...]] = {}
     model = parse_model(Table(raw["model"], "model", _COMMON_KEYS["model"]), sweep)
     settings = kind.parse(tables, sweep=sweep)
+    _check_sweep(raw, kind, sweep)
     points = math.prod(len(values) for values in sweep.values())
     if points * realizations > MAX_UNITS:
         raise ConfigError(

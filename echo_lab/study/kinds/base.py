@@ -2,17 +2,22 @@
 
 A **study kind** (one module under :mod:`echo_lab.study.kinds`, listed once in its registry) owns
 everything that differs between kinds; the loader (:mod:`echo_lab.study.spec`), the runner
-(:mod:`echo_lab.study.runner`) and the figures (:mod:`echo_lab.study.drawing`) only call it through
-:class:`StudyKind`:
+(:mod:`echo_lab.study.runner`), the figures (:mod:`echo_lab.study.figures`) and the study-file
+reference (:mod:`echo_lab.study.reference`) only call it through the base class
+:class:`StudyKind`, which every kind subclasses:
 
-* its TOML sections (``required``, ``optional``) and the keys of each (``keys``), and
-  :meth:`StudyKind.parse`, which turns them into the kind's typed, frozen settings;
+* its TOML sections (``required``, ``optional``), the keys of each (``keys``), the keys it sweeps
+  (``sweepable``) and their descriptions (``key_docs``), and :meth:`StudyKind.parse`, which turns
+  them into the kind's typed, frozen settings;
 * :meth:`StudyKind.check`, its hard limits (the largest chain its dense steps allow, geometry);
 * :meth:`StudyKind.backends` and :meth:`StudyKind.estimate_unit_bytes`, what the runner builds
   and checks against the memory before any unit runs;
 * :meth:`StudyKind.compute_unit`, one work unit (one parameter point, one disorder realization)
   as an ``xarray.Dataset``: pure numerics, no I/O;
-* :meth:`StudyKind.figures`, its figures of an assembled result, as ``matplotlib`` Figures.
+* :meth:`StudyKind.figures`, its figures of an assembled result, as ``matplotlib`` Figures;
+* the optional hooks, with defaults on the base class: :meth:`StudyKind.summary` (Markdown
+  findings; None) and :meth:`StudyKind.combine` (results of several files as one, for kinds that
+  set ``combines``; a ConfigError otherwise).
 
 Seeding (docs/pages/conventions.md section 2): realization k of a study with base seed s and R
 realizations draws its fields from ``numpy.random.default_rng(c_k)`` with ``c_k =
@@ -23,10 +28,11 @@ W differ by the factor W only), and its random background state from ``default_r
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -39,6 +45,7 @@ from echo_lab.physics.models import Lattice, RandomFieldXXZ, disorder_seeds
 from echo_lab.physics.spectrum import MAX_EXACT_QUBITS, MAX_SECTOR_EXACT_QUBITS
 from echo_lab.physics.states import ProductState, probe_state
 from echo_lab.resources import dense_operator_bytes
+from echo_lab.study.keydocs import KeyDoc
 from echo_lab.study.sections import SWEEPABLE, ModelSpec, ProtocolSpec
 from echo_lab.tables import Scalar, Table
 from echo_lab.timing import stage
@@ -49,6 +56,7 @@ if TYPE_CHECKING:
     from echo_lab.study.spec import StudySpec
 
 __all__ = [
+    "DEFAULT_SWEEPABLE",
     "SEEDING",
     "TIME_ATTRS",
     "KindSettings",
@@ -82,6 +90,9 @@ SEEDING = (
 #: A hard limit on the chain length: (largest n, why).
 SizeLimit = tuple[int, str]
 
+#: The sweepable keys of a kind that declares none: the numbers of [model].
+DEFAULT_SWEEPABLE: Mapping[str, tuple[str, ...]] = {"model": SWEEPABLE["model"]}
+
 
 @dataclass(frozen=True)
 class KindSettings:
@@ -96,56 +107,82 @@ class KindSettings:
         return dataclasses.replace(self, protocol=protocol.at(values))  # type: ignore[call-arg]
 
 
-class StudyKind(Protocol):
-    """One study kind (module docstring)."""
+class StudyKind(abc.ABC):
+    """One study kind (module docstring): subclass it, set the class attributes and implement the
+    abstract methods; the optional hooks have the defaults documented on each.
+
+    Class attributes:
+
+    * ``name``: the kind's name (``study.kind``);
+    * ``required``, ``optional``: TOML sections besides [study] and [model] a file of this kind
+      must / may hold;
+    * ``keys``: allowed keys of the sections whose keys depend on the kind (e.g. [protocol]);
+      sections not named here take the shared keys of the loader;
+    * ``sweepable``: the keys, by section, whose list values become sweep dimensions in a file of
+      this kind (default :data:`DEFAULT_SWEEPABLE`: the model's); the loader refuses a list for
+      any other key the kind's parser would sweep;
+    * ``key_docs``: the documentation of the kind's own keys, by section (:class:`KeyDoc`, shown
+      by :func:`echo_lab.study.reference.study_file_reference`); it replaces the shared
+      description of a key where the kind reads it differently;
+    * ``combines``: whether results of several files of this kind plot together
+      (:meth:`combine`; default False).
+    """
+
+    name: str
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    keys: Mapping[str, tuple[str, ...]] = {}
+    sweepable: Mapping[str, tuple[str, ...]] = DEFAULT_SWEEPABLE
+    key_docs: Mapping[str, Mapping[str, KeyDoc]] = {}
+    combines: bool = False
 
     @property
-    def name(self) -> str:
-        """The kind's name (``study.kind``)."""
-        ...
+    def sweep_keys(self) -> tuple[str, ...]:
+        """Every key of :attr:`sweepable` (the names of the sweep dimensions it allows)."""
+        return tuple(key for keys in self.sweepable.values() for key in keys)
 
-    @property
-    def required(self) -> tuple[str, ...]:
-        """TOML sections besides [study] and [model] a file of this kind must hold."""
-        ...
-
-    @property
-    def optional(self) -> tuple[str, ...]:
-        """TOML sections a file of this kind may hold."""
-        ...
-
-    @property
-    def keys(self) -> Mapping[str, tuple[str, ...]]:
-        """Allowed keys of the sections whose keys depend on the kind (e.g. [protocol])."""
-        ...
-
+    @abc.abstractmethod
     def parse(
         self, tables: Mapping[str, Table], *, sweep: dict[str, tuple[Scalar, ...]]
     ) -> KindSettings:
         """The kind's settings from its sections (present ones only); swept keys go to sweep."""
-        ...
 
+    @abc.abstractmethod
     def check(self, spec: StudySpec) -> None:
         """Refuse, with a ConfigError, what no machine can run (sizes, geometry)."""
-        ...
 
     def backends(self, spec: StudySpec) -> dict[str, BackendSpec]:
-        """The backends a unit builds, by the table that names them (``"backend"``, ...)."""
-        ...
+        """The backends a unit builds, by the table that names them (``"backend"``, ...);
+        default: none (the kind computes without a backend of the ``[backend]`` table)."""
+        return {}
 
+    @abc.abstractmethod
     def estimate_unit_bytes(self, spec: StudySpec) -> int:
         """Peak memory of one work unit at the largest n of the sweep, bytes."""
-        ...
 
+    @abc.abstractmethod
     def compute_unit(
         self, spec: StudySpec, point: Mapping[str, Scalar], realization: int
     ) -> xr.Dataset:
         """One work unit: its variables, and ``fields`` over ``site``."""
-        ...
 
+    @abc.abstractmethod
     def figures(self, ds: xr.Dataset) -> dict[str, Figure]:
         """The kind's figures of an assembled result, by name (``<study>_<name>.png``)."""
-        ...
+
+    def combine(self, datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+        """Results of several files of this kind as one Dataset (kinds with ``combines``).
+
+        Default: a ConfigError saying that the kind does not combine.
+        """
+        raise ConfigError(
+            f"results of kind {self.name!r} do not combine; plot each file on its own"
+        )
+
+    def summary(self, ds: xr.Dataset) -> str | None:
+        """Markdown findings of an assembled result (``<name>_summary.md``), or None (the
+        default) for a kind without them."""
+        return None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ block, the l-bits, and one run per (background, pulse, partner). Figures ``deer_
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,9 +40,12 @@ from echo_lab.protocols import observables as obs
 from echo_lab.protocols.sequences import build_sequence
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.study import drawing as plot
+from echo_lab.study.keydocs import SHARED_DOCS, KeyDoc
 from echo_lab.study.kinds.base import (
+    DEFAULT_SWEEPABLE,
     KindSettings,
     SizeLimit,
+    StudyKind,
     UnitSetup,
     backend_limits,
     backend_state_bytes,
@@ -279,13 +283,30 @@ def plot_coupling_decay(ds: xr.Dataset, ax: Axes) -> None:
     ax.legend(fontsize="small")
 
 
-class DeerKind:
+class DeerKind(StudyKind):
     """Study kind ``deer`` (module docstring)."""
 
     name = "deer"
     required = ("protocol", "times")
     optional = ("lbits", "backend")
     keys: Mapping[str, tuple[str, ...]] = {"protocol": PROTOCOL_KEYS}
+    sweepable: Mapping[str, tuple[str, ...]] = {**DEFAULT_SWEEPABLE, "protocol": ("angle_error",)}
+    key_docs: Mapping[str, Mapping[str, KeyDoc]] = {
+        "protocol": {
+            "pulses": dataclasses.replace(
+                SHARED_DOCS["protocol"]["pulses"],
+                text="The pulses on the probe (no window pulses; the partners get the same "
+                "family): `pbit`, `lbit`, `lbit:r` or `circuit`.",
+                default='["lbit"]',
+                example='["lbit"]',
+            ),
+            "partner_distances": dataclasses.replace(
+                SHARED_DOCS["protocol"]["partner_distances"],
+                text=SHARED_DOCS["protocol"]["partner_distances"].text
+                + " One of partners and partner_distances is required.",
+            ),
+        }
+    }
 
     def parse(
         self, tables: Mapping[str, Table], *, sweep: dict[str, tuple[Scalar, ...]]

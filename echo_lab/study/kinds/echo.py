@@ -23,6 +23,7 @@ l-bit construction, and per row two basis changes of a (2^N, len(times)) block; 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import xarray as xr
 from echo_lab.backends.base import Backend
 from echo_lab.backends.options import (
     ALL_BACKEND_KEYS,
+    BACKEND_NAMES,
     BackendSpec,
     build_backend,
     check_trotter_steps,
@@ -48,9 +50,12 @@ from echo_lab.protocols import observables as obs
 from echo_lab.protocols.sequences import build_sequence
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.study import drawing as plot
+from echo_lab.study.keydocs import SHARED_DOCS, KeyDoc
 from echo_lab.study.kinds.base import (
+    DEFAULT_SWEEPABLE,
     KindSettings,
     SizeLimit,
+    StudyKind,
     UnitSetup,
     backend_limits,
     backend_state_bytes,
@@ -547,7 +552,41 @@ def echo_figures(ds: xr.Dataset) -> dict[str, Figure]:
 # ----------------------------------------------------------------------------------------------
 
 
-class EchoKind:
+#: The keys of [check] besides the backend keys (module docstring).
+CHECK_DOCS: Mapping[str, KeyDoc] = {
+    "backend": KeyDoc(
+        "string",
+        "The backend compared against the study's own, e.g. `trotter-exact`; [check] also takes "
+        "the [backend] keys of that backend (dt, order, method, ...).",
+        choices=BACKEND_NAMES,
+        required=True,
+        example='"krylov"',
+    ),
+    "times": KeyDoc(
+        "list of numbers",
+        "The few total times (1/J) at which both backends run, strictly increasing.",
+        required=True,
+        example="[1.0]",
+    ),
+    "realizations": KeyDoc(
+        "integer", "Check the first this many realizations (>= 1).", "1", example="1"
+    ),
+    "pulses": KeyDoc(
+        "string or list of strings",
+        "The rows checked, by label (`fid` and the pulses of the study).",
+        "every row of the study",
+        example='["pbit"]',
+    ),
+    "tolerance": KeyDoc(
+        "number",
+        "Largest deviation (>= 0) of <sigma^x_p>, <sigma^y_p> allowed; a larger one stops the "
+        "study with an error. Left out: recorded only.",
+        example="1.0",
+    ),
+}
+
+
+class EchoKind(StudyKind):
     """Study kind ``echo`` (module docstring)."""
 
     name = "echo"
@@ -556,6 +595,33 @@ class EchoKind:
     keys: Mapping[str, tuple[str, ...]] = {
         "protocol": ("sequence", "pulses", "fid", "probe", "background", "n_pulses", "angle_error"),
         "check": CHECK_KEYS + ALL_BACKEND_KEYS,
+    }
+    sweepable: Mapping[str, tuple[str, ...]] = {
+        **DEFAULT_SWEEPABLE,
+        "protocol": ("angle_error", "n_pulses"),
+    }
+    key_docs: Mapping[str, Mapping[str, KeyDoc]] = {
+        "protocol": {
+            "sequence": KeyDoc(
+                "string",
+                "The pulse sequence: a Hahn echo, CPMG or XY-4 (n_pulses pulses), or a global "
+                "echo (every site flipped).",
+                '"hahn"',
+                SEQUENCES,
+                example='"cpmg"',
+            ),
+            "pulses": dataclasses.replace(SHARED_DOCS["protocol"]["pulses"], default='["pbit"]'),
+            "fid": KeyDoc(
+                "boolean",
+                "Add the free induction decay (no pulse) as the row `fid`.",
+                "true",
+                example="false",
+            ),
+        },
+        "check": {
+            **{k: doc for k, doc in SHARED_DOCS["backend"].items() if k in ALL_BACKEND_KEYS},
+            **CHECK_DOCS,
+        },
     }
 
     def parse(

@@ -573,16 +573,12 @@ def plot_prediction(ds: xr.Dataset, ax: Axes, *, background: str = "z-random") -
 
 
 def with_sweep_dims(ds: xr.Dataset) -> xr.Dataset:
-    """``ds`` with ``n`` and ``W`` as dimensions even when the study did not sweep them (their
-    single values from the study file in the ``config`` attribute)."""
+    """``ds`` with ``n`` and ``W`` as dimensions even when the study did not sweep them (the
+    single W from the results' attributes: :func:`~echo_lab.study.drawing.model_value`)."""
     if "n" not in ds.dims:
         ds = combine_results([ds])
     if "W" not in ds.dims:
-        from echo_lab.study.spec import parse_spec
-
-        # the study file read as the run read it (W = 8.0, W = [8.0] or no W at all)
-        spec = parse_spec(str(ds.attrs.get("config", "")), source="the results' config")
-        ds = ds.expand_dims(W=[spec.model.W])
+        ds = ds.expand_dims(W=[float(plot.model_value(ds, "W", 0.0))])
         dims = [*plot.sweep_dims(ds), "W"]
         ds.attrs["sweep_dims"] = json.dumps(dims)
     return ds
@@ -608,6 +604,7 @@ class EchoScalingKind(EchoKind):
     variables; it needs an l-bit pulse (``"lbit"`` or ``"lbit:r"``) so that <tau^x_p> exists."""
 
     name = "echo_scaling"
+    combines = True
 
     def check(self, spec: StudySpec) -> None:
         super().check(spec)

@@ -26,6 +26,7 @@ from echo_lab.protocols.sequences import build_sequence
 from echo_lab.study import drawing as plot
 from echo_lab.study.kinds.base import (
     KindSettings,
+    StudyKind,
     backend_limits,
     backend_state_bytes,
     check_probe,
@@ -102,7 +103,7 @@ def plot_entanglement(ds: xr.Dataset, ax: Axes) -> None:
     ax.legend(fontsize="small")
 
 
-class EntanglementKind:
+class EntanglementKind(StudyKind):
     """Study kind ``entanglement`` (module docstring)."""
 
     name = "entanglement"

@@ -39,6 +39,7 @@ pulse, from the measured standard errors.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -53,8 +54,10 @@ from echo_lab.errors import ConfigError
 from echo_lab.protocols import observables as obs
 from echo_lab.protocols.sequences import build_sequence
 from echo_lab.study import drawing as plot
+from echo_lab.study.keydocs import SHARED_DOCS, KeyDoc
 from echo_lab.study.kinds.base import (
     KindSettings,
+    StudyKind,
     check_probe,
     check_pulse_geometry,
     construct_circuit_lbits,
@@ -109,6 +112,75 @@ DEVICE_KEYS = (
 
 #: Largest chain of a device study (trajectories above 10 qubits; a chain needs a line of qubits).
 MAX_DEVICE_QUBITS = 16
+
+#: What the [devices] keys set (module docstring); the names of ``mitigation`` are
+#: ``echo_lab.hardware.mitigation.MITIGATIONS`` (not imported here: it needs the runtime).
+DEVICE_DOCS: Mapping[str, KeyDoc] = {
+    "names": KeyDoc(
+        "string or list of strings",
+        "Fake IBM devices by short name (`fez`, `sherbrooke`, ...; those of "
+        "qiskit_ibm_runtime.fake_provider), each a setting.",
+        '["fez"]',
+        example='["fez"]',
+    ),
+    "fractional": KeyDoc(
+        "string or list of strings",
+        "Devices of `names` that also run with their native fractional rx / rzz gates.",
+        "[]",
+        example='["fez"]',
+    ),
+    "mitigated": KeyDoc(
+        "string or list of strings",
+        "Devices of `names` whose settings also run with mitigation (the others raw only).",
+        "[]",
+        example='["fez"]',
+    ),
+    "mitigation": KeyDoc(
+        "string or list of strings",
+        "The mitigation of the mitigated settings.",
+        '["twirling", "readout", "zne"]',
+        ("twirling", "readout", "zne", "normalize"),
+        example='["readout"]',
+    ),
+    "scale_device": KeyDoc(
+        "string",
+        "The device of `names` that runs again with its two-qubit errors scaled by `error_scales`.",
+        "the first of `names`",
+        example='"fez"',
+    ),
+    "error_scales": KeyDoc(
+        "number or list of numbers",
+        "Factors (0 to 100) of the two-qubit errors of `scale_device`, each an extra setting "
+        "(1 adds none).",
+        example="[0.5, 2.0]",
+    ),
+    "dt": KeyDoc("number", "Trotter step of the device circuits, in 1/J.", "0.1", example="0.2"),
+    "order": KeyDoc("integer", "Trotter order of the device circuits.", "2", example="2"),
+    "shots": KeyDoc("integer", "Shots per circuit, 1 to 1e8.", "4000", example="100"),
+    "method": KeyDoc(
+        "string",
+        "Simulation of the noisy circuits (`auto`: density matrix up to 10 qubits, "
+        "trajectories above).",
+        '"auto"',
+        ("auto", "density_matrix", "statevector"),
+        example='"auto"',
+    ),
+    "pauli_noise": KeyDoc(
+        "boolean", "Replace every gate error by its Pauli twirl.", "false", example="true"
+    ),
+    "pulse_budget": KeyDoc(
+        "integer", "Most two-qubit gates a dense pulse may cost.", "40", example="40"
+    ),
+    "randomizations": KeyDoc(
+        "integer",
+        "Twirling samples of a mitigated run, 1 to 10000 (they share the shots).",
+        "16",
+        example="4",
+    ),
+    "seed": KeyDoc(
+        "integer", "Seed of the shot sampling and twirling, 0 to 2^31 - 1.", "1", example="3"
+    ),
+}
 
 _OBSERVABLES = ("sx", "sy")
 
@@ -468,7 +540,7 @@ def hardware_figures(ds: xr.Dataset) -> dict[str, Figure]:
     return figures
 
 
-class HardwareKind:
+class HardwareKind(StudyKind):
     """Study kind ``hardware_echo`` (module docstring)."""
 
     name = "hardware_echo"
@@ -477,6 +549,17 @@ class HardwareKind:
     keys: Mapping[str, tuple[str, ...]] = {
         "protocol": ("pulses", "probe", "background"),
         "devices": DEVICE_KEYS,
+    }
+    key_docs: Mapping[str, Mapping[str, KeyDoc]] = {
+        "protocol": {
+            "pulses": dataclasses.replace(
+                SHARED_DOCS["protocol"]["pulses"],
+                text="The pulses of the Hahn echoes (no window pulses): `pbit`, `lbit`, "
+                "`lbit:r` or `circuit`.",
+                default='["pbit", "lbit:1"]',
+            )
+        },
+        "devices": DEVICE_DOCS,
     }
 
     def parse(

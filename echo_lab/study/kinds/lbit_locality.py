@@ -20,6 +20,7 @@ transforms for the ranges). Figure ``locality``: mean ranges and xi estimates vs
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,8 +36,10 @@ from echo_lab.lbits import COUPLING_FIT_FLOOR
 from echo_lab.physics.pauli import fit_localization_length
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.study import drawing as plot
+from echo_lab.study.keydocs import SHARED_DOCS, KeyDoc, toml_value
 from echo_lab.study.kinds.base import (
     KindSettings,
+    StudyKind,
     check_probe,
     construct_lbits,
     refuse_larger,
@@ -44,7 +47,13 @@ from echo_lab.study.kinds.base import (
     unit_dataset,
 )
 from echo_lab.study.kinds.deer import deer_traces, full_lbit_limits, parse_deer_protocol
-from echo_lab.study.sections import LbitSpec, ProtocolSpec, parse_lbits, parse_times
+from echo_lab.study.sections import (
+    LBIT_METHODS,
+    LbitSpec,
+    ProtocolSpec,
+    parse_lbits,
+    parse_times,
+)
 from echo_lab.tables import Scalar, Table
 
 if TYPE_CHECKING:
@@ -166,13 +175,30 @@ def plot_xi(ds: xr.Dataset, ax: Axes) -> None:
     ax.legend(fontsize="small")
 
 
-class LbitLocalityKind:
+class LbitLocalityKind(StudyKind):
     """Study kind ``lbit_locality`` (module docstring)."""
 
     name = "lbit_locality"
     required: tuple[str, ...] = ()
     optional = ("lbits", "protocol", "times")
     keys: Mapping[str, tuple[str, ...]] = {"protocol": PROTOCOL_KEYS}
+    key_docs: Mapping[str, Mapping[str, KeyDoc]] = {
+        "lbits": {
+            "method": dataclasses.replace(
+                SHARED_DOCS["lbits"]["method"],
+                text="The assignment methods compared (a string or a list).",
+                default=toml_value(LBIT_METHODS),
+            )
+        },
+        "protocol": {
+            "partner_distances": dataclasses.replace(
+                SHARED_DOCS["protocol"]["partner_distances"],
+                text=SHARED_DOCS["protocol"]["partner_distances"].text
+                + " [protocol] and [times] are for the DEER estimate of xi: give partners or "
+                "partner_distances, and [times], or leave both sections out.",
+            )
+        },
+    }
 
     def parse(
         self, tables: Mapping[str, Table], *, sweep: dict[str, tuple[Scalar, ...]]

@@ -23,7 +23,14 @@ from echo_lab.errors import ConfigError
 from echo_lab.physics.spectrum import GOE_R, MAX_EXACT_QUBITS, POISSON_R, measure_spacing_ratio
 from echo_lab.resources import REAL_BYTES
 from echo_lab.study import drawing as plot
-from echo_lab.study.kinds.base import KindSettings, refuse_larger, setup_unit, unit_dataset
+from echo_lab.study.keydocs import KeyDoc
+from echo_lab.study.kinds.base import (
+    KindSettings,
+    StudyKind,
+    refuse_larger,
+    setup_unit,
+    unit_dataset,
+)
 from echo_lab.study.sections import MAX_SECTOR_SITES
 from echo_lab.tables import Scalar, Table, scalar
 from echo_lab.timing import stage
@@ -72,13 +79,24 @@ def plot_level_statistics(ds: xr.Dataset, ax: Axes) -> None:
     ax.legend(fontsize="small")
 
 
-class LevelStatisticsKind:
+class LevelStatisticsKind(StudyKind):
     """Study kind ``level_statistics`` (module docstring)."""
 
     name = "level_statistics"
     required: tuple[str, ...] = ()
     optional = ("spectrum",)
     keys: Mapping[str, tuple[str, ...]] = {"spectrum": ("fraction",)}
+    key_docs: Mapping[str, Mapping[str, KeyDoc]] = {
+        "spectrum": {
+            "fraction": KeyDoc(
+                "number",
+                "The share, in (0, 1], of the middle of the spectrum whose level-spacing ratios "
+                "are averaged.",
+                "1/3",
+                example="0.5",
+            )
+        }
+    }
 
     def parse(
         self, tables: Mapping[str, Table], *, sweep: dict[str, tuple[Scalar, ...]]
