@@ -81,9 +81,7 @@ def register_method(name: str, builder: Callable[..., LBitSource]) -> None:
 def method_options(name: str) -> tuple[str, ...]:
     """Keyword options the construction ``name`` takes (from its builder's signature)."""
     parameters = list(inspect.signature(METHODS[name]).parameters.values())[1:]
-    return tuple(
-        p.name for p in parameters if p.name != "method" and p.kind is not p.VAR_KEYWORD
-    )
+    return tuple(p.name for p in parameters if p.name != "method" and p.kind is not p.VAR_KEYWORD)
 
 
 for _name in exact.METHODS:
