@@ -69,6 +69,7 @@ __all__ = [
     "make_pulse",
     "parse_integer",
     "register_pulse_family",
+    "require_source",
     "resolve_spec",
 ]
 
@@ -98,14 +99,21 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 @dataclass(frozen=True)
 class SourceNeed:
     """The l-bit source a pulse spec needs: a kind of :data:`SOURCE_KINDS` and, for
-    :data:`WINDOW`, the window width. Hashable, so kinds key the sources they build by it."""
+    :data:`WINDOW`, the window width. Hashable, so kinds key the sources they build by it.
+
+    A source of method ``"circuit"`` is a :data:`CIRCUIT` source, one of method ``"window"`` (and
+    the right width) a :data:`WINDOW` source, and any other l-bit source of the chain (the
+    assignments ``"overlap"`` and ``"range"``, or a construction registered with
+    :func:`echo_lab.lbits.register_method`) an :data:`EXACT` source."""
 
     kind: str
     width: int | None = None
 
     def accepts(self, source: LBitSource | None, p: int) -> bool:
         """Whether ``source`` is such a source and holds the l-bit of site ``p``."""
-        if not isinstance(source, LBitSource) or int(p) not in source.sites():
+        if not isinstance(source, LBitSource) or isinstance(p, bool):
+            return False
+        if not isinstance(p, int | np.integer) or int(p) not in source.sites():
             return False
         if self.kind == WINDOW:
             return source.method == WINDOW and getattr(source, "width", None) == self.width
