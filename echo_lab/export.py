@@ -68,6 +68,7 @@ from echo_lab.dynamics.schedule import Pulse, PulseSequence
 from echo_lab.errors import ConfigError
 from echo_lab.physics.models import RandomFieldXXZ
 from echo_lab.physics.states import ProductState, probe_state
+from echo_lab.protocols.families import CIRCUIT, EXACT, PulseSpec
 from echo_lab.protocols.sequences import build_sequence
 
 if TYPE_CHECKING:
@@ -290,17 +291,17 @@ def _echo_references(chain5: RandomFieldXXZ, lb: LBitSystem) -> list[ReferenceCi
         (
             "hahn_lbit_xxz5",
             "Hahn echo with the exact l-bit pulse tau^x_p (overlap assignment)",
-            lambda: build_sequence("hahn", n=5, probe=2, pulse="lbit", lbit_system=lb),
+            lambda: build_sequence("hahn", n=5, probe=2, pulse="lbit", source=lb),
         ),
         (
             "hahn_lbit_r1_xxz5",
             "Hahn echo with the l-bit pulse truncated to the window [p-1, p+1]",
-            lambda: build_sequence("hahn", n=5, probe=2, pulse="lbit:1", lbit_system=lb),
+            lambda: build_sequence("hahn", n=5, probe=2, pulse="lbit:1", source=lb),
         ),
         (
             "deer_xxz5",
             "DEER: l-bit pulses truncated to radius 1 on probe p and partner q at T/2",
-            lambda: build_sequence("deer", n=5, probe=1, partner=3, pulse="lbit:1", lbit_system=lb),
+            lambda: build_sequence("deer", n=5, probe=1, partner=3, pulse="lbit:1", source=lb),
         ),
     ]
     references = []
@@ -363,9 +364,7 @@ def _circuit_lbit_references(model: RandomFieldXXZ) -> list[ReferenceCircuit]:
 
     system = lbits.construct(model.hamiltonian(), method="circuit", **_CIRCUIT_OPTIONS)
     extra = {"circuit_lbits": {**_CIRCUIT_OPTIONS, "epsilon": system.offdiagonal_fraction}}
-    sequence = build_sequence(
-        "hahn", n=8, probe=_CIRCUIT_PROBE, pulse="circuit", lbit_system=system
-    )
+    sequence = build_sequence("hahn", n=8, probe=_CIRCUIT_PROBE, pulse="circuit", source=system)
     echo = _sequence_reference(
         "hahn_circuit_xxz8",
         "Hahn echo with the circuit l-bit pulse tau^x_p (its gates, not a dense unitary)",
@@ -416,17 +415,16 @@ def _device_references(model: RandomFieldXXZ) -> list[ReferenceCircuit]:
     state = _initial_state(model.n, probe)
     hamiltonian = model.hamiltonian()
     systems: dict[str, Any] = {
-        "lbit": lbits.construct(hamiltonian, method="overlap"),
-        "circuit": lbits.construct(hamiltonian, method="circuit", **_CIRCUIT_OPTIONS),
+        EXACT: lbits.construct(hamiltonian, method="overlap"),
+        CIRCUIT: lbits.construct(hamiltonian, method="circuit", **_CIRCUIT_OPTIONS),
     }
     references = []
     for device in DEVICES:
         backend = DeviceBackend(device, dt=_DEVICE_DT, order=_ORDER, seed=0)
         for text in _DEVICE_PULSES:
-            family = text.split(":")[0]
-            sequence = build_sequence(
-                "hahn", n=model.n, probe=probe, pulse=text, lbit_system=systems.get(family)
-            )
+            need = PulseSpec.parse(text).source_need
+            source = None if need is None else systems[need.kind]
+            sequence = build_sequence("hahn", n=model.n, probe=probe, pulse=text, source=source)
             (isa,) = backend.isa_circuits(hamiltonian, sequence, state, np.array([_DEVICE_TIME]))
             name = f"hahn_{text.replace(':', '')}_{device}"
             isa.name = name

@@ -18,7 +18,7 @@ from echo_lab.backends.exact import ExactBackend
 from echo_lab.backends.krylov import KrylovBackend
 from echo_lab.backends.trotter_exact import TrotterExactBackend
 from echo_lab.dynamics import trotter
-from echo_lab.dynamics.pulses import PulseSpec, make_pulse, rotate_about
+from echo_lab.dynamics.pulses import rotate_about
 from echo_lab.dynamics.schedule import PulseSequence
 from echo_lab.errors import ConfigError
 from echo_lab.lbits.circuit import CircuitLBitSystem, merit
@@ -32,6 +32,7 @@ from echo_lab.physics import models, pauli
 from echo_lab.physics.linalg import embed
 from echo_lab.physics.spectrum import diagonalize
 from echo_lab.physics.states import ProductState, probe_state
+from echo_lab.protocols.families import PulseSpec, make_pulse
 from echo_lab.protocols.observables import probe_observables
 from echo_lab.protocols.sequences import build_sequence
 
@@ -315,7 +316,7 @@ def test_long_chain_build_allocates_nothing_of_size_two_to_the_n() -> None:
 def test_protocols_take_circuit_pulses(chain8: CircuitLBitSystem, protocol: str) -> None:
     extra = {"partner": 5} if protocol == "deer" else {}
     sequence = build_sequence(
-        protocol, n=8, probe=3, pulse="circuit", lbit_system=chain8, n_pulses=4, **extra
+        protocol, n=8, probe=3, pulse="circuit", source=chain8, n_pulses=4, **extra
     )
     pulses = sequence.pulses
     assert pulses and all(p.kind == "circuit" and p.circuit is not None for p in pulses)
@@ -339,12 +340,14 @@ def test_protocols_take_circuit_pulses(chain8: CircuitLBitSystem, protocol: str)
 def test_circuit_pulse_spec_parses_and_builds(chain8: CircuitLBitSystem) -> None:
     spec = PulseSpec.parse("circuit", angle_error=0.1)
     assert (spec.family, spec.label, spec.radius) == ("circuit", "circuit", None)
-    pulse = make_pulse(spec, 2, axis="y", lbit_system=chain8)
+    pulse = make_pulse(spec, 2, axis="y", source=chain8)
     assert pulse.label == "tau^y_2[circuit]" and pulse.meta["angle_error"] == 0.1
     with pytest.raises(ConfigError, match="truncation radius"):
         PulseSpec("circuit", radius=1)
     with pytest.raises(ConfigError, match="circuit l-bits"):
         make_pulse("circuit", 2)
+    with pytest.raises(ConfigError, match="not truncated"):
+        chain8.pulse(2, radius=1)
 
 
 def test_circuit_pulse_instruction_plays_the_gates(chain8: CircuitLBitSystem) -> None:
@@ -367,9 +370,9 @@ def chain6() -> CircuitLBitSystem:
 def test_circuit_echo_agrees_on_every_backend(chain6: CircuitLBitSystem) -> None:
     n, probe = 6, 2
     hamiltonian = chain6.hamiltonian
-    sequence = build_sequence("hahn", n=n, probe=probe, pulse="circuit", lbit_system=chain6)
+    sequence = build_sequence("hahn", n=n, probe=probe, pulse="circuit", source=chain6)
     state = probe_state(n, probe, background="neel")
-    observables = probe_observables(n, probe, lbit_system=chain6)
+    observables = probe_observables(n, probe, source=chain6)
     assert isinstance(observables["tau_x"], RotatedPauli)
     times = np.array([0.0, 0.7, 2.5])
     exact = ExactBackend().run(hamiltonian, sequence, state, times, observables=observables)
@@ -400,9 +403,9 @@ def test_circuit_echo_on_qsim_matches_trotter_exact(chain6: CircuitLBitSystem) -
     from echo_lab.backends.qsim import QsimBackend
 
     n, probe = 6, 2
-    sequence = build_sequence("hahn", n=n, probe=probe, pulse="circuit", lbit_system=chain6)
+    sequence = build_sequence("hahn", n=n, probe=probe, pulse="circuit", source=chain6)
     state = probe_state(n, probe, background="neel")
-    observables = probe_observables(n, probe, lbit_system=chain6)
+    observables = probe_observables(n, probe, source=chain6)
     times = np.array([0.7, 2.5])
     reference = TrotterExactBackend(dt=0.05).run(
         chain6.hamiltonian, sequence, state, times, observables=observables
@@ -422,7 +425,7 @@ def test_figure_of_merit_on_a_backend_equals_the_direct_computation(
     bits = np.array([[1, 0, 0, 1, 1, 0]])
     state = ProductState(np.column_stack([np.pi * bits[0], np.zeros(n)]))
     state.angles[probe] = (np.pi / 2, 0.0)
-    hahn = build_sequence("hahn", n=n, probe=probe, pulse="circuit", lbit_system=chain6)
+    hahn = build_sequence("hahn", n=n, probe=probe, pulse="circuit", source=chain6)
     sequence = PulseSequence([*chain6.encoding_pulses(), *hahn.segments])
     times = np.array([0.0, 3.0, 40.0])
     observable = {"tau_x": chain6.tau_observable("x", probe)}
@@ -526,9 +529,9 @@ def test_long_chain_echo_cases_at_small_n_agree_between_mps_and_statevector(
     # circuit pulse read in sigma^x and tau^x, and the circuit pulse from U|b, +>.
     n, probe = 8, 4
     state = probe_state(n, probe, background="z-random", rng=np.random.default_rng(1))
-    circuit = build_sequence("hahn", n=n, probe=probe, pulse="circuit", lbit_system=chain8)
+    circuit = build_sequence("hahn", n=n, probe=probe, pulse="circuit", source=chain8)
     encoded = PulseSequence([*chain8.encoding_pulses(), *circuit.segments])
-    observables = probe_observables(n, probe, lbit_system=chain8)
+    observables = probe_observables(n, probe, source=chain8)
     times = np.array([0.0, 1.5])
     mps = AerBackend(method="matrix_product_state", dt=0.1)
     statevector = AerBackend(method="statevector", dt=0.1)

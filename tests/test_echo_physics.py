@@ -17,7 +17,6 @@ from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab import lbits
 from echo_lab.backends.exact import ExactBackend, diagonalize, evolve_sequence
-from echo_lab.dynamics.pulses import LBitSystemLike
 from echo_lab.errors import ConfigError
 from echo_lab.physics.linalg import expectations
 from echo_lab.physics.models import PauliModel, RandomFieldXXZ, disorder_seeds
@@ -78,11 +77,11 @@ def test_exact_lbit_echo_conserves_tau_x_but_pbit_echo_does_not() -> None:
         hamiltonian = model.hamiltonian()
         lb = lbits.construct(hamiltonian, method="overlap")
         backend = ExactBackend(eigensystem=(lb.energies, lb.vectors))
-        observables = probe_observables(N, PROBE, lbit_system=lb)
+        observables = probe_observables(N, PROBE, source=lb)
         state = probe_state(N, PROBE, background="z-random", rng=state_rng(child))
         initial = expectations(observables["tau_x"], state.vector())
         for pulse, conserved in (("lbit", True), ("pbit", False)):
-            seq = build_sequence("hahn", n=N, probe=PROBE, pulse=pulse, lbit_system=lb)
+            seq = build_sequence("hahn", n=N, probe=PROBE, pulse=pulse, source=lb)
             tau_x = backend.run(hamiltonian, seq, state, times, observables=observables)["tau_x"]
             deviation = np.max(np.abs(tau_x - initial))
             if conserved:
@@ -139,12 +138,12 @@ def test_truncated_lbit_echo_improves_with_radius_and_becomes_exact() -> None:
         hamiltonian = model.hamiltonian()
         lb = lbits.construct(hamiltonian, method="overlap")
         backend = ExactBackend(eigensystem=(lb.energies, lb.vectors))
-        observables = probe_observables(N, PROBE, lbit_system=lb)
+        observables = probe_observables(N, PROBE, source=lb)
         state = probe_state(N, PROBE, background="z-random", rng=state_rng(child))
         initial = expectations(observables["tau_x"], state.vector())
         traces = {}
         for spec in specs:
-            seq = build_sequence("hahn", n=N, probe=PROBE, pulse=spec, lbit_system=lb)
+            seq = build_sequence("hahn", n=N, probe=PROBE, pulse=spec, source=lb)
             traces[spec] = backend.run(hamiltonian, seq, state, times, observables=observables)
             errors[spec].append(float(np.mean(np.abs(traces[spec]["tau_x"] - initial))))
         for name in ("sx", "tau_x", "tau_y"):
@@ -155,7 +154,7 @@ def test_truncated_lbit_echo_improves_with_radius_and_becomes_exact() -> None:
     assert mean_error["lbit"] < 1e-9
 
 
-def lbit_product_state(lb: LBitSystemLike, probe: int, background: np.ndarray) -> np.ndarray:
+def lbit_product_state(lb: lbits.LBitSystem, probe: int, background: np.ndarray) -> np.ndarray:
     """|tau^x_probe = +1, tau^z_k = background[k] (k != probe)>: projectors on a seed vector."""
     n = background.size
     seed_vector = np.ones(1, dtype=complex)
@@ -191,9 +190,7 @@ def test_deer_phase_matches_effective_hamiltonian_exactly() -> None:
                 for sites, coeff in couplings.items()
                 if pair <= set(sites)
             )
-            seq = build_sequence(
-                "deer", n=N, probe=PROBE, partner=partner, pulse="lbit", lbit_system=lb
-            )
+            seq = build_sequence("deer", n=N, probe=PROBE, partner=partner, pulse="lbit", source=lb)
             states = evolve_sequence(lb.energies, lb.vectors, seq, psi0, times)
             tau_x = expectations(lb.tau("x", PROBE), states)
             tau_y = expectations(lb.tau("y", PROBE), states)
@@ -215,7 +212,7 @@ def test_deer_fit_measures_nearest_neighbour_coupling() -> None:
         lb = lbits.construct(hamiltonian, method="overlap")
         couplings = lb.effective_hamiltonian()
         backend = ExactBackend(eigensystem=(lb.energies, lb.vectors))
-        observables = probe_observables(N, PROBE, lbit_system=lb)
+        observables = probe_observables(N, PROBE, source=lb)
         state = probe_state(N, PROBE, background="z-random", rng=state_rng(child))
         for partner in (PROBE - 1, PROBE + 1):
             pair = tuple(sorted((PROBE, partner)))
@@ -223,9 +220,7 @@ def test_deer_fit_measures_nearest_neighbour_coupling() -> None:
             higher = sum(abs(c) for s, c in couplings.items() if set(pair) < set(s))
             if higher > 0.02 * abs(coupling):
                 continue
-            seq = build_sequence(
-                "deer", n=N, probe=PROBE, partner=partner, pulse="lbit", lbit_system=lb
-            )
+            seq = build_sequence("deer", n=N, probe=PROBE, partner=partner, pulse="lbit", source=lb)
             result = backend.run(hamiltonian, seq, state, times, observables=observables)
             fitted = fit_deer_coupling(times, result["tau_x"])
             assert fitted == pytest.approx(abs(coupling), rel=0.05)

@@ -164,7 +164,7 @@ def test_isa_circuit_is_native_and_equals_the_ideal_one(name, fractional, pulse)
     n, p = 4, 1
     H, _ = _chain(n)
     system = lbits.construct(H, method="overlap")
-    sequence = protocols.build_sequence("hahn", n=n, probe=p, pulse=pulse, lbit_system=system)
+    sequence = protocols.build_sequence("hahn", n=n, probe=p, pulse=pulse, source=system)
     state = states.probe_state(n, p, background="z-random", rng=np.random.default_rng(0))
     device = devices.load_device(name, fractional_gates=fractional)
     line = devices.reduce_device(device, devices.choose_line(device, n))
@@ -188,10 +188,10 @@ def test_dense_pulse_above_the_budget_is_refused_with_its_cost(fez) -> None:
     H, _ = _chain(n)
     system = lbits.construct(H, method="overlap")
     line = devices.reduce_device(fez, devices.choose_line(fez, n))
-    wide = protocols.build_sequence("hahn", n=n, probe=p, pulse="lbit:2", lbit_system=system)
+    wide = protocols.build_sequence("hahn", n=n, probe=p, pulse="lbit:2", source=system)
     with pytest.raises(ConfigError, match=r"5 qubits, about 444 two-qubit gates.*pulse_budget"):
         circuits.check_pulse_costs(wide, line)
-    narrow = protocols.build_sequence("hahn", n=n, probe=p, pulse="lbit:1", lbit_system=system)
+    narrow = protocols.build_sequence("hahn", n=n, probe=p, pulse="lbit:1", source=system)
     (count,) = circuits.check_pulse_costs(narrow, line).values()
     assert 3 <= count <= circuits.DEFAULT_PULSE_BUDGET
     with pytest.raises(ConfigError, match=f"synthesized into {count}.*at least {count}"):
@@ -225,7 +225,7 @@ def test_reference_circuit_returns_the_pulsed_initial_state() -> None:
     n, p = 5, 2
     H, _ = _chain(n, W=4.0)
     system = lbits.construct(H, method="overlap")
-    sequence = protocols.build_sequence("hahn", n=n, probe=p, pulse="lbit:1", lbit_system=system)
+    sequence = protocols.build_sequence("hahn", n=n, probe=p, pulse="lbit:1", source=system)
     state = states.probe_state(n, p, background="z-random", rng=np.random.default_rng(4))
     ops = [observables.probe_observables(n, p)[k] for k in ("sx", "sy")]
     qc = circuits.reference_circuit(H, sequence, 3.0, dt=0.25, initial_state=state)

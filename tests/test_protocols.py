@@ -11,6 +11,7 @@ from echo_lab.backends.exact import ExactBackend
 from echo_lab.dynamics.pulses import pbit_pulse
 from echo_lab.dynamics.schedule import Free
 from echo_lab.errors import ConfigError
+from echo_lab.lbits.source import LBitSource
 from echo_lab.physics.models import Lattice, PauliModel
 from echo_lab.physics.states import ProductState, probe_state
 from echo_lab.protocols.observables import fit_deer_coupling, probe_observables
@@ -95,12 +96,22 @@ def test_build_sequence_validation(kwargs: dict[str, object], message: str) -> N
 
 
 def test_radius_larger_than_chain_is_rejected_before_any_work() -> None:
-    class NeverCalled:
+    class NeverCalled(LBitSource):
+        method = "never"
+
+        @property
+        def n(self) -> int:
+            return 3
+
         def tau(self, a: str, i: int) -> np.ndarray:
             raise AssertionError("validation must happen before the l-bit operator is built")
 
+        pulse = tau_observable = tau  # type: ignore[assignment]
+
     with pytest.raises(ConfigError, match="larger than the chain"):
-        build_sequence("hahn", n=3, probe=0, pulse="lbit:3", lbit_system=NeverCalled())
+        build_sequence("hahn", n=3, probe=0, pulse="lbit:3", source=NeverCalled())
+    with pytest.raises(ConfigError, match="another chain"):
+        build_sequence("hahn", n=4, probe=0, pulse="lbit:1", source=NeverCalled())
 
 
 def static_field_model(n: int, fields: list[float]) -> PauliModel:
@@ -144,10 +155,13 @@ def test_window_pulses_build_through_build_sequence_and_only_for_single_probe_pr
 
     model = models.RandomFieldXXZ(n=8, W=10.0, seed=4)
     window = window_lbits(model, 4, width=5)
-    hahn = build_sequence("hahn", n=8, probe=4, pulse="window:5:1", window_system=window)
+    hahn = build_sequence("hahn", n=8, probe=4, pulse="window:5:1", source=window)
     (pulse,) = hahn.pulses
-    expected = window.pulse(1)
+    expected = window.pulse(4, radius=1)
     assert pulse.qubits == expected.qubits
     np.testing.assert_allclose(pulse.matrix, expected.matrix, atol=1e-14)
-    with pytest.raises(ConfigError, match="does not take window pulse"):
-        build_sequence("global", n=8, probe=4, pulse="window:5", window_system=window)
+    for protocol, extra in (("global", {}), ("deer", {"partner": 2})):
+        with pytest.raises(ConfigError, match="does not take window pulse"):
+            build_sequence(protocol, n=8, probe=4, pulse="window:5", source=window, **extra)
+    with pytest.raises(ConfigError, match="window_lbits"):
+        build_sequence("hahn", n=8, probe=3, pulse="window:5", source=window)

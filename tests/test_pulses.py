@@ -2,7 +2,9 @@
 
 The l-bit operators here are planted: tau = U X_p U^dag with U = exp(-i 0.4 K) for a random
 two-site K, a genuine involutory Hermitian operator with weight spread over several sites, so the
-truncation has something to cut.
+truncation has something to cut. :class:`PlantedLBits` is an l-bit source of its own (an
+:class:`~echo_lab.lbits.source.LBitSource` defined here, outside the package), so the pulse
+families build from it like from the package's l-bits.
 """
 
 from __future__ import annotations
@@ -13,17 +15,18 @@ import scipy.linalg as sla
 from qiskit.quantum_info import SparsePauliOp
 
 from echo_lab.dynamics.pulses import (
-    PulseSpec,
     lbit_pulse,
-    make_pulse,
     pbit_pulse,
     rotate_about,
     truncate_to_window,
     truncated_lbit_pulse,
 )
+from echo_lab.dynamics.schedule import Pulse
 from echo_lab.errors import ConfigError, NumericalError
+from echo_lab.lbits.source import LBitSource
 from echo_lab.physics.linalg import embed
 from echo_lab.physics.models import Lattice
+from echo_lab.protocols.families import PULSE_FAMILIES, PulseSpec, make_pulse, parse_integer
 
 X = np.array([[0, 1], [1, 0]], dtype=complex)
 Y = np.array([[0, -1j], [1j, 0]], dtype=complex)
@@ -39,16 +42,34 @@ def planted_unitary(n: int, *, seed: int, strength: float = 0.4) -> np.ndarray:
     return sla.expm(-1j * strength * generator)
 
 
-class PlantedLBits:
-    """l-bits tau^a_i = U sigma^a_i U^dag of a planted unitary (a real l-bit system, not a mock)."""
+class PlantedLBits(LBitSource):
+    """l-bits tau^a_i = U sigma^a_i U^dag of a planted unitary (a real l-bit system, not a mock),
+    with dense pulses (:func:`lbit_pulse`, :func:`truncated_lbit_pulse`) and readouts."""
+
+    method = "planted"
 
     def __init__(self, n: int, *, seed: int) -> None:
-        self.n = n
+        self._n = n
         self.unitary = planted_unitary(n, seed=seed)
+
+    @property
+    def n(self) -> int:
+        return self._n
 
     def tau(self, a: str, i: int) -> np.ndarray:
         pauli = {"x": X, "y": Y, "z": np.diag([1.0, -1.0]).astype(complex)}[a]
         return self.unitary @ embed(pauli, [i], self.n) @ self.unitary.conj().T
+
+    def pulse(
+        self, p: int, *, radius: int | None = None, axis: str = "x", angle_error: float = 0.0
+    ) -> Pulse:
+        tau = self.tau(axis, self.check_site(p))
+        if radius is None:
+            return lbit_pulse(tau, p, axis=axis, angle_error=angle_error)
+        return truncated_lbit_pulse(tau, p, radius, axis=axis, angle_error=angle_error)
+
+    def tau_observable(self, a: str, i: int) -> np.ndarray:
+        return self.tau(a, self.check_site(i))
 
 
 def window_part_from_pauli_expansion(tau: np.ndarray, window: list[int]) -> np.ndarray:
@@ -184,14 +205,40 @@ def test_pulse_spec_parses_and_prints_back() -> None:
     assert PulseSpec.parse("lbit:2", angle_error=0.1).angle_error == 0.1
     for text in ("pbit", "lbit", "lbit:0", "lbit:12", "window:8", "window:8:7"):
         assert PulseSpec.parse(text).label == text
-    for bad in ("lbit:", "lbit:-1", "lbit:x", "tau", "PBIT"):
-        with pytest.raises(ConfigError, match="unknown pulse spec"):
+    for bad in ("tau", "PBIT", "", "lbits", " lbit"):
+        with pytest.raises(ConfigError, match="unknown pulse spec") as info:
+            PulseSpec.parse(bad)
+        for family in PULSE_FAMILIES.values():
+            assert family.grammar in str(info.value)
+    for bad in ("lbit:", "lbit:-1", "lbit:x", "lbit:1:2", "lbit: 1", "pbit:1", "circuit:2"):
+        with pytest.raises(ConfigError, match="malformed"):
             PulseSpec.parse(bad)
     for bad in ("window:8:8", "window:0", "window:x"):
         with pytest.raises(ConfigError, match="window pulse"):
             PulseSpec.parse(bad)
+    with pytest.raises(ConfigError, match="truncation radius"):
+        PulseSpec("pbit", radius=1)
+    with pytest.raises(ConfigError, match="needs a window width"):
+        PulseSpec("window")
+    with pytest.raises(ConfigError, match="unknown pulse family"):
+        PulseSpec("tau")
     with pytest.raises(ConfigError, match="angle_error must be finite"):
         PulseSpec("pbit", angle_error=float("nan"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["lbit:01", "lbit:00", "window:08", "window:8:01", "lbit:\u0661", "lbit:\uff11", "lbit:+1"],
+)
+def test_pulse_spec_integers_are_plain_ascii_digits(text: str) -> None:
+    """Leading zeros and other scripts' digits (Arabic-Indic 1, fullwidth 1) would print back
+    as another label; they are refused with the field named."""
+    with pytest.raises(ConfigError, match="malformed") as info:
+        PulseSpec.parse(text)
+    assert repr(text) in str(info.value)
+    assert parse_integer("0", "r") == 0 and parse_integer("120", "r") == 120
+    with pytest.raises(ConfigError, match="leading zero"):
+        parse_integer("007", "r")
 
 
 def test_make_pulse_takes_the_angle_error_from_one_place() -> None:
@@ -206,9 +253,9 @@ def test_make_pulse_takes_the_angle_error_from_one_place() -> None:
 def test_make_pulse_dispatches_on_spec() -> None:
     system = PlantedLBits(4, seed=2)
     np.testing.assert_array_equal(make_pulse("pbit", 1, axis="y").matrix, Y)
-    exact = make_pulse("lbit", 1, lbit_system=system, axis="y")
+    exact = make_pulse("lbit", 1, source=system, axis="y")
     np.testing.assert_array_equal(exact.matrix, system.tau("y", 1))
-    truncated = make_pulse("lbit:1", 1, lbit_system=system, angle_error=0.1)
+    truncated = make_pulse("lbit:1", 1, source=system, angle_error=0.1)
     reference = truncated_lbit_pulse(system.tau("x", 1), 1, 1, angle_error=0.1)
     np.testing.assert_allclose(truncated.matrix, reference.matrix, atol=1e-14)
     assert truncated.qubits == (0, 1, 2) and truncated.meta["angle_error"] == 0.1
@@ -221,4 +268,8 @@ def test_make_pulse_errors() -> None:
     with pytest.raises(ConfigError, match="needs an l-bit system"):
         make_pulse("lbit:1", 0)
     with pytest.raises(ConfigError, match="larger than the chain"):
-        make_pulse("lbit:3", 0, lbit_system=system)
+        make_pulse("lbit:3", 0, source=system)
+    with pytest.raises(ConfigError, match="circuit l-bits"):
+        make_pulse("circuit", 0, source=system)
+    with pytest.raises(ConfigError, match="axis"):
+        make_pulse("lbit", 0, source=system, axis="z")

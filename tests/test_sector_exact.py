@@ -39,7 +39,7 @@ from echo_lab.physics.sectors import (
     split_states,
 )
 from echo_lab.physics.states import probe_state
-from echo_lab.protocols import observables
+from echo_lab.protocols import families, observables
 from echo_lab.protocols.sequences import build_sequence
 
 ATOL = 1e-10
@@ -125,11 +125,11 @@ def test_window_operators_equal_the_partial_trace_of_dense_tau(system: lbits.LBi
 def test_pulses_from_the_system_equal_the_dense_pulses(system: lbits.LBitSystem) -> None:
     p = system.n // 2
     for radius in (1, 2):
-        from_system = pulses.make_pulse(f"lbit:{radius}", p, lbit_system=system)
+        from_system = families.make_pulse(f"lbit:{radius}", p, source=system)
         dense = pulses.truncated_lbit_pulse(system.tau("x", p), p, radius)
         assert from_system.qubits == dense.qubits
         np.testing.assert_allclose(from_system.matrix, dense.matrix, atol=ATOL)
-    exact = pulses.make_pulse("lbit", p, lbit_system=system, angle_error=0.1)
+    exact = families.make_pulse("lbit", p, source=system, angle_error=0.1)
     assert exact.action is not None and exact.matrix is not None
     states = np.random.default_rng(3).standard_normal((2**system.n, 2))
     np.testing.assert_allclose(exact.action(states), exact.matrix @ states, atol=ATOL)
@@ -151,7 +151,7 @@ def test_sector_echoes_equal_the_full_space_echoes(system: lbits.LBitSystem) -> 
     action_observables["tau_y"] = system.tau_operator("y", p)
     full = ExactBackend(eigensystem=(system.energies, system.vectors))
     for spec in ("pbit", "lbit", "lbit:1"):
-        sector_sequence = build_sequence("hahn", n=n, probe=p, pulse=spec, lbit_system=system)
+        sector_sequence = build_sequence("hahn", n=n, probe=p, pulse=spec, source=system)
         pulse = sector_sequence.pulses[0]
         assert pulse.matrix is not None
         dense_pulse = Pulse(pulse.matrix, pulse.qubits, pulse.label)  # no action: dense path
@@ -169,7 +169,7 @@ def test_sector_echoes_equal_the_full_space_echoes(system: lbits.LBitSystem) -> 
                 )
     # Exact l-bit pulses keep <tau^x_p> (docs/pages/conventions.md section 6): a check with physical
     # content.
-    lbit = build_sequence("hahn", n=n, probe=p, pulse="lbit", lbit_system=system)
+    lbit = build_sequence("hahn", n=n, probe=p, pulse="lbit", source=system)
     result = ExactBackend(eigensystem=system.eigensystem).run(
         hamiltonian, lbit, state, times, observables=action_observables
     )
@@ -207,7 +207,7 @@ def test_krylov_equals_exact_at_n12_for_hahn_echoes_to_t100() -> None:
     times = np.logspace(-1, 2, 8)
     ops = {"sx": sigma("X", p, n), "sy": sigma("Y", p, n), "tau_x": system.tau_operator("x", p)}
     for spec in ("pbit", "lbit"):
-        sequence = build_sequence("hahn", n=n, probe=p, pulse=spec, lbit_system=system)
+        sequence = build_sequence("hahn", n=n, probe=p, pulse=spec, source=system)
         exact = ExactBackend(eigensystem=system.eigensystem).run(
             hamiltonian, sequence, state, times, observables=ops, entropy=True
         )
@@ -295,12 +295,11 @@ def test_action_only_pulses_and_observables_above_the_dense_limit(
     """Above DENSE_LBIT_QUBITS the l-bit pulse has no matrix and tau is a LinearOperator."""
     n, p = 8, 4
     system = lbits.construct(chain(n, seed=8))
-    monkeypatch.setattr(pulses, "DENSE_LBIT_QUBITS", 4)
-    monkeypatch.setattr(observables, "DENSE_LBIT_QUBITS", 4)
-    sequence = build_sequence("hahn", n=n, probe=p, pulse="lbit", lbit_system=system)
+    monkeypatch.setattr(lbits.exact, "DENSE_LBIT_QUBITS", 4)
+    sequence = build_sequence("hahn", n=n, probe=p, pulse="lbit", source=system)
     pulse = sequence.pulses[0]
     assert pulse.matrix is None and pulse.action is not None
-    ops = observables.probe_observables(n, p, lbit_system=system)
+    ops = observables.probe_observables(n, p, source=system)
     assert isinstance(ops["tau_x"], sp.linalg.LinearOperator)
     state = probe_state(n, p, background="z-random", rng=np.random.default_rng(1))
     times = np.array([1.0, 30.0])
@@ -350,12 +349,12 @@ def test_n14_lbit_echoes_without_dense_operators() -> None:
     system = lbits.construct(chain(n, seed=14, W=8.0))
     state = probe_state(n, p, background="z-random", rng=np.random.default_rng(14))
     times = np.array([0.5, 10.0, 100.0])
-    ops = observables.probe_observables(n, p, lbit_system=system)
+    ops = observables.probe_observables(n, p, source=system)
     assert isinstance(ops["tau_x"], sp.linalg.LinearOperator)
     initial = float(system.tau_expectation("x", p, state.vector()))
     kept = {}
     for spec in ("lbit", "lbit:1", "lbit:2"):
-        sequence = build_sequence("hahn", n=n, probe=p, pulse=spec, lbit_system=system)
+        sequence = build_sequence("hahn", n=n, probe=p, pulse=spec, source=system)
         exact = ExactBackend(eigensystem=system.eigensystem).run(
             system.hamiltonian, sequence, state, times, observables=ops
         )

@@ -10,7 +10,8 @@ from qiskit_aer import AerSimulator
 
 from echo_lab import lbits
 from echo_lab.backends.exact import ExactBackend
-from echo_lab.dynamics.pulses import PulseSpec, make_pulse, pbit_pulse
+from echo_lab.dynamics.pulses import pbit_pulse
+from echo_lab.dynamics.readouts import RotatedPauli, evaluate_observable
 from echo_lab.errors import ConfigError
 from echo_lab.lbits.window import (
     MAX_WINDOW_SITES,
@@ -21,10 +22,12 @@ from echo_lab.lbits.window import (
     window_sites,
 )
 from echo_lab.physics import models
-from echo_lab.physics.linalg import embed
+from echo_lab.physics.linalg import PAULI_MATRICES, embed
 from echo_lab.physics.models import Lattice, pauli_label
 from echo_lab.physics.states import probe_state
-from echo_lab.protocols.sequences import build_hahn
+from echo_lab.protocols.families import PulseSpec, make_pulse
+from echo_lab.protocols.observables import probe_observables
+from echo_lab.protocols.sequences import build_hahn, build_sequence
 from echo_lab.study.kinds.base import realization_seeds
 from echo_lab.study.kinds.echo import compute_echo
 from echo_lab.study.spec import parse_spec
@@ -65,9 +68,10 @@ def test_a_window_covering_the_chain_reproduces_the_full_lbits(probe: int) -> No
     model = models.RandomFieldXXZ(n=10, W=8.0, seed=12)
     full = lbits.construct(model.hamiltonian(), method="overlap")
     windowed = window_lbits(model, probe, width=10)
-    assert windowed.sites == tuple(range(10))
+    assert windowed.window == tuple(range(10))
+    assert (windowed.n, windowed.method, windowed.sites()) == (10, "window", (probe,))
     for a in ("x", "z"):
-        assert np.allclose(windowed.tau(a), full.tau(a, probe), atol=1e-12)
+        assert np.allclose(windowed.tau(a, probe), full.tau(a, probe), atol=1e-12)
 
 
 def window_distances(n: int, w_values: list[int], strength: float, count: int) -> np.ndarray:
@@ -83,7 +87,7 @@ def window_distances(n: int, w_values: list[int], strength: float, count: int) -
         row = []
         for w in w_values:
             windowed = window_lbits(model, probe, width=w)
-            embedded = embed(windowed.tau("x"), list(windowed.sites), n)
+            embedded = embed(windowed.tau("x", probe), list(windowed.window), n)
             row.append(np.linalg.norm(full - embedded) / np.sqrt(2**n))
         rows.append(row)
     return np.array(rows)
@@ -105,17 +109,22 @@ def test_window_tau_approaches_the_full_tau_as_the_window_grows() -> None:
 def test_window_pulses_are_unitary_involutions_on_the_window_sites() -> None:
     model = models.RandomFieldXXZ(n=40, W=12.0, seed=3)
     windowed = window_lbits(model, 20, width=7)
-    assert windowed.sites == tuple(range(17, 24))
-    whole = windowed.pulse()
-    truncated = windowed.pulse(2)
-    assert whole.qubits == windowed.sites
+    assert windowed.window == tuple(range(17, 24))
+    whole = windowed.pulse(20)
+    truncated = windowed.pulse(20, radius=2)
+    assert whole.qubits == windowed.window
     assert truncated.qubits == (18, 19, 20, 21, 22)
     for pulse in (whole, truncated):
         eye = np.eye(pulse.matrix.shape[0])
         assert np.allclose(pulse.matrix @ pulse.matrix, eye, atol=1e-10)
         assert np.allclose(pulse.matrix.conj().T, pulse.matrix, atol=1e-10)
     # A radius that covers the window keeps every Pauli component: the window l-bit itself.
-    assert np.allclose(windowed.pulse(3).matrix, whole.matrix, atol=1e-10)
+    assert np.allclose(windowed.pulse(20, radius=3).matrix, whole.matrix, atol=1e-10)
+    # The window holds the l-bit of its probe only.
+    with pytest.raises(ConfigError, match=r"window l-bits hold sites \(20,\), not site 19"):
+        windowed.pulse(19)
+    with pytest.raises(ConfigError, match="not site 21"):
+        windowed.tau("x", 21)
 
 
 def test_window_pulse_recovers_more_lbit_echo_than_the_pbit_pulse() -> None:
@@ -127,7 +136,8 @@ def test_window_pulse_recovers_more_lbit_echo_than_the_pbit_pulse() -> None:
         full = lbits.construct(hamiltonian)
         tau_x = full.tau("x", probe)
         state = probe_state(n, probe, background="z-random", rng=np.random.default_rng(k))
-        pulses = {"pbit": pbit_pulse(probe), "window": window_lbits(model, probe, width=8).pulse()}
+        window = window_lbits(model, probe, width=8)
+        pulses = {"pbit": pbit_pulse(probe), "window": window.pulse(probe)}
         backend = ExactBackend(eigensystem=(full.energies, full.vectors))
         for name, pulse in pulses.items():
             result = backend.run(
@@ -223,7 +233,7 @@ def test_window_pulses_in_a_study_equal_the_direct_computation() -> None:
     probe = 5
     state = probe_state(10, probe, background="z-random", rng=np.random.default_rng(state_seed))
     window = window_lbits(model, probe, width=6)
-    pulses = {"window:6": window.pulse(), "window:6:1": window.pulse(1)}
+    pulses = {"window:6": window.pulse(probe), "window:6:1": window.pulse(probe, radius=1)}
     assert pulses["window:6"].qubits == (2, 3, 4, 5, 6, 7)
     assert pulses["window:6:1"].qubits == (4, 5, 6)
     operators = {
@@ -251,15 +261,59 @@ def test_window_pulses_in_a_study_equal_the_direct_computation() -> None:
 def test_window_pulse_specs_need_matching_window_lbits() -> None:
     model = models.RandomFieldXXZ(n=10, W=12.0, seed=4)
     window = window_lbits(model, 5, width=6)
-    pulse = make_pulse("window:6:2", 5, axis="y", window_system=window)
-    expected = window.pulse(2, axis="y")
+    pulse = make_pulse("window:6:2", 5, axis="y", source=window)
+    expected = window.pulse(5, radius=2, axis="y")
     assert pulse.qubits == expected.qubits == (3, 4, 5, 6, 7)
     np.testing.assert_array_equal(pulse.matrix, expected.matrix)
     assert PulseSpec.parse("window:6:2") == PulseSpec("window", radius=2, width=6)
     assert PulseSpec.parse("window:12") == PulseSpec("window", width=12)
     with pytest.raises(ConfigError, match="width=8"):
-        make_pulse("window:8", 5, window_system=window)
+        make_pulse("window:8", 5, source=window)
     with pytest.raises(ConfigError, match="window_lbits"):
-        make_pulse("window:6", 4, window_system=window)
+        make_pulse("window:6", 4, source=window)
     with pytest.raises(ConfigError, match="window_lbits"):
         make_pulse("window:6", 5)
+
+
+def test_window_tau_observable_reads_the_window_lbit() -> None:
+    """tau_observable is the Pauli X_p / Y_p read after U^dag on the window: U sigma_p U^dag is
+    the window tau, and its expectation equals that of the embedded dense window tau."""
+    n, probe = 8, 3
+    model = models.RandomFieldXXZ(n=n, W=6.0, seed=21)
+    window = window_lbits(model, probe, width=5)
+    unitary = window.encoding_unitary()
+    np.testing.assert_allclose(unitary.conj().T @ unitary, np.eye(2**5), atol=1e-12)
+    rng = np.random.default_rng(5)
+    psi = rng.normal(size=2**n) + 1j * rng.normal(size=2**n)
+    psi /= np.linalg.norm(psi)
+    observables = probe_observables(n, probe, source=window)
+    for a, pauli in (("x", "X"), ("y", "Y"), ("z", "Z")):
+        sigma = embed(PAULI_MATRICES[pauli], [window.local_probe], window.width)
+        tau = window.tau(a, probe)
+        np.testing.assert_allclose(unitary @ sigma @ unitary.conj().T, tau, atol=1e-12)
+        readout = window.tau_observable(a, probe)
+        assert isinstance(readout, RotatedPauli)
+        assert (readout.qubits, readout.pauli, readout.site) == (window.window, pauli, probe)
+        np.testing.assert_allclose(readout.local_matrix, tau, atol=1e-12)
+        dense = embed(tau, list(window.window), n)
+        expected = np.real(np.vdot(psi, dense @ psi))
+        assert evaluate_observable(readout, psi[:, None], n)[0] == pytest.approx(
+            expected, abs=1e-12
+        )
+    assert observables["tau_x"].local_matrix.shape == (2**5, 2**5)  # type: ignore[union-attr]
+    # Any backend reads it: the exact backend at T = 0 on a random product state.
+    state = probe_state(n, probe, background="z-random", rng=np.random.default_rng(2))
+    result = ExactBackend().run(
+        model.hamiltonian(),
+        build_sequence("fid", n=n, probe=probe),
+        state,
+        np.array([0.0]),
+        observables={"tau_x": observables["tau_x"]},
+    )
+    vector = state.vector()
+    dense_x = embed(window.tau("x", probe), list(window.window), n)
+    assert result["tau_x"][0] == pytest.approx(
+        np.real(np.vdot(vector, dense_x @ vector)), abs=1e-12
+    )
+    with pytest.raises(ConfigError, match="not site 2"):
+        window.tau_observable("x", 2)

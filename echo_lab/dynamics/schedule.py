@@ -46,7 +46,7 @@ class Pulse:
     ``action`` (optional) applies the same unitary to full state vectors: ``action(states)``
     with ``states`` of shape ``(2^n,)`` or ``(2^n, K)`` returns the pulsed states, same shape.
     The exact and Krylov backends use it instead of ``matrix`` when it is set; it is how an
-    exact l-bit pulse on many qubits (:func:`echo_lab.dynamics.pulses.lbit_action_pulse`, block by
+    exact l-bit pulse on many qubits (:func:`echo_lab.lbits.exact.lbit_action_pulse`, block by
     block, no 4^n matrix) reaches them. A pulse with an action may leave ``matrix`` None; the
     circuit backends then refuse it (:meth:`dense_matrix`).
 

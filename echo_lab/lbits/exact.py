@@ -95,6 +95,15 @@ import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 from scipy.sparse.linalg import LinearOperator
 
+from echo_lab.dynamics.pulses import (
+    DENSE_LBIT_QUBITS,
+    check_angle_error,
+    check_axis,
+    rotate_about,
+    truncation_window,
+    window_polar_pulse,
+)
+from echo_lab.dynamics.schedule import Pulse
 from echo_lab.errors import ConfigError
 from echo_lab.lbits.assignment import (
     EigenvectorBlock,
@@ -108,6 +117,7 @@ from echo_lab.lbits.assignment import (
     z_expectations,
 )
 from echo_lab.lbits.encoding import EncodingUnitary
+from echo_lab.lbits.source import LBitSource
 from echo_lab.physics import pauli
 from echo_lab.physics.models import Lattice, check_hermitian
 from echo_lab.physics.sectors import BlockEigensystem, EigenBlock
@@ -122,6 +132,8 @@ __all__ = [
     "LBitSystem",
     "construct",
     "estimate_bytes",
+    "lbit_action_pulse",
+    "truncated_lbit_pulse_from_system",
 ]
 
 METHODS = ("overlap", "range")
@@ -143,8 +155,9 @@ _OPERATORS = ("x", "y", "z")
 
 
 @dataclass
-class LBitSystem:
-    """The l-bits of one Hamiltonian for one assignment (module docstring).
+class LBitSystem(LBitSource):
+    """The l-bits of one Hamiltonian for one assignment (module docstring), an
+    :class:`~echo_lab.lbits.source.LBitSource` of every site.
 
     Attributes
     ----------
@@ -299,6 +312,26 @@ class LBitSystem:
         return LinearOperator(
             (dim, dim), matvec=apply, rmatvec=apply, matmat=apply, rmatmat=apply, dtype=complex
         )
+
+    def pulse(
+        self, p: int, *, radius: int | None = None, axis: str = "x", angle_error: float = 0.0
+    ) -> Pulse:
+        """Echo pulse on the l-bit of site ``p``: the exact tau^axis_p acting block by block
+        (:func:`lbit_action_pulse`), or with ``radius`` r its part on the sites within r of p
+        (on :attr:`lattice`) made unitary (:func:`truncated_lbit_pulse_from_system`)."""
+        if radius is None:
+            return lbit_action_pulse(self, p, axis=axis, angle_error=angle_error)
+        return truncated_lbit_pulse_from_system(
+            self, p, radius, lattice=self.lattice, axis=axis, angle_error=angle_error
+        )
+
+    def tau_observable(self, a: str, i: int) -> np.ndarray | LinearOperator:
+        """tau^a_i as a readout: the dense :meth:`tau` for n <= :data:`DENSE_LBIT_QUBITS` (every
+        backend reads it), above the block-by-block :meth:`tau_operator` (exact and Krylov
+        backends), so that no 4^n array is built."""
+        if self.n > DENSE_LBIT_QUBITS:
+            return self.tau_operator(a, i)
+        return self.tau(a, i)
 
     def window_operator(self, a: str, i: int, window: Sequence[int]) -> np.ndarray:
         """The part of tau^a_i supported in ``window``: ``Tr_out(tau) / 2^(n - k)``, ``(2^k, 2^k)``.
@@ -509,6 +542,69 @@ class LBitSystem:
                 for i in range(self.n)
             ]
         )
+
+
+def lbit_action_pulse(
+    lbit_system: LBitSystem, p: int, *, axis: str = "x", angle_error: float = 0.0
+) -> Pulse:
+    """Exact l-bit flip tau^axis_p that acts block by block (``lbit_system.apply_tau``).
+
+    ``action(states)`` applies R = cos(theta/2) - i sin(theta/2) tau (tau itself when
+    ``angle_error == 0``) to states ``(2^n,)`` or ``(2^n, K)`` at two basis changes, sum_b d_b^2
+    per state (n = 14: ~1e8, n = 16: ~1e9 operations), so exact pulses reach n = 16 on the exact
+    and Krylov backends. For n <= :data:`~echo_lab.dynamics.pulses.DENSE_LBIT_QUBITS` the pulse
+    also carries the dense matrix (circuit backends need it); above, ``matrix`` is None. Label
+    ``"tau^x_p"``, kind ``"lbit"``, like :func:`echo_lab.dynamics.pulses.lbit_pulse`.
+    """
+    check_axis(axis)
+    eps = check_angle_error(angle_error)
+    n = int(lbit_system.n)
+    if not (isinstance(p, int | np.integer) and 0 <= p < n):
+        raise ConfigError(f"pulse site {p} is outside the chain 0..{n - 1}")
+    half = 0.5 * np.pi * (1.0 + eps)
+
+    def action(states: np.ndarray) -> np.ndarray:
+        flipped = lbit_system.apply_tau(axis, int(p), states)
+        if eps == 0.0:
+            return flipped
+        return np.cos(half) * states - 1j * np.sin(half) * flipped
+
+    matrix = None
+    if n <= DENSE_LBIT_QUBITS:
+        matrix = rotate_about(lbit_system.tau(axis, int(p)), angle_error=eps)
+    return Pulse(
+        matrix,
+        tuple(range(n)),
+        label=f"tau^{axis}_{p}",
+        kind="lbit",
+        meta={"site": int(p), "axis": axis, "angle_error": eps},
+        action=action,
+    )
+
+
+def truncated_lbit_pulse_from_system(
+    lbit_system: LBitSystem,
+    p: int,
+    radius: int,
+    *,
+    lattice: Lattice | None = None,
+    axis: str = "x",
+    angle_error: float = 0.0,
+) -> Pulse:
+    """:func:`~echo_lab.dynamics.pulses.truncated_lbit_pulse` with the window part of tau^axis_p
+    computed block by block (``lbit_system.window_operator``): no 4^n array, so ``lbit:r`` works
+    at n = 14-16. The window is ``lattice.window(p, radius)``, or [p - r, p + r] clipped to the
+    chain without a lattice.
+
+    Cost O(2^(k-1) 4^n) for the window operator (k = window size) plus O(8^k).
+    """
+    check_axis(axis)
+    n = int(lbit_system.n)
+    if not (isinstance(p, int | np.integer) and 0 <= p < n):
+        raise ConfigError(f"pulse site {p} is outside the chain 0..{n - 1}")
+    window = truncation_window(n, int(p), radius, lattice)
+    truncated = lbit_system.window_operator(axis, int(p), window)
+    return window_polar_pulse(truncated, window, int(p), radius, axis=axis, angle_error=angle_error)
 
 
 def construct(

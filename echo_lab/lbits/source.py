@@ -14,9 +14,24 @@ of) its sites, and gives each of them in the three forms the rest of echo_lab ne
   l-bits, a :class:`~echo_lab.dynamics.readouts.RotatedPauli` (a Pauli read out after a local
   circuit) for circuit and window l-bits, which circuit and MPS backends play as a circuit.
 
-:attr:`LBitSource.method` names the construction (a key of :data:`echo_lab.lbits.METHODS`) and
-:meth:`LBitSource.sites` the sites it holds l-bits of. A new construction plugs into pulses,
-readouts and studies by subclassing this and registering a builder with
+:attr:`LBitSource.method` names the construction and :meth:`LBitSource.sites` the sites it holds
+l-bits of. The implementations:
+
+=====================================================  ===========  ======================
+class                                                  method       sites
+=====================================================  ===========  ======================
+:class:`echo_lab.lbits.exact.LBitSystem`               overlap,     all n
+                                                       range
+:class:`echo_lab.lbits.circuit.CircuitLBitSystem`      circuit      all n
+:class:`echo_lab.lbits.window.WindowLBits`             window       the probe only
+=====================================================  ===========  ======================
+
+Pulse sequences (:func:`echo_lab.protocols.sequences.build_sequence`), readouts
+(:func:`echo_lab.protocols.observables.probe_observables`) and the pulse families
+(:mod:`echo_lab.protocols.families`) take any source and only call these methods. A new
+construction plugs in by subclassing this class (``n``, ``method``, ``tau``, ``pulse``,
+``tau_observable``; ``sites`` when it does not hold every site) and, to be reachable as
+``lbits.construct(H, method=name)``, registering its builder with
 :func:`echo_lab.lbits.register_method`.
 """
 
@@ -35,17 +50,21 @@ __all__ = ["LBitSource"]
 
 
 class LBitSource(ABC):
-    """l-bits of a chain of :attr:`n` sites (module docstring)."""
+    """l-bits of a chain of :attr:`n` sites (module docstring).
+
+    Attributes
+    ----------
+    method : name of the construction (``"overlap"``, ``"range"``, ``"circuit"``, ``"window"``,
+        or the name a new construction is registered under); a subclass sets it as a class
+        attribute or a field.
+    """
+
+    method: str
 
     @property
     @abstractmethod
     def n(self) -> int:
         """Number of chain sites."""
-
-    @property
-    @abstractmethod
-    def method(self) -> str:
-        """Name of the construction (``"overlap"``, ``"range"``, ``"circuit"``, ``"window"``)."""
 
     def sites(self) -> tuple[int, ...]:
         """Chain sites whose l-bits this source holds (all of them unless overridden)."""

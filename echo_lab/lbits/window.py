@@ -14,10 +14,12 @@ p (docs/pages/conventions.md section 4 applied to the window):
   are those of the chain. (The neighbours' sigma^z are not folded in as effective fields: the
   window l-bit does not depend on the background state.)
 * :func:`window_lbits`: :func:`echo_lab.lbits.construct` of the window Hamiltonian, wrapped as a
-  :class:`WindowLBits` that knows where the window sits in the chain. ``tau(a)`` is the probe's
-  l-bit operator on the window qubits (2^w x 2^w), ``pulse()`` the corresponding echo pulse on
-  the chain sites of the window, optionally truncated to radius r around p
-  (:func:`echo_lab.dynamics.pulses.truncated_lbit_pulse` applied on the window).
+  :class:`WindowLBits` that knows where the window sits in the chain, an
+  :class:`~echo_lab.lbits.source.LBitSource` that holds the probe's l-bit only. ``tau(a, p)`` is
+  the probe's l-bit operator on the window qubits (2^w x 2^w), ``pulse(p, radius=r)`` the
+  corresponding echo pulse on the chain sites of the window, optionally truncated to radius r
+  around p (:func:`echo_lab.dynamics.pulses.truncated_lbit_pulse` applied on the window), and
+  ``tau_observable(a, p)`` the readout U^dag on the window, then sigma^a_p.
 
 When the window covers the whole chain the window l-bits are the full construction's l-bits.
 At strong disorder tau^a_p of the window converges to the full one exponentially in the distance
@@ -40,9 +42,9 @@ Examples
 >>> from echo_lab.physics import models
 >>> model = models.RandomFieldXXZ(n=40, W=12.0, seed=1)
 >>> wl = window_lbits(model, 20, width=6)
->>> wl.sites
+>>> wl.window
 (17, 18, 19, 20, 21, 22)
->>> wl.pulse(radius=1).qubits
+>>> wl.pulse(20, radius=1).qubits
 (19, 20, 21)
 """
 
@@ -53,14 +55,18 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.circuit.library import UnitaryGate
 from qiskit.quantum_info import PauliList, SparsePauliOp
 
 from echo_lab.dynamics.pulses import PULSE_AXES, lbit_pulse, truncated_lbit_pulse
+from echo_lab.dynamics.readouts import RotatedPauli
 from echo_lab.dynamics.schedule import Pulse
 from echo_lab.errors import ConfigError
 from echo_lab.lbits import exact as lbits
+from echo_lab.lbits.source import LBitSource
 from echo_lab.physics.models import HamiltonianModel, Lattice
-from echo_lab.resources import COMPLEX_BYTES, require_memory
+from echo_lab.resources import COMPLEX_BYTES, dense_operator_bytes, require_memory
 
 __all__ = [
     "MAX_WINDOW_SITES",
@@ -169,13 +175,15 @@ def window_hamiltonian(model_or_h: ModelOrHamiltonian, sites: Sequence[int]) -> 
 
 
 @dataclass(frozen=True, eq=False)
-class WindowLBits:
-    """l-bits of the window Hamiltonian around ``probe`` (module docstring).
+class WindowLBits(LBitSource):
+    """l-bits of the window Hamiltonian around ``probe`` (module docstring): an
+    :class:`~echo_lab.lbits.source.LBitSource` of the chain (``n`` = chain length, method
+    ``"window"``) that holds the l-bit of the probe only (``sites() == (probe,)``).
 
     Attributes
     ----------
     probe : the probe site p on the chain.
-    sites : the window's chain sites, sorted; window qubit k is chain site ``sites[k]``.
+    window : the window's chain sites, sorted; window qubit k is chain site ``window[k]``.
     chain_sites : number of sites n of the chain.
     lattice : the window's :class:`~echo_lab.physics.models.Lattice` (the bonds inside the window,
         relabelled; an open chain of w sites for a chain window).
@@ -183,36 +191,53 @@ class WindowLBits:
     """
 
     probe: int
-    sites: tuple[int, ...]
+    window: tuple[int, ...]
     chain_sites: int
     lattice: Lattice
     system: lbits.LBitSystem
 
+    method = "window"
+
+    @property
+    def n(self) -> int:
+        """Number of chain sites (the chain, not the window)."""
+        return self.chain_sites
+
     @property
     def width(self) -> int:
         """Number of window sites w."""
-        return len(self.sites)
+        return len(self.window)
 
     @property
     def local_probe(self) -> int:
-        """Window qubit of the probe: ``sites.index(probe)``."""
-        return self.sites.index(self.probe)
+        """Window qubit of the probe: ``window.index(probe)``."""
+        return self.window.index(self.probe)
 
-    def tau(self, a: str = "x") -> np.ndarray:
-        """tau^a of the probe on the window qubits, dense ``(2^w, 2^w)``, Qiskit order.
+    @property
+    def assignment_method(self) -> str:
+        """The l-bit assignment of the window (``"overlap"`` or ``"range"``)."""
+        return self.system.method
 
-        ``a`` is ``"x"``, ``"y"`` or ``"z"``. As an operator on the chain it is this block on
-        ``sites`` (``linalg.embed(tau, sites, n)`` for small n). Cached by the l-bit system; do
-        not modify the array.
+    def sites(self) -> tuple[int, ...]:
+        """The one chain site whose l-bit the window holds: ``(probe,)``."""
+        return (self.probe,)
+
+    def tau(self, a: str, i: int) -> np.ndarray:
+        """tau^a of the probe ``i`` on the window qubits, dense ``(2^w, 2^w)``, Qiskit order.
+
+        ``a`` is ``"x"``, ``"y"`` or ``"z"``; ``i`` must be the probe. As an operator on the chain
+        it is this block on :attr:`window` (``linalg.embed(tau, window, n)`` for small n). Cached
+        by the l-bit system; do not modify the array.
         """
+        self.check_site(i)
         return self.system.tau(a, self.local_probe)
 
     def pulse(
-        self, radius: int | None = None, *, axis: str = "x", angle_error: float = 0.0
+        self, p: int, *, radius: int | None = None, axis: str = "x", angle_error: float = 0.0
     ) -> Pulse:
-        """Echo pulse tau^axis_p of the window, on the chain sites of the window.
+        """Echo pulse tau^axis_p of the window, on the chain sites of the window (p: the probe).
 
-        ``radius=None``: the whole window l-bit, a w-qubit block on ``sites`` (label
+        ``radius=None``: the whole window l-bit, a w-qubit block on :attr:`window` (label
         ``"tau^x_p[w=w]"``, kind ``"lbit-window"``). ``radius=r``: the window l-bit truncated to
         the window sites within distance r of p and replaced by its polar factor
         (:func:`echo_lab.dynamics.pulses.truncated_lbit_pulse` on the window; label
@@ -220,9 +245,10 @@ class WindowLBits:
         unitary and involutory; ``angle_error`` rotates by pi (1 + angle_error) instead.
         Cost O(4^w) (plus O(8^k) for the k-site polar factor).
         """
+        self.check_site(p)
         if axis not in PULSE_AXES:
             raise ConfigError(f"pulse axis must be one of {PULSE_AXES}, got {axis!r}")
-        tau = self.tau(axis)
+        tau = self.tau(axis, self.probe)
         if radius is None:
             local = lbit_pulse(tau, self.local_probe, axis=axis, angle_error=angle_error)
             label = f"tau^{axis}_{self.probe}[w={self.width}]"
@@ -239,14 +265,39 @@ class WindowLBits:
             label = f"tau^{axis}_{self.probe}[w={self.width},r={radius}]"
             kind = f"lbit-window:{radius}"
         meta: dict[str, object] = dict(local.meta)
-        meta.update({"site": self.probe, "window": list(self.sites)})
+        meta.update({"site": self.probe, "window": list(self.window)})
         return Pulse(
             local.dense_matrix(),
-            tuple(self.sites[q] for q in local.qubits),
+            tuple(self.window[q] for q in local.qubits),
             label=label,
             kind=kind,
             meta=meta,
         )
+
+    def encoding_unitary(self) -> np.ndarray:
+        """The window's encoding unitary U = sum_s |E_pi(s)><s| as a dense ``(2^w, 2^w)`` array
+        on the window qubits (column s: the eigenvector assigned to configuration s), so that
+        tau^a_p = U sigma^a_p U^dag. Built once per call, O(sum_b d_b^2 2^w)."""
+        dim = 1 << self.width
+        require_memory(
+            3 * dense_operator_bytes(self.width),
+            what=f"the encoding unitary of a {self.width}-site window",
+            suggestion="Use a narrower window.",
+        )
+        return np.asarray(self.system.from_lbit_basis(np.eye(dim, dtype=complex)))
+
+    def tau_observable(self, a: str, i: int) -> RotatedPauli:
+        """tau^a_p as a :class:`~echo_lab.dynamics.readouts.RotatedPauli`: the readout circuit
+        U^dag on the window sites (one ``UnitaryGate`` of :meth:`encoding_unitary`), then
+        sigma^a_p measured, since U sigma^a_p U^dag = tau^a_p. Any backend reads it; its
+        dense block is a ``2^w x 2^w`` matrix."""
+        self.check_site(i)
+        if a not in ("x", "y", "z"):
+            raise ConfigError(f"unknown l-bit operator {a!r}; choose one of ('x', 'y', 'z')")
+        readout = QuantumCircuit(self.width, name=f"window_readout_{self.probe}")
+        gate = UnitaryGate(self.encoding_unitary().conj().T, label="U^dag", check_input=False)
+        readout.append(gate, list(range(self.width)))
+        return RotatedPauli(readout, self.window, a.upper(), self.probe)
 
 
 def window_lbits(

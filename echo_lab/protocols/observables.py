@@ -12,18 +12,15 @@ All functions are pure numerics on arrays; none does I/O.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 from scipy.optimize import minimize_scalar
 
-from echo_lab.dynamics.pulses import DENSE_LBIT_QUBITS, LBitActionLike, LBitSystemLike
-from echo_lab.dynamics.readouts import Operator, RotatedPauli
+from echo_lab.dynamics.readouts import Operator
 from echo_lab.errors import ConfigError
+from echo_lab.lbits.source import LBitSource
 
 __all__ = [
-    "CircuitTauSource",
     "coherence",
     "disorder_summary",
     "entropy_log_slope",
@@ -35,34 +32,20 @@ __all__ = [
 OVERSAMPLE = 20
 
 
-@runtime_checkable
-class CircuitTauSource(Protocol):
-    """Circuit l-bits as :func:`probe_observables` reads them (``lbits.construct(H,
-    method="circuit")``): tau^a_i as a Pauli read out after U^dag on i's light cone."""
-
-    @property
-    def n(self) -> int:
-        """Number of sites."""
-        ...
-
-    def tau_observable(self, a: str, i: int) -> RotatedPauli:
-        """tau^a_i as a :class:`~echo_lab.backends.base.RotatedPauli`."""
-        ...
-
-
 def probe_observables(
-    n: int, probe: int, *, lbit_system: LBitSystemLike | CircuitTauSource | None = None
+    n: int, probe: int, *, source: LBitSource | None = None
 ) -> dict[str, Operator]:
     """Operators measured on the probe site ``probe`` of an ``n``-qubit system.
 
-    ``"sx"``, ``"sy"``: sigma^x_p, sigma^y_p as ``SparsePauliOp``. With ``lbit_system`` also
-    ``"tau_x"``, ``"tau_y"``: for exact l-bits the dense ``2^n x 2^n`` operators (16 * 4^n bytes
-    each), or, for n > :data:`~echo_lab.dynamics.pulses.DENSE_LBIT_QUBITS` and a system with
-    operator actions (``lbits.LBitSystem``), ``lbit_system.tau_operator(axis, p)``: a
-    ``LinearOperator`` applied block by block (two basis changes per use, no 4^n memory), which the
-    exact and Krylov backends accept; for circuit l-bits
-    :class:`~echo_lab.backends.base.RotatedPauli`
-    observables (the readout circuit U^dag on p's light cone, then X_p / Y_p), any n.
+    ``"sx"``, ``"sy"``: sigma^x_p, sigma^y_p as ``SparsePauliOp``. With an l-bit ``source`` (any
+    :class:`~echo_lab.lbits.source.LBitSource` of this chain holding the probe's l-bit) also
+    ``"tau_x"``, ``"tau_y"``: ``source.tau_observable(axis, probe)``. For exact l-bits
+    (:class:`~echo_lab.lbits.LBitSystem`) these are the dense ``2^n x 2^n`` operators (16 * 4^n
+    bytes each) for n <= :data:`~echo_lab.dynamics.pulses.DENSE_LBIT_QUBITS`, above a
+    ``LinearOperator`` applied block by block (two basis changes per use, no 4^n memory), which
+    the exact and Krylov backends accept; for circuit and window l-bits a
+    :class:`~echo_lab.dynamics.readouts.RotatedPauli` (the readout circuit U^dag on p's light cone
+    or window, then X_p / Y_p), any n.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"the number of sites n must be an integer >= 1, got {n!r}")
@@ -72,32 +55,15 @@ def probe_observables(
         "sx": SparsePauliOp.from_sparse_list([("X", [probe], 1.0)], n),
         "sy": SparsePauliOp.from_sparse_list([("Y", [probe], 1.0)], n),
     }
-    if isinstance(lbit_system, CircuitTauSource):
-        if lbit_system.n != n:
+    if source is not None:
+        if source.n != n:
             raise ConfigError(
-                f"the circuit l-bits have {lbit_system.n} sites, the system {n}: they belong to "
-                "another chain"
+                f"the {source.method} l-bits have {source.n} sites, the system {n}: they belong "
+                "to another chain"
             )
+        source.check_site(probe)
         for axis in ("x", "y"):
-            out[f"tau_{axis}"] = lbit_system.tau_observable(axis, probe)
-    elif lbit_system is not None:
-        for axis in ("x", "y"):
-            if n > DENSE_LBIT_QUBITS and isinstance(lbit_system, LBitActionLike):
-                operator = lbit_system.tau_operator(axis, probe)
-                if operator.shape != (2**n, 2**n):
-                    raise ConfigError(
-                        f"the l-bit system's tau^{axis}_{probe} acts on {operator.shape[0]} "
-                        f"states, not {2**n}: it belongs to another system size"
-                    )
-                out[f"tau_{axis}"] = operator
-                continue
-            tau = np.asarray(lbit_system.tau(axis, probe))
-            if tau.shape != (2**n, 2**n):
-                raise ConfigError(
-                    f"the l-bit system's tau^{axis}_{probe} has shape {tau.shape}, not "
-                    f"{(2**n, 2**n)}: it belongs to another system size"
-                )
-            out[f"tau_{axis}"] = tau
+            out[f"tau_{axis}"] = source.tau_observable(axis, probe)
     return out
 
 

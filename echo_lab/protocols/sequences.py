@@ -31,16 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from echo_lab.dynamics.pulses import (
-    CircuitLBitsLike,
-    LBitSystemLike,
-    PulseSpec,
-    WindowLBitsLike,
-    make_pulse,
-)
 from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError
+from echo_lab.lbits.source import LBitSource
 from echo_lab.physics.models import Lattice
+from echo_lab.protocols.families import PulseSpec, make_pulse, require_source, resolve_spec
 
 __all__ = [
     "PROTOCOLS",
@@ -137,38 +132,32 @@ def _resolve_pulse(
     angle_error: float | None,
     *,
     n: int,
-    lbit_system: LBitSystemLike | CircuitLBitsLike | None,
+    probe: int,
+    source: LBitSource | None,
 ) -> PulseSpec:
-    """The pulse as a PulseSpec, checked against the protocol and the chain."""
-    if isinstance(pulse, str):
-        pulse = PulseSpec.parse(pulse, angle_error=0.0 if angle_error is None else angle_error)
-    elif angle_error is not None and angle_error != pulse.angle_error:
-        raise ConfigError(
-            f"pulse {pulse.label!r} carries angle_error = {pulse.angle_error}; do not pass "
-            "another one"
-        )
+    """The pulse as a PulseSpec, checked against the protocol, the chain and the source (its
+    family's :attr:`~echo_lab.protocols.families.PulseFamily.protocols`, ``check_chain`` and
+    ``source``) before any pulse is built."""
+    spec = resolve_spec(pulse, angle_error)
     if protocol == "fid":
-        return pulse
-    if pulse.family == "lbit" and lbit_system is None:
+        return spec
+    family = spec.pulse_family
+    if not family.allows(protocol):
         raise ConfigError(
-            f"pulse spec {pulse.label!r} needs an l-bit system: pass lbit_system=lbits.construct(H)"
+            f"protocol {protocol!r} does not take {family.name} pulse {spec.label!r}: "
+            f"{family.refusal()}"
         )
-    if pulse.family == "lbit" and pulse.radius is not None and pulse.radius > n - 1:
+    try:
+        family.check_chain(spec, n)
+    except ConfigError as exc:
+        raise ConfigError(f"pulse spec {spec.label!r}: {exc}") from None
+    require_source(spec, probe, source)
+    if spec.source_need is not None and source is not None and source.n != n:
         raise ConfigError(
-            f"window radius {pulse.radius} of pulse spec {pulse.label!r} is larger than the chain "
-            f"of {n} sites allows (at most {n - 1}); use 'lbit' for the exact pulse"
+            f"the {source.method} l-bits have {source.n} sites, the system {n}: they belong to "
+            "another chain"
         )
-    if pulse.family == "circuit" and not isinstance(lbit_system, CircuitLBitsLike):
-        raise ConfigError(
-            "pulse spec 'circuit' needs circuit l-bits: pass "
-            "lbit_system=lbits.construct(H, method='circuit', ...)"
-        )
-    if pulse.family == "window" and protocol not in ("hahn", "cpmg", "xy4"):
-        raise ConfigError(
-            f"protocol {protocol!r} does not take window pulse {pulse.label!r} (it holds the "
-            "l-bit of the probe only); use 'hahn', 'cpmg' or 'xy4'"
-        )
-    return pulse
+    return spec
 
 
 def _check_protocol(
@@ -214,35 +203,30 @@ def build_sequence(
     pulse: PulseSpec | str = "pbit",
     partner: int | None = None,
     n_pulses: int = 4,
-    lbit_system: LBitSystemLike | CircuitLBitsLike | None = None,
-    window_system: WindowLBitsLike | None = None,
+    source: LBitSource | None = None,
     angle_error: float | None = None,
     lattice: Lattice | None = None,
 ) -> PulseSequence:
     """The sequence of ``protocol`` (one of :data:`PROTOCOLS`) on an ``n``-site system.
 
-    ``pulse`` is a :class:`~echo_lab.dynamics.pulses.PulseSpec` or its text (``"pbit"``, ``"lbit"``,
-    ``"lbit:r"``, ``"circuit"``, ``"window:w"``, ``"window:w:r"``; ``angle_error`` applies to a
-    text spec, a PulseSpec carries its own); l-bit specs need ``lbit_system`` (circuit l-bits for
-    ``"circuit"``), window
-    specs the probe's ``window_system`` (:func:`echo_lab.lbits.window.window_lbits`; Hahn, CPMG and
-    XY-4 only, since it holds the l-bit of the probe alone). ``partner`` is the DEER partner site
-    (needed by ``"deer"`` only, rejected otherwise). ``n_pulses`` is the pulse count of ``"cpmg"``
-    and of ``"xy4"`` (a multiple of 4; one XY-4 cycle per 4 pulses); other protocols ignore it. The
-    global echo flips every site with ``pulse``. All inputs are validated before any pulse is built.
+    ``pulse`` is a :class:`~echo_lab.protocols.families.PulseSpec` or its text (``"pbit"``,
+    ``"lbit"``, ``"lbit:r"``, ``"circuit"``, ``"window:w"``, ``"window:w:r"`` or a registered
+    family's; ``angle_error`` applies to a text spec, a PulseSpec carries its own). ``source`` is
+    the :class:`~echo_lab.lbits.source.LBitSource` the pulse's family builds from: the chain's
+    l-bits (``lbits.construct(H)``) for ``"lbit"`` / ``"lbit:r"``, circuit l-bits for
+    ``"circuit"``, the probe's window l-bits (:func:`echo_lab.lbits.window.window_lbits`) for
+    window specs, which only Hahn, CPMG and XY-4 take (the window holds the l-bit of the probe
+    alone); p-bit pulses need none. ``partner`` is the DEER partner site (needed by ``"deer"``
+    only, rejected otherwise). ``n_pulses`` is the pulse count of ``"cpmg"`` and of ``"xy4"`` (a
+    multiple of 4; one XY-4 cycle per 4 pulses); other protocols ignore it. The global echo flips
+    every site with ``pulse``. ``lattice`` is only checked against ``n`` (truncation windows come
+    from the source's own lattice). All inputs are validated before any pulse is built.
     """
     _check_protocol(protocol, n=n, probe=probe, partner=partner, n_pulses=n_pulses, lattice=lattice)
-    spec = _resolve_pulse(protocol, pulse, angle_error, n=n, lbit_system=lbit_system)
+    spec = _resolve_pulse(protocol, pulse, angle_error, n=n, probe=probe, source=source)
 
     def flip(site: int, axis: str = "x") -> Pulse:
-        built = make_pulse(
-            spec,
-            site,
-            axis=axis,
-            lbit_system=lbit_system,
-            window_system=window_system,
-            lattice=lattice,
-        )
+        built = make_pulse(spec, site, axis=axis, source=source)
         if max(built.qubits) >= n or (built.kind == "lbit" and len(built.qubits) != n):
             raise ConfigError(
                 f"pulse {built.label} acts on qubits {built.qubits}, outside the {n}-site system: "

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from echo_lab.dynamics.pulses import PulseSpec
 from echo_lab.errors import ConfigError
 from echo_lab.lbits.exact import METHODS as EXACT_METHODS
 from echo_lab.physics.models import Lattice, RandomFieldIsing, RandomFieldXXZ, SeedLike
 from echo_lab.physics.states import BACKGROUNDS
+from echo_lab.protocols.families import PulseSpec
 from echo_lab.tables import (
     Scalar,
     Table,
@@ -268,8 +268,8 @@ def parse_lbits(table: Table | None, *, kind: str, several: bool = False) -> Lbi
 class ProtocolSpec:
     """Pulse protocol, probe and initial-state backgrounds at one parameter point.
 
-    ``pulses`` are parsed :class:`~echo_lab.dynamics.pulses.PulseSpec` values (they carry the swept
-    ``angle_error``); ``fid`` adds the free induction decay as its own row (:attr:`rows`).
+    ``pulses`` are parsed :class:`~echo_lab.protocols.families.PulseSpec` values (they carry the
+    swept ``angle_error``); ``fid`` adds the free induction decay as its own row (:attr:`rows`).
     """
 
     sequence: str = "hahn"

@@ -307,7 +307,7 @@ def run_long(args: argparse.Namespace) -> dict[str, Any]:
         }
         state = probe_state(n, probe, background="z-random", rng=np.random.default_rng(seed))
         pbit = build_sequence("hahn", n=n, probe=probe)
-        circuit = build_sequence("hahn", n=n, probe=probe, pulse="circuit", lbit_system=system)
+        circuit = build_sequence("hahn", n=n, probe=probe, pulse="circuit", source=system)
         # The l-bit figure of merit starts in U|b, +>: the encoding gates as pulses at T = 0.
         encoded = PulseSequence([*system.encoding_pulses(), *circuit.segments], name="hahn")
         tau_x = system.tau_observable("x", probe)

@@ -95,9 +95,11 @@ def build_sequences(
 ) -> dict[str, PulseSequence]:
     """FID and the Hahn echoes of every pulse, by name."""
     sequences = {"fid": build_fid(), "pbit": build_hahn(pbit_pulse(probe))}
-    sequences[f"window:w={windowed.width}"] = build_hahn(windowed.pulse())
+    sequences[f"window:w={windowed.width}"] = build_hahn(windowed.pulse(windowed.probe))
     for r in radii:
-        sequences[f"window:w={windowed.width},r={r}"] = build_hahn(windowed.pulse(r))
+        sequences[f"window:w={windowed.width},r={r}"] = build_hahn(
+            windowed.pulse(windowed.probe, radius=r)
+        )
     return sequences
 
 
@@ -112,8 +114,8 @@ def window_observables(rho: np.ndarray, windowed: WindowLBits) -> dict[str, floa
         "sx": sx,
         "sy": sy,
         "coherence": float(np.hypot(sx, sy)),
-        "tau_x": float(np.real(np.trace(rho @ windowed.tau("x")))),
-        "tau_y": float(np.real(np.trace(rho @ windowed.tau("y")))),
+        "tau_x": float(np.real(np.trace(rho @ windowed.tau("x", windowed.probe)))),
+        "tau_y": float(np.real(np.trace(rho @ windowed.tau("y", windowed.probe)))),
     }
 
 
@@ -162,7 +164,7 @@ def run_mps_point(
     wall = time.perf_counter() - start
     mps = data["mps"]
     bonds = mps_bond_dimensions(mps)
-    point = window_observables(mps_window_density_matrix(mps, windowed.sites), windowed)
+    point = window_observables(mps_window_density_matrix(mps, windowed.window), windowed)
     point.update(
         {
             "aer_sx": float(np.real(data["aer_sx"])),
@@ -250,7 +252,7 @@ def run_long_chain(args: argparse.Namespace) -> dict[str, Any]:
         "fields": model.fields.tolist(),
         "background_bits": state.bits().tolist(),
         "probe": probe,
-        "window_sites": list(windowed.sites),
+        "window_sites": list(windowed.window),
         "window_lbit_seconds": lbit_seconds,
         "pulses": {name: seq.pulses[0].label for name, seq in sequences.items() if seq.pulses},
         "sequences": results,
@@ -294,7 +296,7 @@ def run_validation(args: argparse.Namespace) -> dict[str, Any]:
     mps = mps_simulator(args.threshold, args.dt, args.order)
     statevector = AerSimulator(method="statevector")
     keys = ("sx", "sy", "tau_x", "tau_y")
-    out: dict[str, Any] = {"n": n, "probe": probe, "window_sites": list(windowed.sites)}
+    out: dict[str, Any] = {"n": n, "probe": probe, "window_sites": list(windowed.window)}
     for name, sequence in sequences.items():
         reference = exact_states(hamiltonian, sequence, state, args.times)
         rows = []
@@ -322,10 +324,10 @@ def run_validation(args: argparse.Namespace) -> dict[str, Any]:
             )
             psi_trotter = np.asarray(statevector.run(sv_qc).result().data(0)["psi"])
             sv_point = window_observables(
-                window_rho_from_vector(psi_trotter, windowed.sites, n), windowed
+                window_rho_from_vector(psi_trotter, windowed.window, n), windowed
             )
             exact_point = window_observables(
-                window_rho_from_vector(psi_exact, windowed.sites, n), windowed
+                window_rho_from_vector(psi_exact, windowed.window, n), windowed
             )
             rows.append(
                 {

@@ -42,6 +42,7 @@ from echo_lab.lbits.circuit.optimize import (
     initial_gates,
 )
 from echo_lab.lbits.circuit.terms import conserves_sz, local_blocks
+from echo_lab.lbits.source import LBitSource
 from echo_lab.physics import pauli
 from echo_lab.physics.linalg import embed
 from echo_lab.physics.models import Lattice
@@ -91,8 +92,9 @@ class LocalCircuit(NamedTuple):
 
 
 @dataclass(eq=False)
-class CircuitLBitSystem:
-    """Fitted circuit l-bits (module docstring).
+class CircuitLBitSystem(LBitSource):
+    """Fitted circuit l-bits (module docstring), an :class:`~echo_lab.lbits.source.LBitSource` of
+    every site.
 
     Attributes
     ----------
@@ -263,13 +265,21 @@ class CircuitLBitSystem:
             qc.append(_gate(self.gates[k], f"L{slot.layer}"), [s - sites[0] for s in slot.sites])
         return LocalCircuit(qc, sites)
 
-    def pulse(self, p: int, *, axis: str = "x", angle_error: float = 0.0) -> Pulse:
+    def pulse(
+        self, p: int, *, radius: int | None = None, axis: str = "x", angle_error: float = 0.0
+    ) -> Pulse:
         """The circuit l-bit flip tau^axis_p as a :class:`~echo_lab.dynamics.schedule.Pulse`.
 
         Dense matrix on the light-cone qubits (``rotate_about(tau, angle_error)``), with the
         pulse circuit attached (circuit backends play its gates). Label ``"tau^x_p[circuit]"``,
-        kind ``"circuit"``.
+        kind ``"circuit"``. Circuit l-bits already live on a light cone and are not truncated:
+        a ``radius`` raises :class:`ConfigError`.
         """
+        if radius is not None:
+            raise ConfigError(
+                f"circuit l-bits are not truncated (they live on the light cone of p): got "
+                f"radius {radius!r}; leave it out"
+            )
         axis = self._check_axis(axis, PULSE_AXES)
         tau, sites = self.local_tau(axis, p)
         circuit, _ = self.pulse_circuit(p, axis, angle_error=angle_error)
@@ -300,7 +310,7 @@ class CircuitLBitSystem:
         ]
 
     def tau_observable(self, a: str, i: int) -> RotatedPauli:
-        """tau^a_i as a :class:`~echo_lab.backends.base.RotatedPauli`: readout circuit, then
+        """tau^a_i as a :class:`~echo_lab.dynamics.readouts.RotatedPauli`: readout circuit, then
         sigma^a_i."""
         a = self._check_axis(a)
         readout, sites = self.readout_circuit(i)

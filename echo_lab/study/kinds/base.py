@@ -41,9 +41,12 @@ from echo_lab.backends.options import RULES, BackendSpec, estimate_state_bytes
 from echo_lab.dynamics.pulses import DENSE_LBIT_QUBITS
 from echo_lab.errors import ConfigError
 from echo_lab.lbits import MAX_RANGE_QUBITS
+from echo_lab.lbits.source import LBitSource
+from echo_lab.lbits.window import window_lbits
 from echo_lab.physics.models import Lattice, RandomFieldXXZ, disorder_seeds
 from echo_lab.physics.spectrum import MAX_EXACT_QUBITS, MAX_SECTOR_EXACT_QUBITS
 from echo_lab.physics.states import ProductState, probe_state
+from echo_lab.protocols.families import CIRCUIT, EXACT, WINDOW, PulseSpec, SourceNeed
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.study.keydocs import KeyDoc
 from echo_lab.study.sections import SWEEPABLE, ModelSpec, ProtocolSpec
@@ -73,10 +76,12 @@ __all__ = [
     "dense_step_bytes",
     "eigenbasis_limit",
     "initial_states",
+    "pulse_source",
     "realization_seeds",
     "refuse_larger",
     "setup_unit",
     "unit_dataset",
+    "unit_sources",
 ]
 
 TIME_ATTRS = {"units": "1/J", "long_name": "total evolution time"}
@@ -283,28 +288,24 @@ def check_probe(spec: StudySpec) -> None:
 
 
 def check_pulse_geometry(spec: StudySpec) -> None:
-    """Window radii and widths of the pulses must fit every chain length of the sweep."""
+    """Every pulse must fit every chain length of the sweep (its family's
+    :attr:`~echo_lab.protocols.families.PulseFamily.check_chain`: radius < n, width <= n), and a
+    window built with the 'range' assignment may have at most MAX_RANGE_QUBITS sites."""
     settings: Any = spec.settings
     for point in spec.points():
         n = spec.resolve(point)[0].n
         for i, pulse in enumerate(settings.protocol.pulses):
-            if pulse.width is not None:
-                if pulse.width > n:
-                    raise ConfigError(
-                        f"protocol.pulses[{i}] = {pulse.label!r}: window width {pulse.width} is "
-                        f"larger than the chain of n = {n} sites; use w <= {n}"
-                    )
-                if pulse.width > MAX_RANGE_QUBITS and settings.lbits.method == "range":
-                    raise ConfigError(
-                        f"protocol.pulses[{i}] = {pulse.label!r}: lbits.method = 'range' costs "
-                        f"O(16^w), limited to w <= {MAX_RANGE_QUBITS}; use a narrower window or "
-                        "lbits.method = 'overlap'"
-                    )
-            elif pulse.radius is not None and pulse.radius > n - 1:
+            try:
+                pulse.pulse_family.check_chain(pulse, n)
+            except ConfigError as exc:
+                raise ConfigError(f"protocol.pulses[{i}] = {pulse.label!r}: {exc}") from None
+            need = pulse.source_need
+            width = None if need is None else need.width
+            if width is not None and width > MAX_RANGE_QUBITS and settings.lbits.method == "range":
                 raise ConfigError(
-                    f"protocol.pulses: window radius {pulse.radius} of {pulse.label!r} is larger "
-                    f"than the chain of n = {n} sites allows (at most {n - 1}); use 'lbit' for "
-                    "the whole chain"
+                    f"protocol.pulses[{i}] = {pulse.label!r}: lbits.method = 'range' costs "
+                    f"O(16^w), limited to w <= {MAX_RANGE_QUBITS}; use a narrower window or "
+                    "lbits.method = 'overlap'"
                 )
 
 
@@ -374,6 +375,45 @@ def construct_circuit_lbits(setup: UnitSetup, lbits: Any) -> Any:
         return lbit_module.construct(
             setup.model.hamiltonian(), method="circuit", **lbits.circuit_options()
         )
+
+
+def unit_sources(
+    setup: UnitSetup,
+    probe: int,
+    pulses: Sequence[PulseSpec | None],
+    lbits: Any,
+    *,
+    exact: LBitSource | None = None,
+) -> dict[SourceNeed, LBitSource]:
+    """The l-bit sources that ``pulses`` need (each family's declared
+    :attr:`~echo_lab.protocols.families.PulseSpec.source_need`), each built once: the l-bits of
+    the chain by ``lbits.method`` (or ``exact`` when given), the circuit l-bits with the options
+    of ``[lbits]``, the window l-bits of ``probe`` for each width."""
+    sources: dict[SourceNeed, LBitSource] = {}
+    for pulse in pulses:
+        need = None if pulse is None else pulse.source_need
+        if need is None or need in sources:
+            continue
+        if need.kind == EXACT:
+            sources[need] = exact if exact is not None else construct_lbits(setup, lbits.method)
+        elif need.kind == CIRCUIT:
+            sources[need] = construct_circuit_lbits(setup, lbits)
+        elif need.kind == WINDOW and need.width is not None:
+            with stage("l-bit assignment"):
+                sources[need] = window_lbits(
+                    setup.model, probe, width=need.width, method=lbits.method
+                )
+        else:
+            raise ConfigError(f"no study builds l-bit sources of kind {need.kind!r}")
+    return sources
+
+
+def pulse_source(
+    pulse: PulseSpec | None, sources: Mapping[SourceNeed, LBitSource]
+) -> LBitSource | None:
+    """The source of ``sources`` that ``pulse`` is built from (None for a pulse without one)."""
+    need = None if pulse is None else pulse.source_need
+    return None if need is None else sources.get(need)
 
 
 def initial_states(

@@ -32,11 +32,12 @@ from echo_lab.backends.options import (
     check_trotter_steps,
     parse_backend,
 )
-from echo_lab.dynamics.pulses import PulseSpec
 from echo_lab.errors import ConfigError
 from echo_lab.lbits import MAX_RANGE_QUBITS
+from echo_lab.lbits.source import LBitSource
 from echo_lab.physics.spectrum import MAX_EXACT_QUBITS
 from echo_lab.protocols import observables as obs
+from echo_lab.protocols.families import EXACT, PulseSpec, SourceNeed
 from echo_lab.protocols.sequences import build_sequence
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.study import drawing as plot
@@ -53,9 +54,11 @@ from echo_lab.study.kinds.base import (
     check_pulse_geometry,
     construct_lbits,
     initial_states,
+    pulse_source,
     refuse_larger,
     setup_unit,
     unit_dataset,
+    unit_sources,
 )
 from echo_lab.study.sections import (
     LbitSpec,
@@ -125,10 +128,12 @@ def parse_deer_protocol(
     if pulses is None:
         pulses = parse_pulses(table, ["lbit"], angle_error=angle_error)
     for i, pulse in enumerate(pulses):
-        if pulse.family == "window":
+        family = pulse.pulse_family
+        if not family.allows("deer"):
             raise ConfigError(
-                f"protocol.pulses[{i}] = {pulse.label!r}: window l-bit pulses are for echo "
-                "studies; use 'lbit' or 'lbit:r' in a DEER study"
+                f"protocol.pulses[{i}] = {pulse.label!r}: a DEER study does not take "
+                f"{family.name} pulses ({family.protocol_reason or 'they exclude DEER'}); use "
+                "'lbit' or 'lbit:r' in a DEER study"
             )
     return ProtocolSpec(
         sequence="deer",
@@ -153,17 +158,21 @@ def deer_traces(
     setup: UnitSetup,
     times: np.ndarray,
     pulses: tuple[PulseSpec, ...],
-    lbit_system: Any,
+    lbit_system: LBitSource,
     backend: Backend,
+    sources: Mapping[SourceNeed, LBitSource] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, tuple[int, ...]]:
     """``sx`` and ``tau_x`` of DEER runs over (background, pulse, partner, time), the fitted
-    |J_pq| over (background, pulse, partner) and the partner sites."""
+    |J_pq| over (background, pulse, partner) and the partner sites. ``tau_x`` is read from
+    ``lbit_system`` (the l-bits of the chain), which also serves the pulses that need such
+    l-bits; ``sources`` holds the other sources the pulses need (circuit l-bits)."""
     protocol: ProtocolSpec = setup.settings.protocol
     hamiltonian = setup.model.hamiltonian()
     probe = protocol.probe_site(setup.lattice)
     partners = protocol.partner_sites(setup.lattice)
+    sources = {SourceNeed(EXACT): lbit_system, **(sources or {})}
     with stage("l-bit observables"):
-        operators = obs.probe_observables(setup.n, probe, lbit_system=lbit_system)
+        operators = obs.probe_observables(setup.n, probe, source=lbit_system)
     measured = {"sx": operators["sx"], "tau_x": operators["tau_x"]}
     states = initial_states(setup, probe, protocol.backgrounds)
     shape = (len(states), len(pulses), len(partners), times.size)
@@ -178,7 +187,7 @@ def deer_traces(
                     probe=probe,
                     pulse=pulse,
                     partner=partner,
-                    lbit_system=lbit_system,
+                    source=pulse_source(pulse, sources),
                     lattice=setup.lattice,
                 )
             for b, state in enumerate(states.values()):
@@ -200,8 +209,9 @@ def compute_deer(spec: StudySpec, point: Mapping[str, Scalar], realization: int)
     backend = build_backend(settings.backend, eigensystem=lbit_system.eigensystem)
     times = np.asarray(settings.times)
     pulses = settings.protocol.pulses
-    traces, fits, partners = deer_traces(setup, times, pulses, lbit_system, backend)
     probe = settings.protocol.probe_site(setup.lattice)
+    sources = unit_sources(setup, probe, pulses, settings.lbits, exact=lbit_system)
+    traces, fits, partners = deer_traces(setup, times, pulses, lbit_system, backend, sources)
     couplings = lbit_system.effective_hamiltonian()
     effective = [float(couplings.get(tuple(sorted((probe, q))), 0.0)) for q in partners]
     distances = [setup.lattice.distance(probe, q) for q in partners]

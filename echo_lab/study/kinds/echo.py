@@ -41,12 +41,13 @@ from echo_lab.backends.options import (
     check_trotter_steps,
     parse_backend,
 )
-from echo_lab.dynamics.pulses import PulseSpec
 from echo_lab.errors import ConfigError, NumericalError
 from echo_lab.lbits import MAX_RANGE_QUBITS
 from echo_lab.lbits.circuit.system import MAX_ECHO_QUBITS
-from echo_lab.lbits.window import MAX_WINDOW_SITES, window_lbits
+from echo_lab.lbits.source import LBitSource
+from echo_lab.lbits.window import MAX_WINDOW_SITES
 from echo_lab.protocols import observables as obs
+from echo_lab.protocols.families import CIRCUIT, EXACT, WINDOW, PulseSpec, SourceNeed
 from echo_lab.protocols.sequences import build_sequence
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.study import drawing as plot
@@ -61,14 +62,14 @@ from echo_lab.study.kinds.base import (
     backend_state_bytes,
     check_probe,
     check_pulse_geometry,
-    construct_circuit_lbits,
-    construct_lbits,
     dense_step_bytes,
     eigenbasis_limit,
     initial_states,
+    pulse_source,
     refuse_larger,
     setup_unit,
     unit_dataset,
+    unit_sources,
 )
 from echo_lab.study.sections import (
     LbitSpec,
@@ -141,19 +142,28 @@ class EchoSettings(KindSettings):
     check: CheckSpec | None = None
 
     @property
+    def source_needs(self) -> list[SourceNeed]:
+        """The l-bit sources the pulses are built from (their families' declared ones), each
+        once, in the order of the pulses."""
+        needs = (pulse.source_need for pulse in self.protocol.pulses)
+        return list(dict.fromkeys(need for need in needs if need is not None))
+
+    @property
     def needs_lbits(self) -> bool:
-        """Whether a pulse needs the full l-bit system (``"lbit"``, ``"lbit:r"``)."""
-        return any(pulse.needs_lbits for pulse in self.protocol.pulses)
+        """Whether a pulse needs the l-bits of the whole chain (``"lbit"``, ``"lbit:r"``)."""
+        return any(need.kind == EXACT for need in self.source_needs)
 
     @property
     def needs_circuit(self) -> bool:
-        """Whether a pulse is a circuit l-bit pulse (``"circuit"``)."""
-        return any(pulse.family == "circuit" for pulse in self.protocol.pulses)
+        """Whether a pulse needs circuit l-bits (``"circuit"``)."""
+        return any(need.kind == CIRCUIT for need in self.source_needs)
 
     @property
     def window_widths(self) -> list[int]:
-        """Widths of the window pulses, sorted, each once."""
-        return sorted({p.width for p in self.protocol.pulses if p.width is not None})
+        """Widths of the window l-bits the pulses need, sorted, each once."""
+        return sorted(
+            {n.width for n in self.source_needs if n.kind == WINDOW and n.width is not None}
+        )
 
 
 def _settings(spec: StudySpec) -> EchoSettings:
@@ -200,11 +210,13 @@ def _parse_echo_protocol(table: Table, sweep: dict[str, tuple[Scalar, ...]]) -> 
                 f"{MAX_WINDOW_SITES} sites (the window is diagonalized exactly); use w <= "
                 f"{MAX_WINDOW_SITES}"
             )
-    if sequence == "global" and any(p.family == "window" for p in pulses):
-        raise ConfigError(
-            "protocol.pulses: window l-bit pulses flip the probe only, not every site of "
-            "protocol.sequence = 'global'; use 'hahn', 'cpmg' or 'xy4', or 'lbit' pulses"
-        )
+    for i, pulse in enumerate(pulses):
+        family = pulse.pulse_family
+        if not family.allows(sequence):
+            raise ConfigError(
+                f"protocol.pulses[{i}] = {pulse.label!r}: protocol.sequence = {sequence!r} does "
+                f"not take {family.name} pulses: {family.refusal()}"
+            )
     n_pulses = sweep.get("n_pulses", (base.n_pulses,))
     if sequence == "xy4" and any(int(k) % 4 for k in n_pulses):
         raise ConfigError(
@@ -238,10 +250,10 @@ def _size_limits(spec: StudySpec, backends: Mapping[str, BackendSpec]) -> list[S
 
 
 def _build_sequences(
-    setup: UnitSetup, probe: int, systems: Mapping[str, Any], windows: Mapping[int, Any]
+    setup: UnitSetup, probe: int, sources: Mapping[SourceNeed, LBitSource]
 ) -> dict[str, Any]:
-    """The pulse sequence of every row (the FID row is free evolution); ``systems`` holds the
-    exact (``"lbit"``) and circuit (``"circuit"``) l-bits the pulses need."""
+    """The pulse sequence of every row (the FID row is free evolution); ``sources`` holds the
+    l-bit sources the pulses need (:func:`~echo_lab.study.kinds.base.unit_sources`)."""
     protocol: ProtocolSpec = setup.settings.protocol
     with stage("pulses"):
         return {
@@ -251,8 +263,7 @@ def _build_sequences(
                 probe=probe,
                 pulse="pbit" if pulse is None else pulse,
                 n_pulses=protocol.n_pulses,
-                lbit_system=None if pulse is None else systems.get(pulse.family),
-                window_system=None if pulse is None else windows.get(pulse.width or 0),
+                source=pulse_source(pulse, sources),
                 lattice=setup.lattice,
             )
             for label, pulse in protocol.rows
@@ -344,24 +355,18 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
     setup = setup_unit(spec, point, realization)
     settings: EchoSettings = setup.settings
     hamiltonian = setup.model.hamiltonian()
-    lbit_system = construct_lbits(setup, settings.lbits.method) if settings.needs_lbits else None
-    circuit_system = (
-        construct_circuit_lbits(setup, settings.lbits) if settings.needs_circuit else None
-    )
-    eigensystem = None if lbit_system is None else lbit_system.eigensystem
     probe = settings.protocol.probe_site(setup.lattice)
+    sources = unit_sources(setup, probe, settings.protocol.pulses, settings.lbits)
+    lbit_system = sources.get(SourceNeed(EXACT))
+    circuit_system = sources.get(SourceNeed(CIRCUIT))
+    # exact l-bits share their block-by-block diagonalization with the exact backend
+    eigensystem = getattr(lbit_system, "eigensystem", None)
     with stage("l-bit observables"):
-        operators = obs.probe_observables(setup.n, probe, lbit_system=lbit_system)
+        operators = obs.probe_observables(setup.n, probe, source=lbit_system)
         if circuit_system is not None:
-            circuit = obs.probe_observables(setup.n, probe, lbit_system=circuit_system)
+            circuit = obs.probe_observables(setup.n, probe, source=circuit_system)
             operators.update({f"c{name}": circuit[name] for name in ("tau_x", "tau_y")})
-    with stage("l-bit assignment"):
-        windows = {
-            width: window_lbits(setup.model, probe, width=width, method=settings.lbits.method)
-            for width in settings.window_widths
-        }
-    systems = {"lbit": lbit_system, "circuit": circuit_system}
-    sequences = _build_sequences(setup, probe, systems, windows)
+    sequences = _build_sequences(setup, probe, sources)
     backend = build_backend(settings.backend, eigensystem=eigensystem)
     states = initial_states(setup, probe, settings.protocol.backgrounds)
     times = np.asarray(settings.times)
@@ -402,14 +407,7 @@ def pulse_label(label: str) -> str:
     if label == "fid":
         return "FID"
     pulse = PulseSpec.parse(label)
-    if pulse.family == "pbit":
-        return "p-bit pulse"
-    if pulse.family == "circuit":
-        return "circuit l-bit pulse"
-    if pulse.family == "window":
-        suffix = "" if pulse.radius is None else f", r = {pulse.radius}"
-        return f"window l-bit pulse, w = {pulse.width}{suffix}"
-    return "exact l-bit pulse" if pulse.radius is None else f"l-bit pulse, r = {pulse.radius}"
+    return pulse.pulse_family.legend_text(pulse)
 
 
 def plot_echo(
@@ -446,24 +444,26 @@ def late_time_recovery(
 
 def _recovery_positions(pulses: list[str]) -> tuple[dict[str, int], dict[int, str]]:
     """x position of each pulse (p-bit -1, radius r at r, exact and whole windows right of the
-    largest r) and the tick labels that are not plain radii."""
+    largest r: the families' :attr:`~echo_lab.protocols.families.PulseFamily.position`) and the
+    tick labels that are not plain radii."""
     specs = {label: PulseSpec.parse(label) for label in pulses}
     largest = max((p.radius for p in specs.values() if p.radius is not None), default=-1)
     positions: dict[str, int] = {}
     ticks: dict[int, str] = {}
     whole = 0
     for label, pulse in specs.items():
-        if pulse.family == "pbit":
-            positions[label], ticks[-1] = -1, "p-bit"
+        family = pulse.pulse_family
+        if family.position < 0:
+            positions[label], ticks[-1] = -1, family.tick_text(pulse)
         elif pulse.radius is not None:
             positions[label] = pulse.radius
-        elif pulse.family in ("window", "circuit"):
+        elif family.position > 0:
             whole += 1
             positions[label] = largest + 1 + whole
-            ticks[positions[label]] = "circuit" if pulse.width is None else f"w = {pulse.width}"
+            ticks[positions[label]] = family.tick_text(pulse)
         else:
             positions[label] = largest + 1
-            ticks[positions[label]] = "exact"
+            ticks[positions[label]] = family.tick_text(pulse)
     return positions, ticks
 
 

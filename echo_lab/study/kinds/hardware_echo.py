@@ -52,6 +52,7 @@ from echo_lab.backends.options import BackendSpec, build_backend, estimate_state
 from echo_lab.dynamics.trotter import TrotterSettings
 from echo_lab.errors import ConfigError
 from echo_lab.protocols import observables as obs
+from echo_lab.protocols.families import WINDOW
 from echo_lab.protocols.sequences import build_sequence
 from echo_lab.study import drawing as plot
 from echo_lab.study.keydocs import SHARED_DOCS, KeyDoc
@@ -60,12 +61,12 @@ from echo_lab.study.kinds.base import (
     StudyKind,
     check_probe,
     check_pulse_geometry,
-    construct_circuit_lbits,
-    construct_lbits,
     initial_states,
+    pulse_source,
     refuse_larger,
     setup_unit,
     unit_dataset,
+    unit_sources,
 )
 from echo_lab.study.sections import (
     LbitSpec,
@@ -369,14 +370,8 @@ def compute_hardware(spec: StudySpec, point: Mapping[str, Scalar], realization: 
     setup = setup_unit(spec, point, realization)
     settings: HardwareSettings = setup.settings
     hamiltonian = setup.model.hamiltonian()
-    families = {pulse.family for pulse in settings.protocol.pulses}
-    systems = {
-        "lbit": construct_lbits(setup, settings.lbits.method) if "lbit" in families else None,
-        "circuit": construct_circuit_lbits(setup, settings.lbits)
-        if "circuit" in families
-        else None,
-    }
     probe = settings.protocol.probe_site(setup.lattice)
+    sources = unit_sources(setup, probe, settings.protocol.pulses, settings.lbits)
     with stage("pulses"):
         sequences = {
             pulse.label: build_sequence(
@@ -384,7 +379,7 @@ def compute_hardware(spec: StudySpec, point: Mapping[str, Scalar], realization: 
                 n=setup.n,
                 probe=probe,
                 pulse=pulse,
-                lbit_system=systems.get(pulse.family),
+                source=pulse_source(pulse, sources),
                 lattice=setup.lattice,
             )
             for pulse in settings.protocol.pulses
@@ -570,7 +565,7 @@ class HardwareKind(StudyKind):
         require_runtime()
         base, table, _ = parse_protocol(tables["protocol"], keys=self.keys["protocol"], sweep=sweep)
         pulses = parse_pulses(table, ["pbit", "lbit:1"], angle_error=0.0)
-        if any(p.family == "window" for p in pulses):
+        if any(p.source_need is not None and p.source_need.kind == WINDOW for p in pulses):
             raise ConfigError("protocol.pulses: window pulses are not played on devices here")
         protocol = ProtocolSpec(
             sequence="hahn", pulses=pulses, probe=base.probe, backgrounds=base.backgrounds

@@ -30,10 +30,10 @@ import xarray as xr
 
 from echo_lab.backends import get_backend
 from echo_lab.backends.options import BackendSpec
-from echo_lab.dynamics.pulses import PulseSpec
 from echo_lab.errors import ConfigError
 from echo_lab.lbits import COUPLING_FIT_FLOOR
 from echo_lab.physics.pauli import fit_localization_length
+from echo_lab.protocols.families import PulseSpec
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.study import drawing as plot
 from echo_lab.study.keydocs import SHARED_DOCS, KeyDoc, toml_value
