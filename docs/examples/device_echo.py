@@ -37,7 +37,7 @@ exact = get_backend("exact")
 fig, ax = plt.subplots(figsize=(6, 3.6))
 print(f"fake Fez, N = {N}, W = {W}: <sigma^x_p> at T = {times.tolist()}")
 for pulse, color in (("pbit", "C0"), ("lbit:1", "C1")):
-    seq = protocols.build_sequence("hahn", n=N, probe=probe, pulse=pulse, lbit_system=lb)
+    seq = protocols.build_sequence("hahn", n=N, probe=probe, pulse=pulse, source=lb)
     on_device = device.run(H, seq, state, times, observables=sx)
     reference = exact.run(H, seq, state, times, observables=sx)["sx"]
     print(

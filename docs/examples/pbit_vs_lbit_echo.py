@@ -32,12 +32,12 @@ for k, seed in enumerate(models.disorder_seeds(SEED, REALIZATIONS)):
     H = model.hamiltonian()
     lb = lbits.construct(H, method="overlap")
     state = probe_state(N, probe, background="z-random", rng=np.random.default_rng(100 + k))
-    ops = observables.probe_observables(N, probe, lbit_system=lb)
+    ops = observables.probe_observables(N, probe, source=lb)
     exact = get_backend("exact", eigensystem=(lb.energies, lb.vectors))
     fid = protocols.build_sequence("fid", n=N, probe=probe)
     initial += exact.run(H, fid, state, np.array([0.0]), observables=ops)["tau_x"][0]
     for pulse in PULSES:
-        seq = protocols.build_sequence("hahn", n=N, probe=probe, pulse=pulse, lbit_system=lb)
+        seq = protocols.build_sequence("hahn", n=N, probe=probe, pulse=pulse, source=lb)
         tau_x[pulse] += exact.run(H, seq, state, times, observables=ops)["tau_x"]
 
 initial /= REALIZATIONS
