@@ -234,20 +234,20 @@ def test_registry_table_keys_and_docs_agree() -> None:
     # the package docstring is generated from the registry: one line per backend
     listed = re.findall(r"^\* ``([a-z-]+)``: ", backends_package.__doc__ or "", re.M)
     assert tuple(listed) == names
-    # the study-file reference lists the same names, Trotter backends and options
-    doc = spec_module.__doc__ or ""
-    line = re.search(r'name = "exact" +# (.*)', doc)
-    assert line is not None and tuple(line.group(1).split(" | ")) == in_files
-    dt = re.search(r"dt = 0\.05 +# Trotter step \((.*)\)", doc)
+    # the study-file reference (generated) lists the names files may use, the Trotter backends
+    # for dt and each backend's own options
+    from echo_lab.study.reference import study_file_reference
+
+    reference = study_file_reference()
+    line = re.search(r"^\| `name` \| string \| `\"exact\"` \| (.*?) \|", reference, re.M)
+    assert line is not None
+    assert tuple(re.findall(r"`([a-z-]+)`", line.group(1))) == in_files
+    dt = re.search(r"^\| `dt` \| number \| `0.05` \|  \| Backends: (.*?)\. ", reference, re.M)
     trotter = tuple(e.name for e in entries if e.in_study_files and e.rules.trotter)
     assert dt is not None and tuple(dt.group(1).split(", ")) == trotter
-    options_doc = " ".join(
-        part.strip().lstrip("#").strip()
-        for part in doc.split("options = {}", 1)[1].split("[backend.noise]", 1)[0].splitlines()
-    )
     for entry in entries:
-        if entry.in_study_files and entry.rules.options:
-            assert f"{entry.name}: {', '.join(entry.rules.options)}" in options_doc, entry.name
+        for option in entry.rules.options if entry.in_study_files else ():
+            assert f"| `{entry.name}` | `{option}` |" in reference, (entry.name, option)
 
 
 def _resolve(target: object) -> object:

@@ -16,7 +16,8 @@ import dataclasses
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 
-from echo_lab.backends.options import MPS_OPTIONS, RULES
+from echo_lab.backends.options import MPS_OPTIONS, RULES, BackendRules
+from echo_lab.backends.registry import backend_names
 from echo_lab.errors import ConfigError
 from echo_lab.study.keydocs import NOISE_TEXT, SHARED_DOCS, KeyDoc, toml_value
 from echo_lab.study.kinds import KINDS, StudyKind
@@ -33,6 +34,11 @@ values out of range, before any computation. A list value of a key that the kind
 column below) is a sweep dimension named after the key: the study runs the outer product of
 all of them, `study.realizations` disorder realizations at each point.
 """
+
+
+def _file_rules() -> dict[str, BackendRules]:
+    """The [backend] rules of the backends a study file may name (not e.g. ``device``)."""
+    return {name: RULES[name] for name in backend_names()}
 
 
 def key_doc(kind: StudyKind, section: str, key: str) -> KeyDoc | None:
@@ -91,8 +97,8 @@ def _scope(section: str, key: str) -> str:
         if len(types) < len(MODEL_KEYS):
             return f"Only with type = {' or '.join(repr(t) for t in types)}. "
     if section in ("backend", "check"):
-        backends = [name for name, rules in RULES.items() if key in rules.keys]
-        if backends and len(backends) < len(RULES):
+        backends = [name for name, rules in _file_rules().items() if key in rules.keys]
+        if backends and len(backends) < len(_file_rules()):
             return f"Backends: {', '.join(backends)}. "
     return ""
 
@@ -150,7 +156,7 @@ def _backend_lines() -> list[str]:
     """The options of each backend and the [backend.noise] keys."""
     lines = ["### backend.options", ""]
     rows = []
-    for name, rules in RULES.items():
+    for name, rules in _file_rules().items():
         for option, types in rules.options.items():
             kind = " or ".join(_TOML_TYPES.get(t, t.__name__) for t in types)
             note = ""
@@ -164,7 +170,7 @@ def _backend_lines() -> list[str]:
     if rows:
         lines += _table(("backend", "option", "type", "keys"), rows)
     lines += ["### [backend.noise]", ""]
-    noisy = [name for name, rules in RULES.items() if "noise" in rules.keys]
+    noisy = [name for name, rules in _file_rules().items() if "noise" in rules.keys]
     try:
         from echo_lab.backends.noise import NoiseSpec
     except ConfigError as exc:  # Qiskit Aer is missing
