@@ -17,6 +17,7 @@ import pytest
 import tomli_w
 
 from echo_lab.backends.options import RULES
+from echo_lab.backends.registry import backend_names
 from echo_lab.errors import ConfigError
 from echo_lab.study.kinds import KINDS
 from echo_lab.study.reference import key_doc, study_file_reference
@@ -178,7 +179,7 @@ def test_the_noise_and_option_tables_list_what_the_backends_accept(reference: di
     options = text[text.index("### backend.options") : text.index("### [backend.noise]")]
     rows = re.findall(r"^\| `([\w-]+)` \| `(\w+)` \| ([^|]+) \|", options, flags=re.MULTILINE)
     assert {(name, option) for name, option, _ in rows} == {
-        (name, option) for name, rules in RULES.items() for option in rules.options
+        (name, option) for name in backend_names() for option in RULES[name].options
     }
     values = {"integer": 1, "float": 0.5, "string": "double", "table": {}}
     for name, option, kind in rows:
