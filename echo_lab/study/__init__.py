@@ -1,7 +1,8 @@
 """The study layer: study files, work units, checkpoints, executors, results and figures.
 
 * :mod:`.spec` reads and validates a study TOML file into a :class:`~.spec.StudySpec`;
-  :mod:`.sections` the sections every kind shares;
+  :mod:`.sections` the sections every kind shares; :mod:`.keydocs` what their keys mean, and
+  :mod:`.reference` the study-file reference generated from all of them;
 * :mod:`.kinds` one module per study kind, found through one registry;
 * :mod:`.runner` runs a spec unit by unit (:func:`~.runner.run_study`);
 * :mod:`.executor` serial or Dask execution of independent units; :mod:`.checkpoint` resumable

@@ -4,9 +4,10 @@ A study's result is one Dataset with named dimensions: the sweep dimensions (``W
 ``n``, ...), ``realization``, then the study's own (``background``, ``pulse``, ``time``,
 ``partner``, ``method``, ``site``). Raw per-realization data is kept; the mean, standard error
 and typical value over realizations are derived when plotting (``echo_lab.study.drawing``). Its
-attrs hold the full study TOML text (``config``), the spec hash, the base seed and realization
-count, the package versions and the git commit (:func:`environment_attrs`); the disorder fields of
-every realization are the data variable ``fields`` (sweep dims, ``realization``, ``site``).
+attrs hold the full study TOML text (``config``), the normalized spec (``spec``: JSON, every
+default filled in; what the figures read), the spec hash, the base seed and realization count,
+the package versions and the git commit (:func:`environment_attrs`); the disorder fields of every
+realization are the data variable ``fields`` (sweep dims, ``realization``, ``site``).
 
 Files are never pickled. :func:`save_results` writes to a temporary file in the target folder
 and renames it over the target (``os.replace``), so a reader never sees a half-written file and
