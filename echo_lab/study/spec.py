@@ -91,6 +91,10 @@ File format (``experiments/README.md`` has a worked example of every study kind)
     realizations = 1               # run it on the first few realizations (default 1)
     pulses = ["pbit", "lbit"]      # default: all pulses of the study, and the FID
 
+    [accuracy]                     # optional (echo): the Trotter error estimate of a Trotter
+    times = [20.0]                 # backend, step doubling at these times (default: the last)
+    realizations = 1               # on the first few realizations (default all; 0: none)
+
 Numbers given as lists (``model.n``, ``model.J``, ``model.Jz``, ``model.W``, ``model.g``,
 ``protocol.angle_error``, ``protocol.n_pulses``) become sweep dimensions named after the key;
 the study runs their outer product, ``realizations`` realizations at each point.
