@@ -187,10 +187,18 @@ def _manifest_info(
     probe: int,
     dt: float,
     total_time: float,
-    steps: list[int],
+    steps: list[int] | list[trotter.SegmentSteps],
     pulses: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Manifest entry of one reference circuit: model, fields, seed, state, dt, steps, pulses."""
+    """Manifest entry of one reference circuit: model, fields, seed, state, dt, steps, pulses.
+
+    ``steps`` holds the number of Trotter steps of each free segment; when ``steps`` are
+    :class:`~echo_lab.dynamics.trotter.SegmentSteps` and a segment is not a multiple of dt, the
+    entry also records ``step_lengths`` (that segment's steps are shorter than dt).
+    """
+    counts = [int(s.steps) if isinstance(s, trotter.SegmentSteps) else int(s) for s in steps]
+    lengths = [s.dt for s in steps if isinstance(s, trotter.SegmentSteps)]
+    fitted = {"step_lengths": lengths} if any(tau != dt for tau in lengths) else {}
     return {
         "description": description,
         "num_qubits": model.n,
@@ -205,7 +213,8 @@ def _manifest_info(
         },
         "dt": dt,
         "total_time": total_time,
-        "steps": steps,
+        "steps": counts,
+        **fitted,
         "order": _ORDER,
         "pulses": pulses,
     }

@@ -14,6 +14,7 @@ from qiskit.quantum_info import SparsePauliOp, Statevector, random_unitary
 from echo_lab.backends import get_backend
 from echo_lab.backends.qsim import QsimBackend, circuit_to_cirq
 from echo_lab.dynamics.pulses import pbit_pulse
+from echo_lab.dynamics.schedule import Free, PulseSequence
 from echo_lab.errors import ConfigError
 from echo_lab.physics import models
 from echo_lab.physics.states import probe_state
@@ -29,7 +30,8 @@ def test_qsim_equals_the_exact_trotter_evaluation(sequence) -> None:
     n = 6
     hamiltonian = models.RandomFieldXXZ(n=n, W=5.0, seed=3).hamiltonian()
     state = probe_state(n, 3, background="z-random", rng=np.random.default_rng(1))
-    times = np.array([0.5, 1.0, 0.1, 2.0, 3.05, 0.0])  # unsorted, with t = 0
+    # unsorted, with t = 0 and times off the grid of dt (0.73, 1.27; 1.525 per Hahn half)
+    times = np.array([0.5, 1.0, 0.73, 0.1, 2.0, 1.27, 3.05, 0.0])
     observables = {
         "sx": SparsePauliOp.from_sparse_list([("X", [3], 1.0)], n),
         "dense": np.diag(np.arange(2**n) % 3 * 1.0),
@@ -46,6 +48,21 @@ def test_qsim_equals_the_exact_trotter_evaluation(sequence) -> None:
         np.testing.assert_allclose(ours[key], values, rtol=0, atol=SINGLE_PRECISION)
     # and the trace moves: not a constant that would pass any comparison
     assert np.ptp(ours["sx"]) > 0.1
+
+
+def test_qsim_simulates_every_segment_for_its_own_time() -> None:
+    # a free spin in a field h: <X> = cos(2 h T), and cos(h T) for [Free(1/4), X, Free(3/4)]
+    h0 = 0.9
+    hamiltonian = SparsePauliOp.from_sparse_list([("Z", [0], h0), ("Z", [1], -0.4)], 2)
+    state = probe_state(2, 0, background="x")
+    times = np.array([0.0, 0.5, 0.73, 1.0, 1.25, 2.45])
+    backend = QsimBackend(dt=0.1, threads=1)
+    obs = {"sx": SparsePauliOp.from_sparse_list([("X", [0], 1.0)], 2)}
+    fid = backend.run(hamiltonian, build_fid(), state, times, observables=obs)
+    np.testing.assert_allclose(fid["sx"], np.cos(2 * h0 * times), atol=SINGLE_PRECISION)
+    uneven = PulseSequence([Free(0.25), *build_hahn(pbit_pulse(0)).pulses, Free(0.75)])
+    echo = backend.run(hamiltonian, uneven, state, times, observables=obs)
+    np.testing.assert_allclose(echo["sx"], np.cos(h0 * times), atol=SINGLE_PRECISION)
 
 
 def test_circuit_translation_keeps_qiskits_amplitude_order() -> None:

@@ -30,7 +30,9 @@ from qiskit_aer.noise import NoiseModel, QuantumError
 
 from echo_lab import lbits
 from echo_lab.backends.trotter_exact import TrotterExactBackend
+from echo_lab.dynamics import trotter
 from echo_lab.dynamics.pulses import pbit_pulse
+from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError
 from echo_lab.hardware import budget, circuits, devices, mitigation
 from echo_lab.hardware.backend import DeviceBackend
@@ -47,6 +49,9 @@ def fez() -> devices.Device:
 @pytest.fixture(scope="module")
 def fez_fractional() -> devices.Device:
     return devices.load_device("fez", fractional_gates=True)
+
+
+X = np.array([[0, 1], [1, 0]], dtype=complex)
 
 
 def _chain(n: int, *, seed: int = 3, W: float = 8.0) -> tuple[SparsePauliOp, models.RandomFieldXXZ]:
@@ -221,6 +226,25 @@ def test_a_pulse_with_a_circuit_is_played_as_that_circuit(fez) -> None:
     assert "circuit_tau" in {ins.operation.label for ins in logical.data}
 
 
+def test_echo_circuit_off_the_grid_of_dt_simulates_the_true_times() -> None:
+    # T = 0.7, dt = 0.25: each Hahn half (0.35) is 2 steps of 0.175, as in the simulators' circuits
+    n, p = 4, 1
+    H, _ = _chain(n)
+    sequence = protocols.build_hahn(pbit_pulse(p))
+    logical = circuits.echo_circuit(H, sequence, 0.7, dt=0.25)
+    labels = [i.operation.label for i in logical.data if i.operation.name == "barrier"]
+    assert labels == ["free 2x0.175", "X_1", "free 2x0.175"]
+    simulated = trotter.sequence_circuit(H, sequence, 0.7, dt=0.25)
+    assert Operator(logical).equiv(Operator(simulated))
+    # a lone spin in a field: the echo [Free(1/4), X, Free(3/4)] rotates by 2 h (T / 2) exactly
+    field = SparsePauliOp.from_sparse_list([("Z", [0], 0.9)], 1)
+    uneven = PulseSequence([Free(0.25), Pulse(X, (0,), "X"), Free(0.75)])
+    plus = states.probe_state(1, 0, background="x")
+    qc = circuits.echo_circuit(field, uneven, 0.7, dt=0.25, initial_state=plus)
+    value = Statevector(qc).expectation_value(SparsePauliOp("X")).real
+    assert value == pytest.approx(np.cos(0.9 * 0.7), abs=1e-12)
+
+
 def test_reference_circuit_returns_the_pulsed_initial_state() -> None:
     n, p = 5, 2
     H, _ = _chain(n, W=4.0)
@@ -236,15 +260,16 @@ def test_reference_circuit_returns_the_pulsed_initial_state() -> None:
     assert abs(expected[0]) < 0.999  # an l-bit pulse does not leave sigma^x_p at 1
 
 
-def test_isa_reference_keeps_all_its_gates(fez) -> None:
+@pytest.mark.parametrize("total_time", [2.0, 0.7])  # 0.7: halves of 2 steps of 0.175
+def test_isa_reference_keeps_all_its_gates(fez, total_time: float) -> None:
     # The transpiler must not cancel the forward steps against their inverse.
     n, p = 4, 1
     H, _ = _chain(n)
     sequence = protocols.build_hahn(pbit_pulse(p))
     line = devices.reduce_device(fez, devices.choose_line(fez, n))
     manager = circuits.isa_pass_manager(line)
-    echo = manager.run(circuits.echo_circuit(H, sequence, 2.0, dt=0.25))
-    reference = manager.run(circuits.reference_circuit(H, sequence, 2.0, dt=0.25))
+    echo = manager.run(circuits.echo_circuit(H, sequence, total_time, dt=0.25))
+    reference = manager.run(circuits.reference_circuit(H, sequence, total_time, dt=0.25))
     count = circuits.report_circuit(echo, line).two_qubit_gates
     assert circuits.report_circuit(reference, line).two_qubit_gates == count
 

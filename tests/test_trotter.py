@@ -285,18 +285,113 @@ def test_parameterized_circuit_keeps_non_field_terms_and_rejects_transverse_fiel
         parametric.bind_fields(qc, fields, dt, fields=[0.0], dt=0.1)
 
 
-def test_segment_steps_convention():
+def test_segment_steps_fit_every_segment_exactly():
     hahn = PulseSequence([Free(0.5), Pulse(X, (0,), "X_0"), Free(0.5)])
-    assert trotter.segment_steps(hahn, 2.0, dt=0.1) == [10, 10]
-    assert trotter.segment_steps(hahn, 2.06, dt=0.1) == [10, 10]
+    assert trotter.segment_steps(hahn, 2.0, dt=0.1) == [(10, 0.1), (10, 0.1)]
+    # 1.03 is not a multiple of 0.1: ceil(10.3) = 11 steps of 1.03 / 11, never 10 of 0.1
+    steps = trotter.segment_steps(hahn, 2.06, dt=0.1)
+    assert [s.steps for s in steps] == [11, 11]
+    assert steps[0].dt == pytest.approx(1.03 / 11, rel=1e-15) and steps[0].dt < 0.1
+    assert sum(s.time for s in steps) == pytest.approx(2.06, rel=1e-14)
+    # T = 0.5, dt = 0.1: each half 0.25 = 3 steps of 0.0833, not 2 steps of 0.1
+    assert trotter.segment_steps(hahn, 0.5, dt=0.1) == [(3, 0.25 / 3)] * 2
     cpmg = PulseSequence(
         [Free(0.25), Pulse(X, (0,), "X"), Free(0.5), Pulse(X, (0,), "X"), Free(0.25)]
     )
-    assert trotter.segment_steps(cpmg, 4.0, dt=0.25) == [4, 8, 4]
+    assert trotter.segment_steps(cpmg, 4.0, dt=0.25) == [(4, 0.25), (8, 0.25), (4, 0.25)]
+    assert trotter.segment_steps(cpmg, 0.0, dt=0.25) == [(0, 0.25)] * 3
     with pytest.raises(ConfigError, match="dt"):
         trotter.segment_steps(hahn, 1.0, dt=0.0)
     with pytest.raises(ConfigError, match="total_time"):
         trotter.segment_steps(hahn, -1.0, dt=0.1)
+
+
+@pytest.mark.parametrize(
+    ("length", "dt", "steps", "step"),
+    [
+        (0.0, 0.1, 0, 0.1),  # no time, no step
+        (3 * 0.1, 0.1, 3, 0.1),  # 0.30000000000000004 / 0.1: three steps of exactly dt, not four
+        (0.3, 0.1, 3, 0.1),  # 2.9999999999999996: three, not ceil = 3 by luck
+        (0.7, 0.1, 7, 0.1),  # 6.999999999999999
+        (0.25, 0.1, 3, 0.25 / 3),
+        (0.05, 0.1, 1, 0.05),  # shorter than dt: one step of its own length
+        (1e-13, 0.1, 0, 0.1),  # below STEP_RTOL * dt: nothing to evolve
+        (1000.0, 0.05, 20000, 0.05),
+        (1000.01, 0.05, 20001, 1000.01 / 20001),
+    ],
+)
+def test_fitted_steps(length: float, dt: float, steps: int, step: float) -> None:
+    got = trotter.fitted_steps(length, dt)
+    assert got.steps == steps
+    assert got.dt == step  # bit for bit: dt itself for multiples of dt
+    assert got.dt <= dt
+    if steps:
+        assert got.time == pytest.approx(length, rel=1e-9)
+    with pytest.raises(ConfigError, match=">= 0"):
+        trotter.fitted_steps(-0.1, dt)
+
+
+def test_segment_table_has_steps_and_lengths_per_time() -> None:
+    hahn = PulseSequence([Free(0.5), Pulse(X, (0,), "X_0"), Free(0.5)])
+    steps, lengths = trotter.segment_table(hahn, np.array([0.0, 0.5, 1.0]), dt=0.1)
+    np.testing.assert_array_equal(steps, [[0, 0], [3, 3], [5, 5]])
+    np.testing.assert_array_equal(lengths, [[0.1, 0.1], [0.25 / 3] * 2, [0.1, 0.1]])
+    fid = PulseSequence([Free(1.0)])
+    steps, lengths = trotter.segment_table(fid, np.array([]), dt=0.1)
+    assert steps.shape == lengths.shape == (0, 1)
+
+
+def test_sequence_circuit_simulates_the_true_segment_times() -> None:
+    # A lone spin in a field h: <X> = cos(2 h t) tells the simulated time directly, and an echo
+    # [Free(f), X, Free(1 - f)] gives cos(2 h (1 - 2 f) T). Old rule: T = 0.5, f = 0.25, dt = 0.1
+    # simulated 0.1 and 0.4 (a phase of 2 h 0.3 instead of 2 h 0.25).
+    h = 0.9
+    hamiltonian = SparsePauliOp.from_sparse_list([("Z", [0], h)], 1)
+    plus = ProductState(np.array([[np.pi / 2, 0.0]]))
+    sx = SparsePauliOp("X")
+    for total in (0.5, 0.73, 1.25, 2.45):
+        fid = trotter.sequence_circuit(
+            hamiltonian, PulseSequence([Free(1.0)]), total, dt=0.1, initial_state=plus
+        )
+        value = Statevector(fid).expectation_value(sx).real
+        assert value == pytest.approx(np.cos(2 * h * total), abs=1e-12)
+        echo = PulseSequence([Free(0.25), Pulse(X, (0,), "X"), Free(0.75)])
+        qc = trotter.sequence_circuit(hamiltonian, echo, total, dt=0.1, initial_state=plus)
+        value = Statevector(qc).expectation_value(sx).real
+        assert value == pytest.approx(np.cos(2 * h * 0.5 * total), abs=1e-12)
+
+
+def test_hahn_circuit_off_the_grid_of_dt_equals_powers_of_the_fitted_step() -> None:
+    hamiltonian = models.RandomFieldXXZ(n=4, W=3.0, seed=4).hamiltonian()
+    split = trotter.split_layers(hamiltonian)
+    sequence = PulseSequence([Free(0.5), Pulse(X, (1,), "X_1"), Free(0.5)])
+    qc = trotter.sequence_circuit(hamiltonian, sequence, 0.5, dt=0.1, order=2)
+    step = numpy_step_unitary(split, 0.25 / 3, 2)
+    third = np.linalg.matrix_power(step, 3)
+    np.testing.assert_allclose(Operator(qc).data, third @ embed(X, (1,), 4) @ third, atol=1e-12)
+    labels = [i.operation.label for i in qc.data if i.operation.name == "barrier"]
+    assert labels == ["free 3x0.0833333", "X_1", "free 3x0.0833333"]
+    # The echo converges (as dt^2) to the exact evolution of the true times, 0.25 per half; the
+    # old rule (2 steps of 0.1 per half) was off by 0.94 in operator norm.
+    exact_half = exact_unitary(hamiltonian, 0.25)
+    exact = exact_half @ embed(X, (1,), 4) @ exact_half
+    error = np.linalg.norm(Operator(qc).data - exact, 2)
+    finer = trotter.sequence_circuit(hamiltonian, sequence, 0.5, dt=0.25 / 6, order=2)
+    assert error < 0.02
+    assert error / np.linalg.norm(Operator(finer).data - exact, 2) == pytest.approx(4.0, rel=0.1)
+
+
+def test_zero_length_segment_gets_no_step() -> None:
+    hamiltonian = models.RandomFieldXXZ(n=3, W=2.0, seed=1).hamiltonian()
+    sequence = PulseSequence([Free(0.0), Pulse(X, (0,), "X_0"), Free(1.0)])
+    assert trotter.segment_steps(sequence, 0.73, dt=0.1) == [(0, 0.1), (8, 0.73 / 8)]
+    qc = trotter.sequence_circuit(hamiltonian, sequence, 0.73, dt=0.1)
+    labels = [i.operation.label for i in qc.data if i.operation.name == "barrier"]
+    assert labels[:2] == ["free 0x0.1", "X_0"]
+    free = trotter.circuit(hamiltonian, time=0.73, steps=8)
+    np.testing.assert_allclose(
+        Operator(qc).data, Operator(free).data @ embed(X, (0,), 3), atol=1e-12
+    )
 
 
 def test_hahn_echo_circuit_equals_product_of_steps_and_pulse():
@@ -319,7 +414,7 @@ def test_hahn_echo_circuit_equals_product_of_steps_and_pulse():
     qc = trotter.sequence_circuit(hamiltonian, sequence, total, dt=dt, order=2)
     step = numpy_step_unitary(trotter.split_layers(hamiltonian), dt, 2)
     steps = trotter.segment_steps(sequence, total, dt=dt)
-    assert steps == [6, 8, 6]
+    assert steps == [(6, dt), (8, dt), (6, dt)]
     expected = (
         np.linalg.matrix_power(step, 6)
         @ embed(pair_pulse, (1, 3), 5)

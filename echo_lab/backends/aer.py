@@ -1,13 +1,16 @@
 """Qiskit Aer backend: Trotter circuits of a pulse sequence on statevector (CPU or GPU), matrix
 product state or density-matrix simulators, ideal, noisy or sampled.
 
-Circuits follow the team convention of :mod:`echo_lab.dynamics.trotter`: each ``Free(f)`` segment
-at total time T is ``round(f T / dt)`` Trotter steps of exactly dt. Time traces come from labelled
-save instructions (``"sx@12"`` = observable ``sx`` after 12 steps):
+Circuits follow the rule of :mod:`echo_lab.dynamics.trotter` (:func:`~echo_lab.dynamics.trotter.
+segment_steps`): each ``Free(f)`` segment at total time T, of length L = f T, is ``k = ceil(L /
+dt)`` Trotter steps of L / k, so it is simulated for exactly L (steps of exactly dt when L is a
+multiple of dt). Time traces come from labelled save instructions (``"sx@12"`` = observable
+``sx`` after 12 steps):
 
-* **one circuit** when the sequence has a single free segment with steps and no pulse after it
-  (FID, or pulses then free evolution): saves after each requested step count, so a trace of K
-  times costs one evolution to the longest time;
+* **one circuit per step length** when the sequence has a single free segment with steps and no
+  pulse after it (FID, or pulses then free evolution): saves after each requested step count, so
+  a trace of K times on the grid of dt costs one evolution to the longest time; a time off that
+  grid has a step length of its own and so a circuit of its own;
 * **one circuit per total time** otherwise (echoes), all submitted in one ``run`` call.
 
 Observables may be ``SparsePauliOp`` or dense ``2^n x 2^n`` arrays (converted with
@@ -23,10 +26,10 @@ of the sample mean of sum_P c_P (-1)^(parity of P's support), and its standard e
 ``name + "_stderr"`` is sqrt(sum over groups of sample variance / K) (groups are independent).
 
 **Noise** (:class:`~echo_lab.backends.noise.NoiseSpec` or an Aer ``NoiseModel``): gate errors,
-per-step relaxation and hardware noise models are non-unitary channels and need
-``method="density_matrix"``
-or shots. Quasi-static dephasing averages the whole run over the Gauss-Hermite nodes of delta
-(one circuit set per node, all in the same ``run`` call).
+per-step relaxation (T1 / T2 over each step's own length, so over the segment's true time) and
+hardware noise models are non-unitary channels and need ``method="density_matrix"`` or shots.
+Quasi-static dephasing averages the whole run over the Gauss-Hermite nodes of delta (one circuit
+set per node, all in the same ``run`` call).
 
 **Memory** is checked before anything is built: a statevector takes 16 * 2^n bytes (8 in single
 precision), plus one per saved state when ``entropy=True``; a density matrix 16 * 4^n bytes; an
@@ -99,6 +102,11 @@ try:
 except ImportError:
     raise aer_missing() from None
 
+
+#: ``evolve(k, tau)``: the circuit of k Trotter steps of length tau.
+Evolve = Callable[[int, float], QuantumCircuit]
+#: Steps and step lengths of every free segment at every total time (trotter.segment_table).
+StepTable = tuple[np.ndarray, np.ndarray]
 
 #: Below this many qubits :meth:`AerBackend.run_realizations` runs the bound experiments in
 #: parallel (Aer's ``max_parallel_experiments=0``); from Aer's default parallel-state threshold
@@ -281,17 +289,23 @@ class AerBackend:
         paulis = measured_observables(observables, n, shots=self.shots)
         # One split for every segment: its fused gates are built once and reused.
         split = trotter.split_layers(hamiltonian)
-        step = decompose_evolution(
-            trotter.evolution_circuit(split, dt=self.dt, steps=1, order=self.order)
-        )
+        one_step: dict[float, QuantumCircuit] = {}
+
+        def step(tau: float) -> QuantumCircuit:
+            if tau not in one_step:
+                one_step[tau] = decompose_evolution(
+                    trotter.evolution_circuit(split, dt=tau, steps=1, order=self.order)
+                )
+            return one_step[tau]
+
         deltas, weights = dephasing_quadrature(self.noise_spec)
 
-        def evolution_for(delta: float) -> Callable[[int], QuantumCircuit]:
-            def evolve(k: int) -> QuantumCircuit:
+        def evolution_for(delta: float) -> Evolve:
+            def evolve(k: int, tau: float) -> QuantumCircuit:
                 if not self._per_step_noise(delta):
-                    merged = trotter.evolution_circuit(split, dt=self.dt, steps=k, order=self.order)
+                    merged = trotter.evolution_circuit(split, dt=tau, steps=k, order=self.order)
                     return decompose_evolution(merged)
-                return self._repeat_step(step, k, delta)
+                return self._repeat_step(step(tau), k, delta, tau)
 
             return evolve
 
@@ -341,11 +355,11 @@ class AerBackend:
         phi = ParameterVector("phi", n)
         prep = preparation_circuit(list(theta), list(phi))
 
-        def parameterized(k: int) -> QuantumCircuit:
+        def parameterized(k: int, tau: float) -> QuantumCircuit:
             qc, own_fields, own_dt = parametric.parameterized_circuit(
                 model, steps=k, order=self.order
             )
-            mapping: dict[Any, Any] = {own_dt: self.dt}
+            mapping: dict[Any, Any] = {own_dt: tau}
             mapping.update(dict(zip(own_fields, field_params, strict=True)))
             # Once dt is bound only the fields are parameters: merging each bond's rxx, ryy and
             # rzz into one unitary gate makes the circuit about 2.4x faster to simulate.
@@ -354,10 +368,10 @@ class AerBackend:
             )
             return consolidate.run(decompose_evolution(qc.assign_parameters(mapping)))
 
-        def evolve(k: int) -> QuantumCircuit:
+        def evolve(k: int, tau: float) -> QuantumCircuit:
             if self._per_step_noise(0.0):
-                return self._repeat_step(parameterized(1), k, 0.0)
-            return parameterized(k)
+                return self._repeat_step(parameterized(1, tau), k, 0.0, tau)
+            return parameterized(k, tau)
 
         built, where = self._circuits(sequence, prep, steps, evolve, paulis, entropy)
         binds = [_bindings(qc, field_params, fields, theta, phi, state_list) for qc in built]
@@ -400,10 +414,10 @@ class AerBackend:
             raise ConfigError("run_realizations does not support hardware noise models; use run()")
         return fields, state_list
 
-    def _steps(self, sequence: PulseSequence, times: np.ndarray) -> np.ndarray:
-        return np.array(
-            [trotter.segment_steps(sequence, float(t), dt=self.dt) for t in times], dtype=np.int64
-        ).reshape(times.size, -1)
+    def _steps(self, sequence: PulseSequence, times: np.ndarray) -> StepTable:
+        """Steps and step lengths of every free segment at every time, shape ``(K, segments)``
+        each (:func:`echo_lab.dynamics.trotter.segment_table`)."""
+        return trotter.segment_table(sequence, times, dt=self.dt)
 
     def _check_request(self, n: int, entropy: bool, *, saved_states: int) -> None:
         if entropy and self.shots is not None:
@@ -423,20 +437,25 @@ class AerBackend:
         spec = self.noise_spec
         return delta != 0.0 or spec.relaxes or spec.has_gate_errors
 
-    def _repeat_step(self, step: QuantumCircuit, k: int, delta: float) -> QuantumCircuit:
+    def _repeat_step(
+        self, step: QuantumCircuit, k: int, delta: float, tau: float
+    ) -> QuantumCircuit:
+        """``k`` copies of the one-step circuit ``step`` of length ``tau``, each followed by the
+        static detuning ``delta`` and the relaxation over ``tau``."""
         spec = self.noise_spec
         one = step.copy()
         for q in spec.static_dephasing_qubits:
-            one.rz(2.0 * delta * self.dt, q)
-        one = self._with_step_noise(one, 1)
+            one.rz(2.0 * delta * tau, q)
+        one = self._with_step_noise(one, tau)
         qc = QuantumCircuit(step.num_qubits)
         for _ in range(k):
             qc.compose(one, inplace=True)
         return qc
 
-    def _with_step_noise(self, piece: QuantumCircuit, k: int) -> QuantumCircuit:
-        """Relaxation over k * dt after ``piece`` (k steps), when T1 / T2 are finite."""
-        error = step_error(self.noise_spec, k * self.dt)
+    def _with_step_noise(self, piece: QuantumCircuit, duration: float) -> QuantumCircuit:
+        """Relaxation over ``duration`` (one step's length) after ``piece``, when T1 / T2 are
+        finite."""
+        error = step_error(self.noise_spec, duration)
         if error is None:
             return piece
         out = piece.copy()
@@ -448,12 +467,13 @@ class AerBackend:
         self,
         sequence: PulseSequence,
         prep: QuantumCircuit,
-        steps: np.ndarray,
-        evolve: Callable[[int], QuantumCircuit],
+        table: StepTable,
+        evolve: Evolve,
         paulis: Mapping[str, Measured],
         entropy: bool,
     ) -> tuple[list[QuantumCircuit], list[tuple[int, str]]]:
         """Circuits and, per total time, (circuit index, label suffix) of its saves."""
+        steps, lengths = table
         segments = sequence.segments
         free_positions = [k for k, s in enumerate(segments) if isinstance(s, Free)]
         active = [j for j in range(len(free_positions)) if np.any(steps[:, j] > 0)]
@@ -465,9 +485,26 @@ class AerBackend:
             and (not active or last_pulse < free_positions[active[0]])
         )
         if single:
-            counts = steps[:, active[0]] if active else np.zeros(len(steps), dtype=np.int64)
-            return self._saved_along(segments, prep, counts, evolve, paulis, entropy)
-        circuits = [_row_circuit(segments, prep, row, evolve) for row in steps]
+            if not active:
+                zero = np.zeros(len(steps), dtype=np.int64)
+                return self._saved_along(segments, prep, zero, self.dt, evolve, paulis, entropy)
+            # Times of one step length share a circuit; a time off the grid of dt has its own.
+            counts, taus = steps[:, active[0]], lengths[:, active[0]]
+            built: list[QuantumCircuit] = []
+            where: list[tuple[int, str]] = [(0, "")] * len(counts)
+            for tau in dict.fromkeys(taus.tolist()):
+                chosen = np.flatnonzero(taus == tau)
+                circuit, saves = self._saved_along(
+                    segments, prep, counts[chosen], tau, evolve, paulis, entropy
+                )
+                for k, (_, suffix) in zip(chosen, saves, strict=True):
+                    where[k] = (len(built), suffix)
+                built += circuit
+            return built, where
+        circuits = [
+            _row_circuit(segments, prep, row, taus, evolve)
+            for row, taus in zip(steps, lengths, strict=True)
+        ]
         if self.noise_spec.backend is not None:
             basis = [
                 g
@@ -493,12 +530,14 @@ class AerBackend:
         segments: Sequence[Any],
         prep: QuantumCircuit,
         counts: np.ndarray,
-        evolve: Callable[[int], QuantumCircuit],
+        tau: float,
+        evolve: Evolve,
         paulis: Mapping[str, Measured],
         entropy: bool,
     ) -> tuple[list[QuantumCircuit], list[tuple[int, str]]]:
         """One circuit for a sequence whose pulses all precede its only evolving segment: the
-        pulses, then the evolution with the observables saved at every step count of ``counts``."""
+        pulses, then steps of length ``tau`` with the observables saved at every step count of
+        ``counts``."""
         qc = prep.copy()
         for segment in segments:
             if not isinstance(segment, Free):
@@ -506,7 +545,7 @@ class AerBackend:
         done = 0
         for k in np.unique(counts):
             if k > done:
-                qc.compose(evolve(int(k - done)), inplace=True)
+                qc.compose(evolve(int(k - done), tau), inplace=True)
                 done = int(k)
             self._append_saves(qc, paulis, entropy, f"@{k}")
         return [self._finish(qc)], [(0, f"@{k}") for k in counts]
@@ -606,15 +645,17 @@ def _row_circuit(
     segments: Sequence[Any],
     prep: QuantumCircuit,
     row: np.ndarray,
-    evolve: Callable[[int], QuantumCircuit],
+    taus: np.ndarray,
+    evolve: Evolve,
 ) -> QuantumCircuit:
-    """The sequence at one total time: ``row[j]`` Trotter steps for its j-th free segment."""
+    """The sequence at one total time: ``row[j]`` Trotter steps of ``taus[j]`` for its j-th free
+    segment."""
     qc = prep.copy()
     free_index = 0
     for segment in segments:
         if isinstance(segment, Free):
             if row[free_index] > 0:
-                qc.compose(evolve(int(row[free_index])), inplace=True)
+                qc.compose(evolve(int(row[free_index]), float(taus[free_index])), inplace=True)
             free_index += 1
         else:
             trotter.append_pulse(qc, segment)

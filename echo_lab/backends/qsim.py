@@ -4,8 +4,9 @@ The peer benchmark (``experiments/benchmarks/bench_peers.py``) measured qsim's T
 order of magnitude faster than Aer's on the same gates; this backend runs echo_lab's own
 circuits on it. The circuits are exactly those of the Aer backend
 (``trotter.evolution_circuit`` of ``trotter.split_layers(H)``, fields folded, 3-qubit fused
-unitaries; the team convention of :func:`echo_lab.dynamics.trotter.segment_steps` for the steps of
-each ``Free`` segment), translated gate by gate into ``cirq.MatrixGate``\\ s and simulated by
+unitaries; :func:`echo_lab.dynamics.trotter.segment_steps` for the steps of each ``Free`` segment:
+a segment of length L is ``ceil(L / dt)`` steps of ``L / ceil(L / dt)``, so it is simulated for
+exactly L), translated gate by gate into ``cirq.MatrixGate``\\ s and simulated by
 ``qsimcirq.QSimSimulator`` with its own fusion up to ``fused_gate_size`` qubits. Pulses are
 applied in numpy (:func:`echo_lab.physics.linalg.apply_local`) between the evolution segments, and
 the observables are evaluated in double precision from the returned states.
@@ -16,7 +17,9 @@ the exact evaluation of the same circuits (``trotter-exact``) to about 1e-6, not
 signals, l-bit observables at large N); keep ``aer`` for regression-grade numbers.
 
 A trace with one ``Free`` segment and no pulse after it (FID, or pulses then free evolution) is
-evolved once, time by time, each time continuing from the previous state; other sequences
+evolved once per step length, time by time, each time continuing from the previous state of the
+same step length (one pass for a trace on the grid of dt; a time off that grid has a step length,
+and so a pass, of its own); other sequences
 (echoes) are simulated from the initial state for every total time. Memory: the qsim state
 (8 * 2^n bytes) plus two complex128 copies (16 * 2^n bytes each), checked first.
 Requires ``pip install 'echo_lab[bench]'`` (qsimcirq, cirq-core).
@@ -125,11 +128,14 @@ class QsimBackend:
         )
         self._simulator = qsimcirq.QSimSimulator(qsim_options=options)
 
-    def _evolve(self, split: trotter.TrotterSplit, psi: np.ndarray, steps: int) -> np.ndarray:
-        """``steps`` Trotter steps of ``split`` applied to ``psi`` on qsim (complex128 out)."""
+    def _evolve(
+        self, split: trotter.TrotterSplit, psi: np.ndarray, steps: int, tau: float
+    ) -> np.ndarray:
+        """``steps`` Trotter steps of length ``tau`` of ``split`` applied to ``psi`` on qsim
+        (complex128 out)."""
         if steps == 0:
             return psi
-        qc = trotter.evolution_circuit(split, dt=self.dt, steps=steps, order=self.order)
+        qc = trotter.evolution_circuit(split, dt=tau, steps=steps, order=self.order)
         circuit, order = circuit_to_cirq(qc)
         result = self._simulator.simulate(
             circuit, qubit_order=order, initial_state=psi.astype(np.complex64)
@@ -141,13 +147,13 @@ class QsimBackend:
         split: trotter.TrotterSplit,
         sequence: PulseSequence,
         psi: np.ndarray,
-        steps: list[int],
+        steps: list[trotter.SegmentSteps],
     ) -> np.ndarray:
         n = split.num_qubits
         free = iter(steps)
         for segment in sequence.segments:
             if isinstance(segment, Free):
-                psi = self._evolve(split, psi, next(free))
+                psi = self._evolve(split, psi, *next(free))
             else:
                 psi = apply_pulse(segment, psi, n)
         return psi
@@ -165,14 +171,17 @@ class QsimBackend:
             for index, row in enumerate(steps):
                 yield index, self._final_state(split, sequence, start, row)
             return
-        psi, done = start, 0
         for pulse in segments[: free[0]]:  # pulses before the one free segment
             assert isinstance(pulse, Pulse)
-            psi = apply_pulse(pulse, psi, split.num_qubits)
-        for order in np.argsort([row[0] for row in steps], kind="stable"):
-            psi = self._evolve(split, psi, steps[order][0] - done)
-            done = steps[order][0]
-            yield int(order), psi
+            start = apply_pulse(pulse, start, split.num_qubits)
+        # One pass per step length, each continuing from the previous time of that length.
+        for tau in dict.fromkeys(row[0].dt for row in steps):
+            chosen = [k for k, row in enumerate(steps) if row[0].dt == tau]
+            psi, done = start, 0
+            for k in sorted(chosen, key=lambda k: steps[k][0].steps):
+                psi = self._evolve(split, psi, steps[k][0].steps - done, tau)
+                done = steps[k][0].steps
+                yield k, psi
 
     def run(
         self,

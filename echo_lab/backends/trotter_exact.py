@@ -2,10 +2,15 @@
 
 For n <= 12 the unitary of one step, ``U = Operator(trotter.step_circuit(H, dt=dt, order=order))``,
 is diagonalized once, ``U = V diag(exp(-i theta)) V^dag``; a free segment of k steps is then
-``V diag(exp(-i k theta)) V^dag`` for any k, vectorized over all requested total times (the steps
-per segment come from :func:`echo_lab.dynamics.trotter.segment_steps`, the team convention). The
-result is the same unitary the Aer backends apply gate by gate, so the two agree to rounding (1e-10
-after 10^4 steps), while a 10^4-step trace costs no more than a 10-step one.
+``V diag(exp(-i k theta)) V^dag`` for any k, vectorized over all requested total times. The steps
+per segment come from :func:`echo_lab.dynamics.trotter.segment_steps`: a segment of length L is
+``k = ceil(L / dt)`` steps of ``L / k`` (exactly dt when L is a multiple of dt), so it is
+simulated for exactly L. Each distinct step length gets its own diagonalized step: the one of dt
+is cached with the Hamiltonian, the others are built for the total times that need them (the
+times that share all their step lengths are evolved together) and dropped after the run, so a
+trace off the grid of dt costs one diagonalization per time. The result is the same unitary the
+Aer backends apply gate by gate, so the two agree to rounding (1e-10 after 10^4 steps), while a
+10^4-step trace costs no more than a 10-step one.
 
 Diagonalization: when H conserves a quantity that splits the basis (the connected components of
 H's sparsity pattern, e.g. total sigma^z sectors of the XXZ model) and U is verified to be block
@@ -131,8 +136,9 @@ def diagonalize_step(hamiltonian: SparsePauliOp, *, dt: float, order: int) -> St
 class TrotterExactBackend:
     """Powers of the diagonalized Trotter step (n <= 12); see the module docstring.
 
-    ``dt`` is the Trotter step, ``order`` 1, 2 or 4. The diagonalization of the last Hamiltonian
-    is cached, so several sequences on one H pay for it once.
+    ``dt`` is the Trotter step (the largest step; a segment that is not a multiple of dt gets
+    shorter ones, module docstring), ``order`` 1, 2 or 4. The diagonalized step of dt for the last
+    Hamiltonian is cached, so several sequences on one H pay for it once.
     """
 
     name = "trotter-exact"
@@ -143,8 +149,11 @@ class TrotterExactBackend:
         self.order = settings.order
         self._cache: tuple[SparsePauliOp, StepEigensystem] | None = None
 
-    def eigensystem(self, hamiltonian: SparsePauliOp) -> StepEigensystem:
-        """The diagonalized step of ``hamiltonian`` (cached for the last H seen)."""
+    def eigensystem(self, hamiltonian: SparsePauliOp, dt: float | None = None) -> StepEigensystem:
+        """The diagonalized step of length ``dt`` (default: the backend's) of ``hamiltonian``;
+        the step of the backend's dt is cached for the last H seen, other lengths are not."""
+        if dt is not None and dt != self.dt:
+            return diagonalize_step(hamiltonian, dt=dt, order=self.order)
         if self._cache is not None and self._cache[0] == hamiltonian:
             return self._cache[1]
         system = diagonalize_step(hamiltonian, dt=self.dt, order=self.order)
@@ -163,20 +172,46 @@ class TrotterExactBackend:
     ) -> dict[str, np.ndarray]:
         """Observables at each total time (shape ``(K,)``) for the Trotterized sequence."""
         times, n = check_inputs(hamiltonian, state, times)
-        steps = np.array(
-            [trotter.segment_steps(sequence, float(t), dt=self.dt) for t in times], dtype=np.int64
-        ).reshape(times.size, -1)
-        system = self.eigensystem(hamiltonian)
+        steps, lengths = trotter.segment_table(sequence, times, dt=self.dt)
         states = np.repeat(state.vector()[:, None], times.size, axis=1)
-        free_index = 0
-        for segment in sequence.segments:
-            if isinstance(segment, Free):
-                states = system.power(states, steps[:, free_index])
-                free_index += 1
+        # Times whose segments share their step lengths are evolved together (all of them when
+        # every segment is a multiple of dt).
+        groups: dict[tuple[float, ...], list[int]] = {}
+        for k, row in enumerate(lengths):
+            groups.setdefault(tuple(row.tolist()), []).append(k)
+        for taus, columns in groups.items():
+            if len(columns) == times.size:
+                states = self._evolve(hamiltonian, sequence, states, steps, taus)
             else:
-                states = apply_pulse(segment, states, n)
+                states[:, columns] = self._evolve(
+                    hamiltonian, sequence, states[:, columns], steps[columns], taus
+                )
         result = {name: evaluate_observable(op, states, n) for name, op in observables.items()}
         if entropy:
             result["entropy"] = half_chain_entropy(states, n)
         check_health(result, norms=np.linalg.norm(states, axis=0))
         return result
+
+    def _evolve(
+        self,
+        hamiltonian: SparsePauliOp,
+        sequence: PulseSequence,
+        states: np.ndarray,
+        steps: np.ndarray,
+        taus: tuple[float, ...],
+    ) -> np.ndarray:
+        """The sequence on the columns of ``states``: ``steps[:, j]`` steps of ``taus[j]`` for the
+        j-th free segment (one diagonalized step per distinct length, built once here)."""
+        n = hamiltonian.num_qubits
+        systems: dict[float, StepEigensystem] = {}
+        free_index = 0
+        for segment in sequence.segments:
+            if isinstance(segment, Free):
+                tau = taus[free_index]
+                if tau not in systems:
+                    systems[tau] = self.eigensystem(hamiltonian, tau)
+                states = systems[tau].power(states, steps[:, free_index])
+                free_index += 1
+            else:
+                states = apply_pulse(segment, states, n)
+        return states

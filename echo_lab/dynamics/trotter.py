@@ -33,12 +33,16 @@ Building costs O(steps * blocks) bookkeeping plus one small ``eigh`` per block a
 of small matrices per *distinct* fused gate: the fused matrices are cached on the
 :class:`TrotterSplit`, and the steps of a trace repeat the same few gates.
 
-**Pulse sequences** (the team convention, used by every circuit backend): a fixed time step dt;
-each ``Free(fraction)`` segment of a :class:`~echo_lab.dynamics.schedule.PulseSequence` at total
-time T gets ``k = round(fraction * T / dt)`` Trotter steps of exactly dt (:func:`segment_steps`), so
-the simulated free-evolution times are the multiples ``k * dt``, which equal ``fraction * T`` only
-when that is a multiple of dt. Backends that diagonalize the Trotter step use the same function, so
-circuit and diagonalized-step results agree to rounding.
+**Pulse sequences** (used by every circuit backend): every segment is simulated for its own time.
+A ``Free(fraction)`` segment of a :class:`~echo_lab.dynamics.schedule.PulseSequence` at total
+time T lasts L = fraction * T and gets ``k = ceil(L / dt)`` Trotter steps of ``L / k``
+(:func:`fitted_steps`, :func:`segment_steps`): dt is the largest step, and the simulated time is
+exactly L. A segment that is a multiple of dt (to a relative :data:`STEP_RTOL`, so that
+L = 3 dt up to rounding gives 3 steps, not 4) gets its steps of exactly dt, bit for bit the
+circuits of a fixed step; a segment of length 0 gets no step. A trace whose segments are not
+multiples of dt therefore uses several step lengths (T = 0.5, dt = 0.1: each Hahn half is 3 steps
+of 0.0833). Backends that diagonalize the Trotter step use the same function (one diagonalized
+step per distinct step length), so circuit and diagonalized-step results agree to rounding.
 
 Examples
 --------
@@ -52,9 +56,11 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from qiskit import QuantumCircuit, transpile
@@ -75,17 +81,21 @@ __all__ = [
     "DEFAULT_ORDER",
     "MAX_FUSE_QUBITS",
     "ORDERS",
+    "STEP_RTOL",
     "Block",
     "Layer",
     "PauliTermEvolutionGate",
+    "SegmentSteps",
     "TrotterSettings",
     "TrotterSplit",
     "append_pulse",
     "check_hamiltonian",
     "circuit",
     "evolution_circuit",
+    "fitted_steps",
     "pulse_instruction",
     "segment_steps",
+    "segment_table",
     "sequence_circuit",
     "split_layers",
     "step_circuit",
@@ -107,6 +117,10 @@ DEFAULT_ORDER = 2
 DEFAULT_FUSE_QUBITS = 3
 #: Largest fused gate allowed (a 2^6 x 2^6 matrix per gate).
 MAX_FUSE_QUBITS = 6
+
+#: Relative tolerance of :func:`fitted_steps`: a segment within ``STEP_RTOL * k`` steps of k whole
+#: steps of dt is k steps of exactly dt (L = 3 dt up to rounding is 3 steps, not 4).
+STEP_RTOL = 1e-9
 
 _SUZUKI_P = 1.0 / (4.0 - 4.0 ** (1.0 / 3.0))
 
@@ -555,17 +569,58 @@ def step_circuit(
     )
 
 
-def segment_steps(sequence: PulseSequence, total_time: float, *, dt: float) -> list[int]:
+class SegmentSteps(NamedTuple):
+    """Trotter steps of one free segment: ``steps`` steps of length ``dt`` (``time`` in all)."""
+
+    steps: int
+    dt: float
+
+    @property
+    def time(self) -> float:
+        """The simulated time ``steps * dt`` (the segment's length, to rounding)."""
+        return self.steps * self.dt
+
+
+def fitted_steps(length: float, dt: float) -> SegmentSteps:
+    """The steps that fit a free segment of ``length``: ``k = ceil(length / dt)`` steps of
+    ``length / k``, never longer than dt (module docstring).
+
+    When ``length / dt`` is within ``STEP_RTOL * max(1, k)`` of an integer k (a multiple of dt up
+    to rounding), the steps are k steps of exactly ``dt``; ``length = 0`` (or below
+    ``STEP_RTOL * dt``) gives ``SegmentSteps(0, dt)``.
+
+    >>> fitted_steps(0.25, 0.1)
+    SegmentSteps(steps=3, dt=0.08333333333333333)
+    >>> fitted_steps(0.3, 0.1)  # 0.3 / 0.1 = 2.9999999999999996
+    SegmentSteps(steps=3, dt=0.1)
+    """
+    length = check_finite(length, "the segment length")
+    dt = check_finite(dt, "dt")
+    if length < 0:
+        raise ConfigError(f"a free segment must last >= 0, got {length}")
+    if dt <= 0:
+        raise ConfigError(f"the time step dt must be > 0, got {dt}")
+    ratio = length / dt
+    nearest = round(ratio)
+    if abs(ratio - nearest) <= STEP_RTOL * max(1.0, nearest):
+        return SegmentSteps(int(nearest), dt)
+    steps = math.ceil(ratio)
+    return SegmentSteps(steps, length / steps)
+
+
+def segment_steps(sequence: PulseSequence, total_time: float, *, dt: float) -> list[SegmentSteps]:
     """Trotter steps of each ``Free`` segment of ``sequence`` at ``total_time``, in order.
 
-    THE TEAM CONVENTION for circuits of pulse sequences: segment ``Free(f)`` gets
-    ``k = round(f * total_time / dt)`` steps of exactly ``dt``, so it simulates the time ``k * dt``
-    (equal to ``f * total_time`` only when that is a multiple of dt). One entry per ``Free``
-    segment; pulses get none.
+    The rule for circuits of pulse sequences (module docstring): segment ``Free(f)`` lasts
+    ``L = f * total_time`` and gets :func:`fitted_steps` ``(L, dt)``, ``k = ceil(L / dt)`` steps
+    of ``L / k``, so it is simulated for exactly L. One entry per ``Free`` segment; pulses get
+    none.
 
     >>> from echo_lab.dynamics.schedule import Free, PulseSequence
     >>> segment_steps(PulseSequence([Free(0.25), Free(0.75)]), 2.0, dt=0.1)
-    [5, 15]
+    [SegmentSteps(steps=5, dt=0.1), SegmentSteps(steps=15, dt=0.1)]
+    >>> segment_steps(PulseSequence([Free(0.5), Free(0.5)]), 0.5, dt=0.1)
+    [SegmentSteps(steps=3, dt=0.08333333333333333), SegmentSteps(steps=3, dt=0.08333333333333333)]
     """
     total_time = check_finite(total_time, "total_time")
     dt = check_finite(dt, "dt")
@@ -574,10 +629,25 @@ def segment_steps(sequence: PulseSequence, total_time: float, *, dt: float) -> l
     if dt <= 0:
         raise ConfigError(f"the time step dt must be > 0, got {dt}")
     return [
-        round(segment.fraction * total_time / dt)
+        fitted_steps(segment.fraction * total_time, dt)
         for segment in sequence.segments
         if isinstance(segment, Free)
     ]
+
+
+def segment_table(
+    sequence: PulseSequence, times: Sequence[float] | np.ndarray, *, dt: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`segment_steps` at every total time as arrays ``(steps, step_lengths)``.
+
+    Both have shape ``(len(times), number of Free segments)``: ``steps[k, j]`` steps of
+    ``step_lengths[k, j]`` for free segment j at ``times[k]`` (an integer and a float array).
+    """
+    rows = [segment_steps(sequence, float(t), dt=dt) for t in np.asarray(times).ravel()]
+    width = sum(isinstance(s, Free) for s in sequence.segments)
+    steps = np.array([[s.steps for s in row] for row in rows], dtype=np.int64)
+    lengths = np.array([[s.dt for s in row] for row in rows], dtype=float)
+    return steps.reshape(len(rows), width), lengths.reshape(len(rows), width)
 
 
 def pulse_instruction(pulse: Pulse) -> Instruction:
@@ -630,10 +700,11 @@ def sequence_circuit(
     """Circuit of a pulse sequence at ``total_time`` with Trotter steps of ``dt``.
 
     State preparation (``initial_state.circuit()``, if given), then each segment in time order:
-    ``k`` Trotter steps for ``Free`` (``k`` from :func:`segment_steps`, the team convention),
-    :func:`pulse_instruction` for ``Pulse``. A labelled barrier precedes every segment so that a
-    drawing shows the structure. No measurements. Trotter blocks are built as in :func:`circuit`
-    (``fold_fields``, ``fuse_qubits``); fusion never crosses a pulse.
+    ``k`` Trotter steps of ``L / k`` for a ``Free`` segment of length L (:func:`segment_steps`:
+    ``k = ceil(L / dt)``, steps of exactly dt when L is a multiple of dt),
+    :func:`pulse_instruction` for ``Pulse``. A labelled barrier (``"free 3x0.0833333"``) precedes
+    every segment so that a drawing shows the structure. No measurements. Trotter blocks are built
+    as in :func:`circuit` (``fold_fields``, ``fuse_qubits``); fusion never crosses a pulse.
     """
     check_order(order)
     _check_fuse_qubits(fuse_qubits)
@@ -650,11 +721,11 @@ def sequence_circuit(
     free_index = 0
     for segment in sequence.segments:
         if isinstance(segment, Free):
-            k = steps[free_index]
+            k, tau = steps[free_index]
             free_index += 1
-            qc.barrier(label=f"free {k}x{dt:g}")
+            qc.barrier(label=f"free {k}x{tau:g}")
             if k > 0:
-                _append_evolution(qc, split, dt=dt, steps=k, order=order, fuse_qubits=fuse_qubits)
+                _append_evolution(qc, split, dt=tau, steps=k, order=order, fuse_qubits=fuse_qubits)
         else:
             if any(not 0 <= q < n for q in segment.qubits):
                 raise ConfigError(

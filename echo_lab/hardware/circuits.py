@@ -1,7 +1,8 @@
 """Echo circuits for a device: logical circuits, ISA transpilation, pulse costs, reports.
 
-**Logical circuits** follow the team convention of :mod:`echo_lab.dynamics.trotter` (each
-``Free(f)`` segment at total time T is ``round(f T / dt)`` Trotter steps of exactly dt), built with
+**Logical circuits** follow the rule of :mod:`echo_lab.dynamics.trotter` (each ``Free(f)``
+segment at total time T, of length L = f T, is ``k = ceil(L / dt)`` Trotter steps of L / k, so it
+is simulated for exactly L; steps of exactly dt when L is a multiple of dt), built with
 ``fuse_qubits=2``: every bond block (its fields folded in) is one two-qubit unitary, which the
 transpiler synthesizes into three entanglers (``cz`` / ``ecr``) or three native ``rzz`` on a
 device with fractional gates. (The simulator default, three-qubit fused blocks, would cost up to
@@ -17,9 +18,10 @@ exceeds ``pulse_budget`` (the estimate is checked first, so a 9-qubit block is r
 synthesized).
 
 **Reference circuits** (:func:`reference_circuit`, the compute-uncompute normalization): the
-same preparation, m Trotter steps forward, a barrier, the inverse of those steps (the Hamiltonian
-evolution reversed), a barrier, then every pulse of the sequence in order. It has the echo's
-gates (the same number of Trotter steps, the same pulses) but its ideal final state is
+same preparation, m Trotter steps of dt forward, a barrier, the inverse of those steps (the
+Hamiltonian evolution reversed), a barrier, then every pulse of the sequence in order. It has the
+echo's gates (the same number of Trotter steps, the same pulses; the step length changes angles,
+not gates) but its ideal final state is
 P_m ... P_1 |psi0>, known exactly, so its measured decay is the noise's alone.
 
 **ISA** (:func:`isa_pass_manager`): Qiskit's preset pass manager on the line's target with the
@@ -176,11 +178,11 @@ def echo_circuit(
     free_index = 0
     for segment in sequence.segments:
         if isinstance(segment, Free):
-            k = steps[free_index]
+            k, tau = steps[free_index]
             free_index += 1
-            qc.barrier(label=f"{_BARRIER_FREE} {k}x{dt:g}")
+            qc.barrier(label=f"{_BARRIER_FREE} {k}x{tau:g}")
             if k > 0:
-                qc.compose(_evolution(split, dt=dt, steps=k, order=order), inplace=True)
+                qc.compose(_evolution(split, dt=tau, steps=k, order=order), inplace=True)
         else:
             qc.barrier(label=segment.label)
             qc.append(pulse_instruction(segment), list(segment.qubits))
@@ -200,12 +202,12 @@ def reference_circuit(
 ) -> QuantumCircuit:
     """Compute-uncompute reference of the echo circuit (module docstring), no measurements.
 
-    With k = the echo's total Trotter steps, ceil(k / 2) steps forward and their inverse, then the
-    pulses. Its ideal state is the pulses applied to the initial state
-    (:func:`reference_values`), whatever H is.
+    With k = the echo's total Trotter steps (:func:`echo_lab.dynamics.trotter.segment_steps`),
+    ceil(k / 2) steps of dt forward and their inverse, then the pulses. Its ideal state is the
+    pulses applied to the initial state (:func:`reference_values`), whatever H is.
     """
     split = trotter.split_layers(hamiltonian) if split is None else split
-    total_steps = sum(trotter.segment_steps(sequence, total_time, dt=dt))
+    total_steps = sum(s.steps for s in trotter.segment_steps(sequence, total_time, dt=dt))
     forward_steps = (total_steps + 1) // 2
     qc = _prepared(initial_state, split.num_qubits)
     if forward_steps > 0:

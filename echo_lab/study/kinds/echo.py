@@ -2,15 +2,19 @@
 (docs/pages/conventions.md 6).
 
 Sections: ``[protocol]`` (sequence, pulses, fid, probe, background, n_pulses, angle_error),
-``[times]``, and optionally ``[lbits]``, ``[backend]`` and ``[check]`` (a second backend run at a
-few times on the first realizations, compared with the main one).
+``[times]``, and optionally ``[lbits]``, ``[backend]``, ``[check]`` (a second backend run at a
+few times on the first realizations, compared with the main one) and ``[accuracy]`` (times and
+realizations of the Trotter error estimate, :mod:`echo_lab.study.accuracy`).
 
 Per unit, over (background, pulse, time): ``sx``, ``sy``, ``coherence`` and, when any pulse is an
 l-bit pulse (``"lbit"``, ``"lbit:r"``), ``tau_x``, ``tau_y``; the ``pulse`` coordinate holds the
 row labels, ``"fid"`` (the free induction decay, a row without pulse) first. With a [check]:
 ``check_sx/sy`` from the check backend and ``reference_sx/sy`` from the main backend over
 (background, check_pulse, check_time), and ``check_deviation`` (their largest difference; NaN on
-realizations not checked). One diagonalization serves the l-bit construction and the exact
+realizations not checked). With a Trotter backend, the error budget of
+:mod:`echo_lab.study.accuracy`: ``trotter_order``, ``trotter_dt``, ``trotter_max_step`` and
+``trotter_error`` (step doubling), stated in the summary (:meth:`EchoKind.summary`) with the
+[check] deviation. One diagonalization serves the l-bit construction and the exact
 backend. Window pulses (``"window:w"``, ``"window:w:r"``) need no full l-bits: the window l-bits
 of each width are built once (:func:`echo_lab.lbits.window.window_lbits`, O(8^w)), so they run on
 long chains (aer, matrix_product_state), where only ``sx``, ``sy`` and ``coherence`` are recorded.
@@ -26,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +55,14 @@ from echo_lab.protocols.families import CIRCUIT, EXACT, WINDOW, PulseSpec, Sourc
 from echo_lab.protocols.sequences import build_sequence
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.study import drawing as plot
+from echo_lab.study.accuracy import (
+    ACCURACY_DOCS,
+    ACCURACY_KEYS,
+    AccuracySpec,
+    accuracy_summary,
+    parse_accuracy,
+    trotter_budget,
+)
 from echo_lab.study.keydocs import SHARED_DOCS, KeyDoc
 from echo_lab.study.kinds.base import (
     DEFAULT_SWEEPABLE,
@@ -140,6 +152,7 @@ class EchoSettings(KindSettings):
     lbits: LbitSpec
     backend: BackendSpec
     check: CheckSpec | None = None
+    accuracy: AccuracySpec = field(default_factory=AccuracySpec)
 
     @property
     def source_needs(self) -> list[SourceNeed]:
@@ -382,6 +395,19 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
         )
         data_vars.update(check_vars)
         coords.update(check_coords)
+    data_vars.update(
+        trotter_budget(
+            settings.backend,
+            settings.accuracy,
+            sequences=list(sequences.values()),
+            study_times=times,
+            values=values,
+            run=lambda other, at: _run_rows(
+                other, hamiltonian, sequences, states, at, operators, stage_name="trotter error"
+            ),
+            realization=realization,
+        )
+    )
     ds = unit_dataset(data_vars, coords, setup)
     for name, meaning in LONG_NAMES.items():
         if name in ds:
@@ -591,10 +617,11 @@ class EchoKind(StudyKind):
 
     name = "echo"
     required = ("protocol", "times")
-    optional = ("lbits", "backend", "check")
+    optional = ("lbits", "backend", "check", "accuracy")
     keys: Mapping[str, tuple[str, ...]] = {
         "protocol": ("sequence", "pulses", "fid", "probe", "background", "n_pulses", "angle_error"),
         "check": CHECK_KEYS + ALL_BACKEND_KEYS,
+        "accuracy": ACCURACY_KEYS,
     }
     sweepable: Mapping[str, tuple[str, ...]] = {
         **DEFAULT_SWEEPABLE,
@@ -622,6 +649,7 @@ class EchoKind(StudyKind):
             **{k: doc for k, doc in SHARED_DOCS["backend"].items() if k in ALL_BACKEND_KEYS},
             **CHECK_DOCS,
         },
+        "accuracy": ACCURACY_DOCS,
     }
 
     def parse(
@@ -641,6 +669,7 @@ class EchoKind(StudyKind):
             lbits=parse_lbits(tables.get("lbits"), kind=self.name),
             backend=backend,
             check=check,
+            accuracy=parse_accuracy(tables.get("accuracy"), backend, times),
         )
 
     def check(self, spec: StudySpec) -> None:
@@ -674,6 +703,11 @@ class EchoKind(StudyKind):
 
     def figures(self, ds: xr.Dataset) -> dict[str, Figure]:
         return echo_figures(ds)
+
+    def summary(self, ds: xr.Dataset) -> str | None:
+        """The error budget (:func:`~echo_lab.study.accuracy.accuracy_summary`): Trotter order,
+        dt, largest step and estimated error, the [check] deviation; None when there is none."""
+        return accuracy_summary(ds)
 
 
 KIND = EchoKind()

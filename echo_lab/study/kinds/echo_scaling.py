@@ -50,6 +50,7 @@ from echo_lab.physics.models import pauli_label
 from echo_lab.physics.pauli import fit_localization_length
 from echo_lab.protocols.sequences import build_sequence
 from echo_lab.study import drawing as plot
+from echo_lab.study.accuracy import accuracy_summary
 from echo_lab.study.analysis import (
     LATE_FRACTION,
     Drift,
@@ -629,8 +630,10 @@ class EchoScalingKind(EchoKind):
         return combine_results(datasets)
 
     def summary(self, ds: xr.Dataset) -> str:
-        """The findings tables (:func:`scaling_summary`)."""
-        return scaling_summary(ds)
+        """The findings tables (:func:`scaling_summary`), then the error budget
+        (:func:`~echo_lab.study.accuracy.accuracy_summary`) when the results hold one."""
+        accuracy = accuracy_summary(ds)
+        return scaling_summary(ds) + ("" if accuracy is None else "\n" + accuracy)
 
 
 KIND = EchoScalingKind()
