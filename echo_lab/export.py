@@ -46,8 +46,8 @@ would be ~30 000. For the same reason DEER uses the 3-qubit truncated pulses; th
 stays near 2 MiB, most of it the device ISA circuits.
 
 Export is deterministic: fixed seeds, a fixed transpiler seed, no timestamps; exporting twice
-writes identical files (same machine and library versions). Cost: a few seconds, dominated by
-transpiling the l-bit pulses.
+writes identical files (same machine and library versions). Cost: dominated by transpiling the
+dense 5-qubit l-bit pulses.
 """
 
 from __future__ import annotations
@@ -262,7 +262,8 @@ def build_reference_circuits() -> list[ReferenceCircuit]:
     """The reference set of the module docstring, freshly built (structured circuits).
 
     Needs :mod:`echo_lab.lbits` for the l-bit echoes (one overlap construction of a 5-site
-    chain). Cost: under a second plus the FID trace (nine 8-qubit state vectors).
+    chain). Cost: that construction (a 32 x 32 eigenproblem) plus the FID trace (nine 8-qubit
+    state vectors).
     """
     from echo_lab import lbits
 

@@ -1,4 +1,5 @@
-"""A new study kind plugs in through the registry alone: the README's recipe, run end to end."""
+"""A new study kind plugs in through the registry alone: the recipe of docs/pages/extending.md, run
+end to end."""
 
 from __future__ import annotations
 

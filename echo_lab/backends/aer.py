@@ -362,7 +362,8 @@ class AerBackend:
             mapping: dict[Any, Any] = {own_dt: tau}
             mapping.update(dict(zip(own_fields, field_params, strict=True)))
             # Once dt is bound only the fields are parameters: merging each bond's rxx, ryy and
-            # rzz into one unitary gate makes the circuit about 2.4x faster to simulate.
+            # rzz into one unitary gate makes the circuit faster to simulate (measured:
+            # docs/pages/benchmarks.md, "Costs quoted in the code").
             consolidate = PassManager(
                 [Collect2qBlocks(), ConsolidateBlocks(force_consolidate=True)]
             )
@@ -376,7 +377,8 @@ class AerBackend:
         built, where = self._circuits(sequence, prep, steps, evolve, paulis, entropy)
         binds = [_bindings(qc, field_params, fields, theta, phi, state_list) for qc in built]
         # Below Aer's parallel-state threshold (14 qubits) every statevector experiment runs on one
-        # thread, so the bindings are spread over the cores instead (measured ~1.8x on 2 cores).
+        # thread, so the bindings are spread over the cores instead (measured gain:
+        # docs/pages/benchmarks.md, "Costs quoted in the code").
         parallel = (
             self.method == "statevector" and self.device == "CPU" and n < PARALLEL_BINDINGS_QUBITS
         )

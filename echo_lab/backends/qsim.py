@@ -117,10 +117,11 @@ class QsimBackend:
         self.order = settings.order
         self.threads = threads if threads is not None else usable_cores()
         self.fused_gate_size = fused_gate_size
-        # Localized states carry amplitudes below float32's normal range; denormal arithmetic
-        # made a 100-step FID at N = 20 about 8x slower. qsim sets the flush-to-zero flags of
-        # the calling thread and leaves them set, so :meth:`run` calls it from a thread of its
-        # own: the caller's floating point stays IEEE (subnormals kept).
+        # Localized states carry amplitudes below float32's normal range, and denormal arithmetic
+        # slows qsim down several times (docs/pages/benchmarks.md, "Costs quoted in the code").
+        # qsim sets the flush-to-zero flags of the calling thread and leaves them set, so
+        # :meth:`run` calls it from a thread of its own: the caller's floating point stays IEEE
+        # (subnormals kept).
         options = qsimcirq.QSimOptions(
             max_fused_gate_size=fused_gate_size,
             cpu_threads=self.threads,

@@ -22,7 +22,7 @@ for degenerate eigenvalues. The eigenphases are read off ``V^dag B V``; if its o
 exceeds ``RESIDUAL_TOLERANCE`` the block falls back to a complex Schur decomposition (slower,
 always exact).
 
-Costs: building U takes 16 * 4^n bytes and O(gates * 4^n) time (n = 12: a few seconds);
+Costs: building U takes 16 * 4^n bytes (256 MiB at n = 12) and O(gates * 4^n) time;
 diagonalizing the sectors costs sum_b O(d_b^3) (``eigh``; n = 12: 924^3 for the largest);
 evaluating K total times costs two ``(d_b x d_b) @ (d_b x K)`` products per block and segment, and
 one ``apply_local`` per pulse.

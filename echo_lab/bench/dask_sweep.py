@@ -48,9 +48,9 @@ def bench_dask(*, n: int, realizations: int, workers: int, repeats: int = 1) -> 
     """An echo sweep of ``realizations`` units at ``n``: serial vs a local Dask cluster.
 
     Each unit is one realization of :func:`dask_study_tables` as Strang circuits (dt = 0.05) on
-    Aer statevector (N = 12: ~0.3 s per unit on one core; single-threaded below N = 14, so
-    deterministic). Serial: :func:`echo_lab.study.executor.run_units` with ``workers=0``. Parallel:
-    a ``LocalCluster(n_workers=workers, threads_per_worker=1)`` is started once and its workers
+    Aer statevector (single-threaded below N = 14, so deterministic). Serial:
+    :func:`echo_lab.study.executor.run_units` with ``workers=0``. Parallel: a
+    ``LocalCluster(n_workers=workers, threads_per_worker=1)`` is started once and its workers
     import echo_lab (``cluster_startup``, timed apart), then the same ``run_units`` runs through
     its scheduler address (the ``--scheduler`` path of ``echo-lab run``). The two sweeps run
     interleaved ``repeats`` times. ``serial_over_parallel`` = serial / parallel sweep time (the

@@ -50,7 +50,7 @@ def bench_study(path: Path, *, realizations: int | None) -> dict[str, Any]:
     With ``realizations`` a copy with that many realizations (:func:`reduced_study`) runs
     instead. Output goes to a temporary folder, removed afterwards. ``stage_seconds`` has every
     stage the run entered (exclusive times, module docstring) and ``other``; they add up to
-    ``seconds_total``. Cost: the study's own (main study: ~150 units of ~1 s on 2 cores).
+    ``seconds_total``. Cost: the study's own (the main study: 150 units at N = 10).
     """
     from echo_lab.study.runner import list_units, run_study
     from echo_lab.study.spec import load_spec

@@ -101,7 +101,7 @@ def _repository_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-#: ``echo-lab bench --quick``: about two minutes on 2 cores.
+#: ``echo-lab bench --quick``: the suite at smaller sizes (run times: docs/pages/benchmarks.md).
 QUICK = SuiteSettings(
     lbit_sizes=(8, 10),
     transform_n=10,
@@ -122,7 +122,7 @@ QUICK = SuiteSettings(
     gpu_sizes=(20, 22),
 )
 
-#: ``echo-lab bench``: the sizes of the performance targets, 10-20 minutes on 2 cores.
+#: ``echo-lab bench``: the sizes of the performance targets.
 FULL = dataclasses.replace(
     QUICK,
     lbit_sizes=(8, 10, 12),

@@ -533,8 +533,8 @@ def evolution_circuit(
     """``steps`` Trotter steps of size ``dt`` of a split H (:func:`split_layers`), like circuit().
 
     Reusing one split for many circuits (every save segment of a trace, every time point of a
-    study) reuses its cached fused-gate matrices: measured 2.5x faster circuit building for a
-    20-point FID trace at N = 12 (experiments/benchmarks/README.md).
+    study) reuses its cached fused-gate matrices, so only the first circuit pays for them (the
+    measured gain: docs/pages/benchmarks.md, "Costs quoted in the code").
     """
     if not isinstance(split, TrotterSplit):
         raise ConfigError(

@@ -209,7 +209,7 @@ class DeviceBackend:
         """ISA circuits of the echo (or of its compute-uncompute reference) at every time.
 
         Checks the pulses' costs first (:func:`~echo_lab.hardware.circuits.check_pulse_costs`).
-        Cost: one transpilation per time, ~0.02-0.2 s each for n = 8-12.
+        Cost: one transpilation per time, growing with its Trotter steps.
         """
         times, n = check_inputs(hamiltonian, state, times)
         line = self.line(n)

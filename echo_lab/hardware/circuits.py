@@ -108,7 +108,7 @@ def check_pulse_costs(
     Dense pulses on k >= 2 qubits are refused with a ConfigError (the count and the option
     ``pulse_budget``) when the quantum-Shannon estimate or the synthesized count exceeds
     ``pulse_budget``; circuit pulses and one-qubit pulses are counted, never refused. Cost: one
-    transpilation per distinct pulse (a 3-qubit block: ~0.05 s).
+    transpilation per distinct pulse.
     """
     if isinstance(pulse_budget, bool) or not isinstance(pulse_budget, int) or pulse_budget < 0:
         raise ConfigError(f"pulse_budget must be an integer >= 0, got {pulse_budget!r}")

@@ -272,7 +272,7 @@ def load_device(device: str | GenericDevice, *, fractional_gates: bool = False) 
 
     ``fractional_gates=True`` adds native ``rx`` and ``rzz`` from the snapshot's calibrations;
     ConfigError if the device has none (e.g. Eagle devices such as sherbrooke). Cost: parsing the
-    snapshot, ~0.1 s for a 156-qubit device.
+    snapshot, linear in its qubits and gates.
     """
     if isinstance(device, GenericDevice):
         if fractional_gates and not device.fractional_gates:

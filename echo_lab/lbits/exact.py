@@ -35,15 +35,12 @@ The ``time-average`` diagnostic (Chandran et al.) is :meth:`LBitSystem.time_aver
 tilde tau_i = sum_E <E|sigma^z_i|E> |E><E|, with :meth:`LBitSystem.time_averaged_mean_range`. It
 is not an involution and defines no assignment, so it is not a ``construct`` method.
 
-Costs (times on the shared 2-core machine, see experiments/benchmarks/lbits_pipeline.json).
-When H is block diagonal in the computational basis (the XXZ chain without transverse field
-conserves the total sigma^z), each block is diagonalized separately and every tau is assembled
-block by block; at n = 12, W = 8 the whole pipeline (diagonalization, overlap assignment, the 2n
-operators tau^z_i, tau^x_i, their Pauli expansions and mean ranges) took 36 s under heavy load
-from other jobs (the issue's target is 60 s). Without block structure (or with a given dense
-``eigensystem``) it is one dense ``eigh`` (``spectrum.diagonalize``, ~10 s idle at n = 12) and
-per tau one 2^n x 2^(n-1) by 2^(n-1) x 2^n product (~1-2 s at n = 12). The Pauli expansion of
-one tau takes ~0.4 s at n = 12 (:mod:`echo_lab.physics.pauli`).
+Costs (the measured times are on docs/pages/benchmarks.md). When H is block diagonal in the
+computational basis (the XXZ chain without transverse field conserves the total sigma^z), each
+block is diagonalized separately, sum_b O(d_b^3) for block sizes d_b, and every tau is assembled
+block by block. Without block structure (or with a given dense ``eigensystem``) it is one dense
+``eigh`` (``spectrum.diagonalize``, O(8^n)) and per tau one 2^n x 2^(n-1) by 2^(n-1) x 2^n
+product, O(8^n). The Pauli expansion of one tau costs O(n 4^n) (:mod:`echo_lab.physics.pauli`).
 
 Operator actions, no 4^n objects (what the exact references use at n = 14-16):
 :meth:`LBitSystem.apply_tau` (tau^a_i @ states, block by block: U sigma^a_i U^dag psi),
@@ -69,8 +66,7 @@ conserved (blocks = S^z sectors):
 0.65 GiB at n = 14, 9.4 GiB at n = 16) with :func:`echo_lab.resources.require_memory` before any
 allocation; dense operators (``tau``, ``vectors``, Pauli expansions) check theirs when asked
 for, so n = 16 l-bits work through the operator actions while ``lb.tau`` refuses (64 GiB).
-The ``"range"`` method costs O(16^n) for K: ~0.25 s per realization at n = 8 on an idle
-machine, minutes at n = 10, refused above 10.
+The ``"range"`` method costs O(16^n) for K and is refused above n = ``MAX_RANGE_QUBITS`` (10).
 
 Examples
 --------

@@ -25,9 +25,9 @@ When the window covers the whole chain the window l-bits are the full constructi
 At strong disorder tau^a_p of the window converges to the full one exponentially in the distance
 from p to the window edges (an l-bit is quasi-local with localization length xi).
 
-Costs: those of ``lbits.construct`` on w qubits (w = 10: ~0.1 s, w = 12: ~1 s; memory about six
-dense 2^w x 2^w matrices, 100 MiB at w = 12) plus O(#terms * n) to select the window terms; the
-long chain itself is never built as a matrix.
+Costs: those of ``lbits.construct`` on w qubits (O(8^w) time; memory about six dense 2^w x 2^w
+matrices, 100 MiB at w = 12) plus O(#terms * n) to select the window terms; the long chain itself
+is never built as a matrix.
 
 Matrix product states (Qiskit Aer's ``save_matrix_product_state``): :func:`mps_bond_dimensions`
 and :func:`mps_window_density_matrix`, the reduced density matrix of a contiguous window, from

@@ -24,10 +24,10 @@ Real operators are transformed in real arithmetic. Weights |c|^2 do not need the
 i^{|x & z|} at all, so :func:`pauli_weights` and :func:`support_weights` skip them: for a real
 operator the whole computation stays real.
 
-Cost at n = 12 on 2 cores (experiments/benchmarks/lbits_pipeline.json, side by side):
-:func:`decompose` 0.42 s for a real and 0.69 s for a complex operator, where
-``SparsePauliOp.from_operator(O, atol=0, rtol=0)`` takes 0.65 s and 1.5 s; memory about three
-2^n x 2^n arrays (128 MiB each when real, 256 MiB complex). At n = 14 multiply by 16.
+Cost: O(n 4^n) operations in two or three passes over the 4^n entries; memory about three
+2^n x 2^n arrays (at n = 12 128 MiB each when real, 256 MiB complex; 16 times that at n = 14).
+Timed against ``SparsePauliOp.from_operator(O, atol=0, rtol=0)`` by ``echo-lab bench``
+(docs/pages/benchmarks.md).
 
 Examples
 --------

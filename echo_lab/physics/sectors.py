@@ -290,8 +290,8 @@ def diagonalize_sectors(hamiltonian: SparsePauliOp) -> BlockEigensystem:
 
     Block ``b`` is the sector n_up = b (basis :func:`sector_bases`); it is diagonalized with
     :func:`echo_lab.physics.spectrum.diagonalize_sector` (dense ``eigh`` of the d x d block, memory
-    checked first) when a state first touches it. Cost per sector O(d^3): n = 14 half filling
-    (d = 3,432) ~5 s, n = 16 (12,870) a few minutes on 2 cores. Raises :class:`ConfigError`
+    checked first) when a state first touches it. Cost per sector O(d^3) time and d^2 entries of
+    memory (half filling: d = 3,432 at n = 14, 12,870 at n = 16). Raises :class:`ConfigError`
     when H does not conserve the total sigma^z.
     """
     if not conserves_magnetization(hamiltonian):

@@ -130,7 +130,7 @@ def fit_deer_coupling(
     omega is scanned on a grid of step pi / (20 T_max) from pi / (2 T_max) up to pi / dT, the
     Nyquist frequency of the median time step dT (or up to 2 ``max_coupling``), and the best grid
     point is refined by a bounded 1-D minimization of the residual. Cost: about
-    20 len(times)^2 T_max / (T_max - T_min) operations (0.1 s for 300 times).
+    20 len(times)^2 T_max / (T_max - T_min) operations.
 
     Valid when the trace covers several periods, |J_pq| T_max >> 1 (T_max = max(times)), and the
     higher-order terms through p and q (K_pqk, ...) are small against J_pq so that one frequency

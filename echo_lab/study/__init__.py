@@ -1,9 +1,11 @@
 """The study layer: study files, work units, checkpoints, executors, results and figures.
 
 * :mod:`.spec` reads and validates a study TOML file into a :class:`~.spec.StudySpec`;
-  :mod:`.sections` the sections every kind shares; :mod:`.keydocs` what their keys mean, and
-  :mod:`.reference` the study-file reference generated from all of them;
-* :mod:`.kinds` one module per study kind, found through one registry;
+  :mod:`.sections` the sections several kinds share;
+* :mod:`.kinds` one module per study kind, found through one registry (:data:`.kinds.KINDS`);
+* :mod:`.keydocs` the descriptions of the shared keys, :mod:`.reference` the study-file
+  reference generated from the kinds' declarations;
+* :mod:`.accuracy` the error budget of approximate evolutions (Trotter step doubling);
 * :mod:`.runner` runs a spec unit by unit (:func:`~.runner.run_study`);
 * :mod:`.executor` serial or Dask execution of independent units; :mod:`.checkpoint` resumable
   per-unit files; :mod:`.results` NetCDF files written atomically;

@@ -25,7 +25,7 @@ units checkpointed, instead of running to the end (seen once under load).
 :class:`Terminated`, a ``KeyboardInterrupt``: the local Dask cluster is then closed, which ends
 its worker processes. Without the handler Python dies at once and leaves the workers orphaned,
 each running its unit to the end (seen: a worker inside a long Aer simulation kept a core busy
-for 10 minutes after its run was killed).
+until that simulation ended, long after its run was killed).
 """
 
 from __future__ import annotations
@@ -171,8 +171,8 @@ def start_local_cluster(workers: int) -> Any:
     distributed = _import_distributed()
     import dask
 
-    # Aer holds the GIL for a whole simulation (measured: a thread running a 112 s Aer
-    # statevector run starved the main thread for 112 s), so a worker inside a long Aer call
+    # Aer holds the GIL for a whole simulation (measured: docs/pages/benchmarks.md, "Costs
+    # quoted in the code"), so a worker inside a long Aer call
     # sends no heartbeats. With Dask's default worker-ttl (5 minutes) the scheduler then drops
     # the worker, the nanny restarts it and the unit starts again, forever (seen: N = 24, W = 8
     # echo units on Aer MPS). Local workers are never dropped for silence.

@@ -122,7 +122,7 @@ def lbits_report(
     before and after the optimization for ``method="range"``, and the path of the figure (PNG,
     150 dpi, written into ``out``: weight by range of every tau^z_i on a log axis, and |J_ij|
     against distance with the median per distance and the exponential fit). Costs: those of
-    :func:`echo_lab.lbits.construct` plus 2n Pauli transforms (n = 10: ~2 s).
+    :func:`echo_lab.lbits.construct` plus 2n Pauli transforms (O(n 4^n) each).
     """
     model = validated_model(n=n, W=W, J=J, Jz=Jz, seed=seed)
     system = lbits.construct(model.hamiltonian(), method=method, lattice=model.lattice)
@@ -163,8 +163,9 @@ def circuit_lbits_report(
     Returns a table with one row per site (bare field, h_i and J_{i,i+1} of U^dag H U's Z part,
     mean ranges of tau^z_i and tau^x_i, the light-cone width and the CX counts of the pulse and
     readout circuits of tau^x_i), then epsilon (before and after the fit), the build time and
-    the figure path (mean ranges per site; |J_ij| against distance). Costs: the fit (n = 64,
-    3 layers, 200 iterations: ~3 min on one core) and one transpilation per circuit (~0.1-1 s).
+    the figure path (mean ranges per site; |J_ij| against distance). Costs: the fit (up to
+    ``max_iterations`` L-BFGS iterations, each O(n) on the light cones) and one transpilation per
+    circuit.
     """
     from echo_lab.lbits.circuit.report import summarize
 

@@ -7,7 +7,7 @@ unit as an ``xarray.Dataset`` (pure numerics, no I/O); this module is generic ov
 :func:`run_study` runs all units (serially or on Dask, :mod:`echo_lab.study.executor`), checkpoints
 each finished unit at once (:mod:`echo_lab.study.checkpoint`), assembles the units into one Dataset
 with the sweep dimensions and ``realization`` in front, writes ``out/<name>.nc``
-(:mod:`echo_lab.study.results`) and draws ``out/<name>_*.png`` (:mod:`echo_lab.study.drawing`). With
+(:mod:`echo_lab.study.results`) and draws ``out/<name>_*.png`` (:mod:`echo_lab.study.figures`). With
 ``resume=True`` the finished units of a matching checkpoint are reused (the log line ``reused K of N
 work units`` says how many); the final file is always assembled from the unit files, so it is
 identical whether or not the run was interrupted.

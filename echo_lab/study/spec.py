@@ -25,7 +25,8 @@ checkpoints).
 File format: every section and key, with its type, default and choices, is listed by
 :func:`echo_lab.study.reference.study_file_reference` (generated from the declarations read
 here: :func:`section_keys`, the kinds' ``keys``, ``sweepable`` and ``key_docs``, the backend
-rules); ``experiments/README.md`` has a worked example of every study kind. In short::
+rules); ``experiments/`` holds a study file of every kind, each listed with what it reproduces
+in ``experiments/README.md``. In short::
 
     [study]
     name = "echo_pbit_vs_lbit"     # output files are <name>.nc, <name>_*.png

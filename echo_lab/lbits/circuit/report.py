@@ -4,7 +4,8 @@
 those of Qiskit's ``transpile(circuit, basis_gates=["cx", "rz", "sx", "x"],
 optimization_level=3, seed_transpiler=0)`` (all-to-all connectivity), as in the issue; a
 2-qubit gate costs at most 3 CX, and consecutive gates on the same pair are merged.
-Transpiling costs ~0.1-1 s per circuit, so ``sites`` limits which pulses are counted.
+Transpiling at optimization level 3 is the costly step, so ``sites`` limits which pulses are
+counted.
 """
 
 from __future__ import annotations

@@ -12,10 +12,12 @@ kind                    module
 ``hardware_echo``       :mod:`echo_lab.study.kinds.hardware_echo`: echoes on simulated devices
 ======================  ======================================================================
 
-Each module defines ``KIND``, an object of the :class:`~echo_lab.study.kinds.base.StudyKind`
-protocol: its TOML sections and keys, its typed settings, limits and memory estimate, one work
-unit, and its figures. Adding a kind means one new module and one entry in :data:`KINDS` below
-(README, "Adding a study kind").
+Each module defines ``KIND``, an instance of a subclass of
+:class:`~echo_lab.study.kinds.base.StudyKind`: its TOML sections, keys, sweepable keys and key
+descriptions, its typed settings, limits and memory estimate, one work unit, and its figures.
+Adding a kind means one new module and one entry in :data:`KINDS` below (a kind defined outside
+the package is added to the dict itself: ``KINDS[kind.name] = kind``); the recipe is in
+docs/pages/extending.md.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ backend. Window pulses (``"window:w"``, ``"window:w:r"``) need no full l-bits: t
 of each width are built once (:func:`echo_lab.lbits.window.window_lbits`, O(8^w)), so they run on
 long chains (aer, matrix_product_state), where only ``sx``, ``sy`` and ``coherence`` are recorded.
 
-Cost (exact backend, N sites): one dense ``eigh`` per S^z block (N = 10: ~0.3 s in all), the
+Cost (exact backend, N sites): one dense ``eigh`` per S^z block (O(d_b^3) each), the
 l-bit construction, and per row two basis changes of a (2^N, len(times)) block; memory ~ 8 dense
 2^N matrices. Figures: ``echo`` (signals vs time per pulse, one column per parameter point),
 ``recovery`` (late-time values vs window radius r) and ``check`` (when present).

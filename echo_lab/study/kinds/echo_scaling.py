@@ -30,9 +30,9 @@ every N, the extrapolation k(N) = k_inf + c / N of
 :func:`echo_lab.study.analysis.extrapolate_in_size` and
 its residuals), ``plateau`` (the p-bit <tau^x_p>(T) / <tau^x_p>(0) against T for every W at the
 largest N, with the best of the fits of :func:`echo_lab.study.analysis.fit_plateau_approach`) and
-``prediction``. :func:`scaling_summary` writes the README tables (``echo-lab plot`` writes it as
-``<name>_summary.md``); results of several files (e.g. N <= 12 and N = 14) combine with
-:func:`combine_results`.
+``prediction``. :func:`scaling_summary` writes the tables of docs/pages/findings.md
+(``echo-lab plot`` writes it as ``<name>_summary.md``); results of several files (e.g. N <= 12
+and N = 14) combine with :func:`combine_results`.
 """
 
 from __future__ import annotations
@@ -465,10 +465,10 @@ def _approach_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def scaling_summary(ds: xr.Dataset, *, background: str = "z-random") -> str:
-    """The README findings of a (combined) scaling result as Markdown: the kept fraction by N
-    and W with the extrapolated column (:func:`scaling_table`), the crossover, the tests of the
-    predictions (:func:`prediction_rows`) and the approach to the plateau
-    (:func:`approach_rows`)."""
+    """The findings of a (combined) scaling result as Markdown (the tables of
+    docs/pages/findings.md): the kept fraction by N and W with the extrapolated column
+    (:func:`scaling_table`), the crossover, the tests of the predictions (:func:`prediction_rows`)
+    and the approach to the plateau (:func:`approach_rows`)."""
     ds = with_sweep_dims(ds)
     lines = [
         *_kept_lines(scaling_table(ds, background=background), background, kept_quantity(ds)),

@@ -4,8 +4,8 @@ section 3).
 Sections: optionally ``[spectrum]`` (``fraction``, the middle share of the spectrum whose
 spacing ratios are averaged, default 1/3). Per unit: ``r`` from
 :func:`echo_lab.physics.spectrum.measure_spacing_ratio` over the half-filling sector (or the full
-spectrum without a conserved sigma^z). Cost: one ``eigvalsh`` of a binomial(n, n/2) block
-(n = 12: 924, ~0.1 s). Figure ``r``: r(W) with the Poisson and GOE values.
+spectrum without a conserved sigma^z). Cost: one ``eigvalsh`` of a binomial(n, n/2) block,
+O(d^3) (n = 12: d = 924). Figure ``r``: r(W) with the Poisson and GOE values.
 """
 
 from __future__ import annotations
