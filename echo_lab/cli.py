@@ -8,13 +8,14 @@ package raises on purpose (:class:`~echo_lab.errors.EchoLabError`), and any file
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from echo_lab.errors import EchoLabError
-from echo_lab.study.executor import Terminated, interruptible
+from echo_lab.study.executor import Terminated, interruptible, stop_if_interrupted
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -100,6 +101,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _os_error_message(exc: OSError) -> str:
+    """One line for a file-system error: the full-disk case names the free space."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename:
+        from echo_lab.study.results import free_space_message
+
+        return f"{free_space_message(Path(exc.filename))}; free some space or choose another --out"
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}; check that the path exists and can be written"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="echo-lab",
@@ -172,19 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_logger.setLevel(logging.INFO)
     try:
         with interruptible():
-            return int(args.func(args))
+            code = int(args.func(args))
+            stop_if_interrupted()  # a signal whose exception a weakref callback swallowed
+            return code
     except EchoLabError as exc:
         print(f"echo-lab {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         # The checks before each command catch the usual cases (a read-only or blocked output
         # path); this keeps any other file-system failure to one line as well.
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(
-            f"echo-lab {args.command}: error: {exc.strerror or exc}{where}; check that the path "
-            "exists and can be written",
-            file=sys.stderr,
-        )
+        print(f"echo-lab {args.command}: error: {_os_error_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         hint = (

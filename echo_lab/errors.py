@@ -26,6 +26,11 @@ class ResourceError(EchoLabError, MemoryError):
     """A computation would need more memory than the machine has; raised before allocating."""
 
 
+class StorageError(EchoLabError, OSError):
+    """A file could not be written because its file system is full (or the quota is used up);
+    the message names the file and the space left. Nothing half-written is left behind."""
+
+
 class NumericalError(EchoLabError, ArithmeticError):
     """A result failed a numerical health check (NaN, norm drift beyond tolerance)."""
 

@@ -36,9 +36,19 @@ name                        n    content
 
 The circuit l-bit entries record ``cx``: the CX count of the bare pulse (or readout) circuit
 after ``transpile(..., basis_gates=["cx", "rz", "sx", "x"], optimization_level=3)``. The device
-entries (written when the ``[hardware]`` extra is installed) record the device, the layout and
-the two-qubit gate count of the ISA circuit; their ``.qasm3`` / ``.qpy`` hold the ISA circuit
-itself (native gates on the chosen physical qubits, renumbered 0..n-1 for OpenQASM).
+entries (written when the ``[hardware]`` extra is installed) record the device, its number of
+qubits (``device_qubits``), the layout (``layout[k]``: the device qubit of chain site k) and the
+two-qubit gate count of the ISA circuit, and say in ``file_contents`` what each file holds:
+
+* ``.qpy``: the ISA circuit at the device's full width, on its physical qubits, with its
+  ``TranspileLayout`` (:func:`echo_lab.hardware.circuits.device_width_circuit`): a device, or
+  ``SamplerV2(mode=backend)`` / ``EstimatorV2`` of qiskit-ibm-runtime on the fake device,
+  accepts it as stored (an n-site observable goes with ``op.apply_layout(qc.layout)``);
+* ``.qasm3``: the same native gates renumbered to the chain's n qubits (qubit k is device qubit
+  ``layout[k]``), compact for OpenQASM readers and simulators (:func:`compact_circuit`);
+* ``.qasm``: the compact circuit transpiled to ``cx, u3`` (portable, not native).
+
+The manifest's ``expected`` values are those of the compact circuit (qubit k = chain site k).
 
 l-bit pulses are dense unitaries (2^n x 2^n for the exact pulse), so their echoes use n = 5:
 a transpiled 5-qubit unitary is a few hundred CX gates (~60 KiB of OpenQASM), an 8-qubit one
@@ -52,8 +62,9 @@ dense 5-qubit l-bit pulses.
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +81,7 @@ from echo_lab.physics.models import RandomFieldXXZ
 from echo_lab.physics.states import ProductState, probe_state
 from echo_lab.protocols.families import CIRCUIT, EXACT, PulseSpec
 from echo_lab.protocols.sequences import build_sequence
+from echo_lab.study.results import write_bytes_atomically, write_text_atomically
 
 if TYPE_CHECKING:
     from echo_lab.lbits import LBitSystem
@@ -82,6 +94,7 @@ __all__ = [
     "REFERENCE_SEED",
     "ReferenceCircuit",
     "build_reference_circuits",
+    "compact_circuit",
     "export_reference_circuits",
     "load_circuit_file",
     "single_site_expectations",
@@ -94,8 +107,9 @@ BASIS = ("cx", "rz", "sx", "x")
 #: Gate set of the OpenQASM 2 files: all in the original qelib1.inc.
 QASM2_BASIS = ("cx", "u3")
 MANIFEST_NAME = "manifest.json"
-#: Version of the manifest layout; bump it when keys change.
-MANIFEST_FORMAT = 1
+#: Version of the manifest layout; bump it when keys change (2: device entries record
+#: ``device_qubits`` and ``file_contents``; their QPY is the device-width ISA circuit).
+MANIFEST_FORMAT = 2
 
 _ORDER = 2
 _TOTAL_TIME = 2.0
@@ -106,11 +120,36 @@ _FUSE_QUBITS = 2
 
 @dataclass
 class ReferenceCircuit:
-    """One reference circuit: ``circuit`` (structured) and its manifest entry ``info``."""
+    """One reference circuit: ``circuit`` (structured, or the compact ISA circuit of a device),
+    its manifest entry ``info``, and ``stored``: what its QPY file holds when that is another
+    circuit (a device's ISA circuit at the device's full width)."""
 
     name: str
     circuit: QuantumCircuit
     info: dict[str, Any] = field(default_factory=dict)
+    stored: QuantumCircuit | None = None
+
+
+def compact_circuit(qc: QuantumCircuit, layout: Sequence[int]) -> QuantumCircuit:
+    """The device-width circuit ``qc`` on the n qubits of ``layout``: device qubit
+    ``layout[k]`` becomes qubit k (a device QPY file's circuit in the numbering of its OpenQASM
+    files and ``expected`` values); ConfigError when an instruction acts on another qubit."""
+    index = {int(q): k for k, q in enumerate(layout)}
+    compact = QuantumCircuit(len(index), *qc.cregs, name=qc.name, global_phase=qc.global_phase)
+    for instruction in qc.data:
+        where = [qc.find_bit(q).index for q in instruction.qubits]
+        if not all(q in index for q in where):
+            raise ConfigError(
+                f"instruction {instruction.operation.name} on qubits {where} of {qc.name!r} acts "
+                f"outside the layout {list(layout)}"
+            )
+        compact.append(
+            instruction.operation,
+            [compact.qubits[index[q]] for q in where],
+            [compact.clbits[qc.find_bit(c).index] for c in instruction.clbits],
+            copy=False,
+        )
+    return compact
 
 
 def single_site_expectations(qc: QuantumCircuit) -> dict[str, list[float]]:
@@ -420,6 +459,7 @@ def _device_references(model: RandomFieldXXZ) -> list[ReferenceCircuit]:
     except ConfigError:
         return []
     from echo_lab.hardware.backend import DeviceBackend
+    from echo_lab.hardware.circuits import device_width_circuit
 
     probe = model.n // 2
     state = _initial_state(model.n, probe)
@@ -451,16 +491,36 @@ def _device_references(model: RandomFieldXXZ) -> list[ReferenceCircuit]:
                 pulses=[_pulse_info(p) for p in sequence.pulses],
             )
             counts = dict(isa.count_ops())
+            width = backend.device.num_qubits
             info.update(
                 device=device,
+                device_qubits=width,
                 layout=list(line.layout),
                 two_qubit_gates=int(
                     sum(v for k, v in counts.items() if k in ("cz", "ecr", "cx", "rzz"))
                 ),
                 isa=True,
+                file_contents=_device_file_contents(device, width, model.n),
             )
-            references.append(ReferenceCircuit(name, isa, info))
+            wide = device_width_circuit(isa, line, width)
+            references.append(ReferenceCircuit(name, isa, info, stored=wide))
     return references
+
+
+def _device_file_contents(device: str, width: int, n: int) -> dict[str, str]:
+    """The manifest's ``file_contents`` of a device entry (module docstring)."""
+    return {
+        "qpy": (
+            f"ISA circuit of fake {device} at its full width ({width} qubits): native gates on "
+            "the physical qubits of 'layout', TranspileLayout kept; submit as stored "
+            "(SamplerV2 / EstimatorV2; observables: op.apply_layout(qc.layout))"
+        ),
+        "qasm3": (
+            f"the same ISA gates renumbered to {n} qubits (qubit k is device qubit layout[k]); "
+            "compact, for OpenQASM readers and simulators"
+        ),
+        "qasm2": f"the compact circuit transpiled to cx, u3 on {n} qubits (portable, not native)",
+    }
 
 
 def load_circuit_file(path: Path) -> list[QuantumCircuit]:
@@ -479,10 +539,11 @@ def load_circuit_file(path: Path) -> list[QuantumCircuit]:
 def export_reference_circuits(out: Path) -> list[Path]:
     """Write the reference set into the folder ``out`` (created if needed); return the paths.
 
-    Per circuit ``<name>.qpy`` (structured), ``<name>.qasm3`` (transpiled to :data:`BASIS`) and
+    Per circuit ``<name>.qpy`` (structured; a device's: its device-width ISA circuit),
+    ``<name>.qasm3`` (transpiled to :data:`BASIS`; a device's: its compact ISA circuit) and
     ``<name>.qasm`` (transpiled to :data:`QASM2_BASIS`), then ``manifest.json``. Existing files
-    of the same names are overwritten; other files in ``out`` are left alone. Deterministic
-    (module docstring).
+    of the same names are replaced (a symbolic link is replaced, not followed); other files in
+    ``out`` are left alone. Deterministic (module docstring).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -507,10 +568,13 @@ def export_reference_circuits(out: Path) -> list[Path]:
             "qasm3": f"{reference.name}.qasm3",
             "qasm2": f"{reference.name}.qasm",
         }
-        with (out / files["qpy"]).open("wb") as handle:
-            qpy.dump(structured, handle)
-        (out / files["qasm3"]).write_text(qasm3.dumps(transpiled) + "\n")
-        (out / files["qasm2"]).write_text(qasm2.dumps(transpiled_qasm2) + "\n")
+        stored = io.BytesIO()
+        qpy.dump(structured if reference.stored is None else reference.stored, stored)
+        # each file is a new file renamed onto its name: a symbolic link in ``out`` is replaced,
+        # never written through
+        write_bytes_atomically(out / files["qpy"], stored.getbuffer())
+        write_text_atomically(out / files["qasm3"], qasm3.dumps(transpiled) + "\n")
+        write_text_atomically(out / files["qasm2"], qasm2.dumps(transpiled_qasm2) + "\n")
         written += [out / name for name in files.values()]
         entries[reference.name] = {
             **reference.info,
@@ -528,11 +592,14 @@ def export_reference_circuits(out: Path) -> list[Path]:
         "qiskit_version": qiskit.__version__,
         "conventions": (
             "qubit 0 least significant (Qiskit order); bit 0 = sigma^z = +1; Pauli units; "
-            "expected values are <X_i>, <Y_i>, <Z_i> of the final state from |0...0>"
+            "expected values are <X_i>, <Y_i>, <Z_i> of the final state from |0...0>; device "
+            "entries (isa = true): the .qpy is the ISA circuit at the device's full width on "
+            "physical qubits, the .qasm3 / .qasm are compact on n qubits, qubit k = device qubit "
+            "layout[k] (see each entry's file_contents)"
         ),
         "circuits": entries,
     }
     manifest_path = out / MANIFEST_NAME
-    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    write_text_atomically(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     written.append(manifest_path)
     return written

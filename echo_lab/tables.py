@@ -139,14 +139,16 @@ def number(
         raise ConfigError(f"{dotted} must be {kind}, got {quote(value)} ({_type_name(value)})")
     if integer and not isinstance(value, int):
         raise ConfigError(f"{dotted} must be an integer, got {quote(value)}")
-    if isinstance(value, int) and abs(value) > MAX_INTEGER:
-        raise ConfigError(f"{dotted} = {value} does not fit in 64 bits; give a smaller number")
     if not math.isfinite(value):
         raise ConfigError(f"{dotted} must be finite, got {value!r}; give a finite number")
+    # the minimum first: a huge negative seed is told that it must be >= 0, not to be smaller
     if minimum is not None and value < minimum:
-        raise ConfigError(f"{dotted} must be >= {minimum:g}, got {value!r}")
+        raise ConfigError(f"{dotted} must be >= {minimum:g}, got {quote(value)}")
+    if isinstance(value, int) and abs(value) > MAX_INTEGER:
+        fix = "a smaller number" if value > 0 else "a number closer to zero"
+        raise ConfigError(f"{dotted} = {quote(value)} does not fit in 64 bits; give {fix}")
     if maximum is not None and value > maximum:
-        raise ConfigError(f"{dotted} must be <= {maximum:g}, got {value!r}")
+        raise ConfigError(f"{dotted} must be <= {maximum:g}, got {quote(value)}")
     return int(value) if integer else float(value)
 
 

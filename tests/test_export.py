@@ -67,17 +67,23 @@ def _assert_close(committed: Any, fresh: Any, where: str) -> None:
         assert committed == fresh, where
 
 
+def _load_compact(folder: Path, entry: dict[str, Any], kind: str) -> Any:
+    """The circuit of one file; a device QPY (stored at the device's width) renumbered to the
+    chain's qubits, as its OpenQASM files and expected values are."""
+    (qc,) = export.load_circuit_file(folder / entry["files"][kind])
+    if entry.get("isa") and kind == "qpy":
+        assert qc.num_qubits == entry["device_qubits"]
+        qc = export.compact_circuit(qc, entry["layout"])
+    return qc
+
+
 def test_every_committed_file_loads_and_reproduces_the_manifest():
     manifest = _manifest(COMMITTED)
     listed = {export.MANIFEST_NAME}
     assert len(manifest["circuits"]) == 9 + 3 * len(export.DEVICES)
     for name, entry in manifest["circuits"].items():
         listed.update(entry["files"].values())
-        circuits = []
-        for file_name in entry["files"].values():
-            loaded = export.load_circuit_file(COMMITTED / file_name)
-            assert len(loaded) == 1
-            circuits += loaded
+        circuits = [_load_compact(COMMITTED, entry, kind) for kind in entry["files"]]
         for qc in circuits:
             assert qc.num_qubits == entry["num_qubits"]
             values = export.single_site_expectations(qc)
@@ -96,17 +102,25 @@ def test_committed_set_is_not_stale(fresh: Path):
     assert committed["format"] == regenerated["format"]
     _assert_close(committed["circuits"], regenerated["circuits"], "circuits")
     for name, entry in regenerated["circuits"].items():
-        new = export.load_circuit_file(fresh / entry["files"]["qpy"])[0]
-        old = export.load_circuit_file(COMMITTED / entry["files"]["qpy"])[0]
+        new = _load_compact(fresh, entry, "qpy")
+        old = _load_compact(COMMITTED, committed["circuits"][name], "qpy")
         overlap = abs(np.vdot(Statevector(old).data, Statevector(new).data))
         assert overlap == pytest.approx(1.0, abs=1e-10), name
 
 
-def test_export_is_deterministic(fresh: Path, tmp_path: Path):
-    written = export.export_reference_circuits(tmp_path)
+def test_export_is_deterministic_and_never_writes_through_a_link(fresh: Path, tmp_path: Path):
+    out, outside = tmp_path / "circuits", tmp_path / "outside"
+    out.mkdir()
+    outside.mkdir()
+    for name in (export.MANIFEST_NAME, "hahn_pbit_xxz5.qpy", "fid_xxz8.qasm3"):
+        (outside / name).write_text("not echo-lab's")
+        (out / name).symlink_to(outside / name)  # was: written through, the target overwritten
+    written = export.export_reference_circuits(out)
     assert sorted(p.name for p in written) == sorted(p.name for p in fresh.iterdir())
     for path in written:
+        assert not path.is_symlink(), path.name
         assert path.read_bytes() == (fresh / path.name).read_bytes(), path.name
+    assert all(path.read_text() == "not echo-lab's" for path in outside.iterdir())
 
 
 def test_manifest_records_the_model_and_fresh_circuits_match_it():
@@ -174,3 +188,67 @@ def test_device_circuits_use_only_the_devices_native_gates_and_couplers():
         e["pulses"][0]["kind"]: e["two_qubit_gates"] for e in devices if e["device"] == "fez"
     }
     assert by_pulse["pbit"] < by_pulse["lbit:1"]
+
+
+def _device_entries(device: str) -> dict[str, Any]:
+    manifest = _manifest(COMMITTED)["circuits"]
+    entries = {n: e for n, e in manifest.items() if e.get("isa") and e["device"] == device}
+    assert len(entries) == 3
+    return entries
+
+
+def _fake_backend(device: str) -> Any:
+    pytest.importorskip("qiskit_ibm_runtime", reason="device circuits need the [hardware] extra")
+    from qiskit_ibm_runtime import fake_provider
+
+    from echo_lab.hardware.devices import fake_device_names
+
+    return getattr(fake_provider, fake_device_names()[device])()
+
+
+@pytest.mark.parametrize("device", export.DEVICES)
+def test_device_qpy_files_pass_their_fake_devices_isa_check_as_stored(device: str):
+    """Every device QPY, loaded as stored, is an ISA circuit of its fake device: each gate in
+    ``backend.target`` on its qubits (the 8-qubit renumbered files had e.g. ``cx`` on (4, 5)
+    of mumbai, not a coupler), its layout the manifest's."""
+    backend = _fake_backend(device)
+    for name, entry in _device_entries(device).items():
+        (qc,) = export.load_circuit_file(COMMITTED / entry["files"]["qpy"])
+        assert qc.num_qubits == backend.num_qubits == entry["device_qubits"], name
+        assert qc.layout.initial_index_layout(filter_ancillas=True) == entry["layout"], name
+        for instruction in qc.data:
+            if instruction.operation.name == "barrier":
+                continue
+            qargs = tuple(qc.find_bit(q).index for q in instruction.qubits)
+            assert set(qargs) <= set(entry["layout"]), name
+            supported = backend.target.instruction_supported(instruction.operation.name, qargs)
+            assert supported, (name, instruction.operation.name, qargs)
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        pytest.param(device, marks=[] if device == "mumbai" else [pytest.mark.slow])
+        for device in export.DEVICES
+    ],
+)
+def test_device_qpy_files_run_unchanged_on_their_fake_devices(device: str):
+    """qiskit-ibm-runtime's EstimatorV2 on the fake device (which refuses circuits that are not
+    ISA) runs the three stored circuits as they are, the probe's X placed by their layout.
+    Building a fake device's noise model costs seconds per 10 qubits (fez: ~20 s), so the
+    larger devices run with ``pytest -m slow``."""
+    import warnings
+
+    from qiskit_ibm_runtime import EstimatorV2
+
+    backend = _fake_backend(device)
+    pubs = []
+    for entry in _device_entries(device).values():
+        (qc,) = export.load_circuit_file(COMMITTED / entry["files"]["qpy"])
+        probe = SparsePauliOp.from_sparse_list([("X", [entry["probe"]], 1.0)], entry["num_qubits"])
+        pubs.append((qc, probe.apply_layout(qc.layout)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy local primitive
+        result = EstimatorV2(mode=backend).run(pubs, precision=0.25).result()
+    values = np.array([float(pub.data.evs) for pub in result])
+    assert np.all(np.abs(values) <= 1.0 + 1e-9), values

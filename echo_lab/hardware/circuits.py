@@ -26,7 +26,10 @@ P_m ... P_1 |psi0>, known exactly, so its measured decay is the noise's alone.
 
 **ISA** (:func:`isa_pass_manager`): Qiskit's preset pass manager on the line's target with the
 trivial layout (chain site k on line qubit k); nearest-neighbour bond blocks need no routing,
-dense pulses wider than two qubits may (the final layout is kept on the circuit).
+dense pulses wider than two qubits may (the final layout is kept on the circuit). Its circuits
+act on the line's n qubits; :func:`device_width_circuit` places one on the device's physical
+qubits at the device's full width (what a device, or ``SamplerV2(mode=backend)``, accepts as
+it is), and :func:`echo_lab.export.compact_circuit` renumbers it back.
 """
 
 from __future__ import annotations
@@ -36,10 +39,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from qiskit import QuantumCircuit
-from qiskit.circuit import Instruction
+from qiskit import QuantumCircuit, QuantumRegister
+from qiskit.circuit import Instruction, Qubit
 from qiskit.quantum_info import SparsePauliOp, Statevector
-from qiskit.transpiler import PassManager, generate_preset_pass_manager
+from qiskit.transpiler import Layout, PassManager, TranspileLayout, generate_preset_pass_manager
 
 from echo_lab.dynamics import trotter
 from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
@@ -52,6 +55,7 @@ __all__ = [
     "CircuitReport",
     "check_isa",
     "check_pulse_costs",
+    "device_width_circuit",
     "echo_circuit",
     "isa_pass_manager",
     "pulse_instruction",
@@ -279,6 +283,59 @@ def check_isa(qc: QuantumCircuit, line: DeviceLine) -> None:
                 f"instruction {name}{list(qargs)} with parameters {params} is not native to "
                 f"{line.device_name} on qubits {[line.layout[q] for q in qargs]}"
             )
+
+
+def device_width_circuit(isa: QuantumCircuit, line: DeviceLine, num_qubits: int) -> QuantumCircuit:
+    """The ISA circuit ``isa`` of ``line`` at the full width of its device (``num_qubits``).
+
+    Line qubit k becomes device qubit ``line.layout[k]``; the gates are unchanged (a line's
+    target holds its device's instructions on those qubits), so the circuit is an ISA circuit
+    of the whole device, which ``SamplerV2(mode=backend)`` / ``EstimatorV2`` accept as it is.
+    Its :class:`~qiskit.transpiler.TranspileLayout` maps the chain sites (the logical circuit's
+    qubits) to their device qubits, the other device qubits as ancillas, with the routing
+    permutation of ``isa`` (``observable.apply_layout(qc.layout)`` places an n-site
+    observable). :func:`echo_lab.export.compact_circuit` undoes it.
+    """
+    n = isa.num_qubits
+    if n != line.num_qubits or num_qubits < max(line.layout) + 1:
+        raise ConfigError(
+            f"a {n}-qubit circuit of the line {list(line.layout)} does not fit a "
+            f"{num_qubits}-qubit device"
+        )
+    physical = list(line.layout)
+    wide = QuantumCircuit(
+        QuantumRegister(num_qubits, "q"),
+        *isa.cregs,
+        name=isa.name,
+        global_phase=isa.global_phase,
+        metadata=dict(isa.metadata or {}),
+    )
+    for instruction in isa.data:
+        qubits = [wide.qubits[physical[isa.find_bit(q).index]] for q in instruction.qubits]
+        clbits = [wide.clbits[isa.find_bit(c).index] for c in instruction.clbits]
+        wide.append(instruction.operation, qubits, clbits, copy=False)
+    old = isa.layout
+    initial = old.initial_index_layout(filter_ancillas=True) if old is not None else range(n)
+    routing = old.routing_permutation() if old is not None else list(range(n))
+    used = [physical[k] for k in initial]
+    free = sorted(set(range(num_qubits)) - set(used))
+    # virtual qubits without registers: QPY then writes the layout byte for byte the same on
+    # every export (with the registers "q" and "ancilla" their order in the file varied)
+    virtual = [Qubit() for _ in range(n)]
+    ancillas = [Qubit() for _ in free]
+    mapping = dict(zip(virtual, used, strict=True))
+    mapping.update(zip(ancillas, free, strict=True))
+    final = list(range(num_qubits))
+    for k, j in enumerate(routing):
+        final[physical[k]] = physical[j]
+    wide._layout = TranspileLayout(
+        initial_layout=Layout(mapping),
+        input_qubit_mapping={bit: k for k, bit in enumerate([*virtual, *ancillas])},
+        final_layout=Layout({wide.qubits[k]: final[k] for k in range(num_qubits)}),
+        _input_qubit_count=n,
+        _output_qubit_list=list(wide.qubits),
+    )
+    return wide
 
 
 @dataclass(frozen=True)

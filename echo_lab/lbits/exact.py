@@ -82,6 +82,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ from echo_lab.dynamics.pulses import (
     window_polar_pulse,
 )
 from echo_lab.dynamics.schedule import Pulse
-from echo_lab.errors import ConfigError
+from echo_lab.errors import ConfigError, NumericalError
 from echo_lab.lbits.assignment import (
     EigenvectorBlock,
     bits,
@@ -633,18 +634,21 @@ def construct(
     n = int(check_hermitian(hamiltonian).num_qubits)
     lattice = _check_options(n, method, lattice, max_sweeps=max_sweeps, cache_bytes=cache_bytes)
     real = bool(np.all(np.asarray(hamiltonian.coeffs).imag == 0))
-    estimate = estimate_bytes(hamiltonian, real=real)
-    require_memory(
-        estimate,
-        what=f"the l-bit construction for n = {n} (eigenvectors block by block and the "
-        f"diagonalization of the largest block, {format_bytes(estimate)})",
-        suggestion="Use n <= 16 for a Hamiltonian that conserves the total sigma^z (n <= 14 "
-        "without that symmetry).",
-    )
-    if eigensystem is None:
-        energies, blocks = diagonalize_blocks(hamiltonian)
-    else:
-        energies, blocks = blocks_from_eigensystem(eigensystem, hamiltonian)
+    # overflow of huge coefficients is reported once, by _check_spectrum, not as warnings
+    with np.errstate(over="ignore", invalid="ignore"):
+        estimate = estimate_bytes(hamiltonian, real=real)
+        require_memory(
+            estimate,
+            what=f"the l-bit construction for n = {n} (eigenvectors block by block and the "
+            f"diagonalization of the largest block, {format_bytes(estimate)})",
+            suggestion="Use n <= 16 for a Hamiltonian that conserves the total sigma^z (n <= 14 "
+            "without that symmetry).",
+        )
+        if eigensystem is None:
+            energies, blocks = diagonalize_blocks(hamiltonian)
+        else:
+            energies, blocks = blocks_from_eigensystem(eigensystem, hamiltonian)
+    _check_spectrum(energies, blocks, n)
     assignment = overlap_assignment(blocks, 1 << n)
     info: dict[str, Any] = {}
     if method == "range":
@@ -657,6 +661,30 @@ def construct(
     return LBitSystem(hamiltonian, lattice, method, energies, assignment, info, blocks, cache_bytes)
 
 
+def _check_spectrum(energies: np.ndarray, blocks: Sequence[Any], n: int) -> None:
+    """NumericalError unless every energy and eigenvector entry is finite and the energies
+    leave room for the effective Hamiltonian (its Walsh-Hadamard transform sums 2^n of them),
+    as the circuit method's fit refuses a NaN loss: coefficients near the float limit (1e308)
+    overflow when the terms are summed, and every l-bit quantity would be NaN without an
+    error."""
+    finite = bool(np.all(np.isfinite(energies))) and all(
+        bool(np.all(np.isfinite(block.vectors))) for block in blocks
+    )
+    largest = float(np.max(np.abs(energies), initial=0.0)) if finite else math.inf
+    if not largest * 2.0**n < np.finfo(float).max:
+        what = "is not finite (NaN or infinite energies or eigenvectors)"
+        if finite:
+            what = (
+                f"reaches |E| = {largest:.3g}, too large for the effective Hamiltonian (sums of "
+                f"2^{n} energies overflow double precision)"
+            )
+        raise NumericalError(
+            f"the spectrum of the Hamiltonian {what}: its coefficients are too close to the "
+            "largest double (1.8e308); scale the Hamiltonian down (e.g. to units of its largest "
+            "coupling)"
+        )
+
+
 def _check_options(
     n: int, method: str, lattice: Lattice | None, *, max_sweeps: int, cache_bytes: int
 ) -> Lattice:
@@ -667,7 +695,8 @@ def _check_options(
             "lb.time_averaged_tau(i) / lb.time_averaged_mean_range()"
         )
     if method not in METHODS:
-        raise ConfigError(f"unknown l-bit method {method!r}; choose one of {METHODS}")
+        choices = ", ".join(repr(m) for m in (*METHODS, "circuit"))
+        raise ConfigError(f"unknown l-bit method {method!r}; choose one of {choices}")
     if lattice is None:
         lattice = Lattice.chain(n)
     if not isinstance(lattice, Lattice) or lattice.n != n:

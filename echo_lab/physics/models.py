@@ -47,6 +47,7 @@ __all__ = [
     "check_hermitian",
     "disorder_seeds",
     "pauli_label",
+    "seeded_rng",
 ]
 
 
@@ -77,6 +78,24 @@ def check_hermitian(operator: object, *, what: str = "the Hamiltonian") -> Spars
             "coefficients are real; remove the imaginary parts"
         )
     return operator
+
+
+def seeded_rng(seed: SeedLike) -> np.random.Generator:
+    """``numpy.random.default_rng(seed)`` for an integer seed >= 0, a ``SeedSequence`` (or a
+    numpy generator) or None; ConfigError for anything else (numpy's own ValueError for a
+    negative seed named neither the argument nor the fix)."""
+    accepted = (
+        int,
+        np.integer,
+        np.random.SeedSequence,
+        np.random.Generator,
+        np.random.BitGenerator,
+    )
+    if isinstance(seed, bool) or not (seed is None or isinstance(seed, accepted)):
+        raise ConfigError(f"seed must be an integer >= 0 or a numpy SeedSequence, got {seed!r:.80}")
+    if isinstance(seed, int | np.integer) and seed < 0:
+        raise ConfigError(f"seed must be >= 0, got {seed}")
+    return np.random.default_rng(seed)
 
 
 def pauli_label(n: int, ops: dict[int, str]) -> str:
@@ -323,12 +342,13 @@ class RandomFieldXXZ(HamiltonianModel):
                 raise ConfigError(f"{name} must be finite, got {value}")
         if W < 0:
             raise ConfigError(f"disorder strength W must be >= 0, got {W}")
-        self.W, self.J, self.Jz = float(W), float(J), float(Jz)
+        # + 0.0 turns W = -0.0 (which passes W >= 0) into 0.0: uniform(-W, W) refuses -0.0
+        self.W, self.J, self.Jz = float(W) + 0.0, float(J), float(Jz)
         self.seed = seed
         if fields is not None:
             self.fields = _site_values("fields", fields, self.n)
         else:
-            rng = np.random.default_rng(seed)
+            rng = seeded_rng(seed)
             self.fields = rng.uniform(-self.W, self.W, size=self.n)
         self.g = _site_values("g", g, self.n)
 

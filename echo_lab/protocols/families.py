@@ -127,13 +127,26 @@ class SourceNeed:
         return what, how.format(p=p, width=self.width)
 
 
+#: Most digits of an integer in a pulse spec (no chain is longer; a longer number is a typo).
+MAX_INTEGER_DIGITS = 18
+
+
 def parse_integer(text: str, name: str) -> int:
-    """``text`` as an integer >= 0: ASCII digits only, no sign, no leading zero (``"0"`` is
-    fine, ``"01"``, ``"-1"``, ``"1.5"`` and other scripts' digits are refused)."""
+    """``text`` as an integer >= 0: plain ASCII digits only, no sign, no leading zero, at most
+    :data:`MAX_INTEGER_DIGITS` digits (``"0"`` is fine; ``"01"``, ``"-1"``, ``"1.5"``, ``"1\\n"``
+    and other scripts' digits are refused)."""
     if not text or any(c not in "0123456789" for c in text):
-        raise ConfigError(f"{name} must be an integer >= 0 in the digits 0-9, got {text!r}")
+        raise ConfigError(f"{name} must be an integer >= 0 in plain digits 0-9, got {text!r}")
     if len(text) > 1 and text[0] == "0":
-        raise ConfigError(f"{name} = {text!r} has a leading zero; write {int(text)}")
+        raise ConfigError(
+            f"{name} = {text!r} has a leading zero; write it in plain digits 0-9 without one "
+            f"({int(text)})"
+        )
+    if len(text) > MAX_INTEGER_DIGITS:
+        raise ConfigError(
+            f"{name} = {text[:24]}... has {len(text)} digits; use plain digits 0-9, at most "
+            f"{MAX_INTEGER_DIGITS}"
+        )
     return int(text)
 
 

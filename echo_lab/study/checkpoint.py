@@ -13,6 +13,13 @@ Layout of ``out/<name>.ckpt/``:
 * ``lock``: held (``fcntl.flock``) by the run that writes the checkpoint, with its pid, host and
   start time inside; ``damaged/``: units that failed their checks, moved aside.
 
+**Links are never followed** in the checkpoint: a symbolic or hard link as ``lock``, or a
+symbolic link as the folder itself or as ``damaged/``, is refused with a
+:class:`~echo_lab.errors.CheckpointError` (a symlinked lock once truncated a file outside
+``--out``); a linked unit file is moved aside (the link, not its target); ``manifest.json`` is
+read only as a regular file of at most :data:`MAX_MANIFEST_BYTES`, not through a link, and
+replaced, never written through.
+
 **One run at a time.** :meth:`Checkpoint.lock` refuses, with a
 :class:`~echo_lab.errors.CheckpointError` and before any unit runs, a second run into the same
 folder while the first holds the lock (two studies with the same name into one ``--out`` would
@@ -33,7 +40,8 @@ shrinks) the ensemble. Realization k draws the same fields and state whatever th
 (:func:`echo_lab.physics.models.disorder_seeds`), so the finished units of realizations the new
 count still holds are reused and only the new ones computed (the manifest's spec hash must equal the
 study's hash at the manifest's realization count, :meth:`~echo_lab.study.spec.StudySpec.spec_hash`).
-A missing or unreadable manifest is rebuilt on resume, since every unit is checked on its own
+A missing or unreadable manifest (not a small regular file, not JSON, or nested too deeply for
+the JSON parser) is rebuilt on resume, since every unit is checked on its own
 (units of another ensemble size are then refused: their spec hash is unknown). Without
 ``resume`` a folder that holds finished units is refused: finished work is never deleted
 silently.
@@ -51,6 +59,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -62,6 +71,7 @@ import xarray as xr
 from echo_lab.errors import CheckpointError
 from echo_lab.study.results import (
     load_results,
+    read_regular_file,
     remove_stale_temporaries,
     save_results,
     write_text_atomically,
@@ -151,7 +161,38 @@ def content_hash(dataset: xr.Dataset) -> str:
 
 def _lock_owner(handle: Any) -> str:
     handle.seek(0)
-    return handle.read().strip()
+    return handle.read(MAX_LOCK_BYTES).strip()
+
+
+#: Longest lock file content read (a pid, a host name and a time).
+MAX_LOCK_BYTES = 4096
+
+#: Largest manifest.json read (a few hundred bytes; larger ones count as unreadable).
+MAX_MANIFEST_BYTES = 2**20
+
+
+def _open_lock_file(path: Path) -> Any:
+    """``path`` opened for reading and writing (created if missing), if it is a plain file of
+    this folder: CheckpointError for a symbolic link (never followed: the lock is truncated, and
+    a link's target outside the folder was once emptied), a hard link to a file elsewhere, or
+    anything but a regular file."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags, 0o666)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        descriptor = None
+    if descriptor is not None:
+        status = os.fstat(descriptor)
+        if stat.S_ISREG(status.st_mode) and status.st_nlink == 1:
+            return os.fdopen(descriptor, "r+", encoding="utf-8", errors="replace")
+        os.close(descriptor)
+    raise CheckpointError(
+        f"{path} is a symbolic link, a hard link or not a regular file; echo-lab never follows "
+        "links in its checkpoint folder (it truncates its lock file): remove it, or move the "
+        "folder away"
+    )
 
 
 class Checkpoint:
@@ -172,9 +213,10 @@ class Checkpoint:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the folder's lock for the ``with`` body (module docstring); refuse if taken."""
+        self._refuse_link(self.folder, "checkpoint folder")
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / "lock"
-        with open(path, "a+", encoding="utf-8") as handle:
+        with _open_lock_file(path) as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -239,9 +281,13 @@ class Checkpoint:
         write_text_atomically(self.manifest, json.dumps(self._manifest_content(), indent=2))
 
     def _stored_manifest(self) -> dict[str, Any] | None:
+        """The stored manifest, or None when it is missing or unreadable: not a regular file
+        of at most :data:`MAX_MANIFEST_BYTES` (a link is not followed), not UTF-8 JSON, or
+        nested too deeply for the JSON parser (RecursionError)."""
         try:
-            stored = json.loads(self.manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_regular_file(self.manifest, limit=MAX_MANIFEST_BYTES, follow_symlinks=False)
+            stored = json.loads(data.decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
             return None
         return stored if isinstance(stored, dict) else None
 
@@ -318,14 +364,19 @@ class Checkpoint:
         :attr:`foreign_code` (and refused at :meth:`check_code`)."""
         path = self.path(unit)
         problem: str | None
-        try:
-            with stage("results and checkpoint I/O"):
-                dataset = load_results(path)
-        except CheckpointError as exc:
-            cause = exc.__cause__
-            problem = "it does not load" + ("" if cause is None else f" ({type(cause).__name__})")
+        if path.is_symlink():
+            problem = "it is a symbolic link (never followed)"
         else:
-            problem = self._problem(unit, dataset)
+            try:
+                with stage("results and checkpoint I/O"):
+                    dataset = load_results(path)
+            except CheckpointError as exc:
+                cause = exc.__cause__
+                problem = "it does not load" + (
+                    "" if cause is None else f" ({type(cause).__name__})"
+                )
+            else:
+                problem = self._problem(unit, dataset)
         if problem is not None:
             self._quarantine(path, problem)
             return None
@@ -334,8 +385,19 @@ class Checkpoint:
             self.foreign_code[fingerprint] = self.foreign_code.get(fingerprint, 0) + 1
         return dataset
 
+    @staticmethod
+    def _refuse_link(path: Path, what: str) -> None:
+        """CheckpointError when ``path`` is a symbolic link (its files would go elsewhere)."""
+        if path.is_symlink():
+            raise CheckpointError(
+                f"the {what} {path} is a symbolic link; echo-lab never follows links in its "
+                "checkpoint (files would be written or moved outside --out): replace it by a "
+                "folder, or choose another --out"
+            )
+
     def _quarantine(self, path: Path, problem: str) -> None:
         damaged = self.folder / "damaged"
+        self._refuse_link(damaged, "folder of damaged units")
         damaged.mkdir(exist_ok=True)
         target = damaged / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}{path.suffix}"
         os.replace(path, target)
@@ -363,4 +425,5 @@ class Checkpoint:
         return f"{counts}; the rest by code {code_fingerprint()} (--allow-code-change)"
 
     def finished(self) -> list[WorkUnit]:
-        return [u for u in list_units(self.spec) if self.path(u).exists()]
+        """Units with a file (or a link, which :meth:`read` moves aside) in the folder."""
+        return [u for u in list_units(self.spec) if os.path.lexists(self.path(u))]

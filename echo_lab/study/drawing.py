@@ -16,10 +16,12 @@ nothing calls ``show()``.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +29,7 @@ import xarray as xr
 
 from echo_lab.errors import ConfigError
 from echo_lab.protocols.observables import disorder_summary
+from echo_lab.study.results import write_bytes_atomically
 from echo_lab.tables import quote
 
 if TYPE_CHECKING:
@@ -42,6 +45,7 @@ __all__ = [
     "new_figure",
     "points",
     "safe_name",
+    "save_png",
     "select_background",
     "summarize",
     "sweep_dims",
@@ -71,7 +75,7 @@ def sweep_dims(ds: xr.Dataset) -> list[str]:
     list of dimension names); ConfigError when the attribute is malformed."""
     try:
         dims = json.loads(ds.attrs.get("sweep_dims", "[]"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         dims = None
     if not isinstance(dims, list) or not all(isinstance(d, str) and d in ds.dims for d in dims):
         raise ConfigError(
@@ -188,3 +192,13 @@ def x_label(ds: xr.Dataset) -> str:
 # ----------------------------------------------------------------------------------------------
 # Files
 # ----------------------------------------------------------------------------------------------
+
+
+def save_png(figure: Any, path: Path, *, dpi: int = DPI) -> Path:
+    """Write ``figure`` as a PNG to ``path``: rendered in memory, then a new file renamed onto
+    ``path`` (:func:`~echo_lab.study.results.write_bytes_atomically`), so a symbolic link there is
+    replaced, never written through (a symlinked figure once overwrote the link's target
+    outside the output folder), and a full disk leaves no half-written figure."""
+    png = io.BytesIO()
+    figure.savefig(png, dpi=dpi, format="png")
+    return write_bytes_atomically(path, png.getbuffer())

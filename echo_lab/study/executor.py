@@ -16,10 +16,14 @@ only when asked for, and a missing install raises :class:`~echo_lab.errors.Confi
 
 **Ctrl-C** (:func:`interruptible`, used by the ``echo-lab`` command): SIGINT raises
 ``KeyboardInterrupt`` as usual and also sets a flag that :func:`run_units` checks before every
-further unit. Python loses a ``KeyboardInterrupt`` raised while a ``__del__`` method or a weakref
-callback runs (it prints "Exception ignored" and goes on), and libraries close files from those;
-the flag makes sure an interrupted run still stops at the next unit boundary, with the finished
-units checkpointed, instead of running to the end (seen once under load).
+further unit and after the last (:func:`stop_if_interrupted`). Python loses a
+``KeyboardInterrupt`` raised while a ``__del__`` method or a weakref callback runs (it prints
+"Exception ignored" and goes on), and libraries close files from those; the flag makes sure an
+interrupted run still stops at the next unit boundary, with the finished units checkpointed,
+instead of running to the end (seen once under load), and remembers which signal it was (a
+swallowed SIGTERM once ended as "interrupted", exit 130, or near the end of a run as exit 0).
+While a local Dask cluster starts, both signals are deferred to the end of the start-up
+(:func:`start_local_cluster`), and the workers never receive SIGINT.
 
 **SIGTERM** (``kill``, a batch system's time limit) is handled the same way and raises
 :class:`Terminated`, a ``KeyboardInterrupt``: the local Dask cluster is then closed, which ends
@@ -53,12 +57,14 @@ __all__ = [
     "WORKER_OVERHEAD_BYTES",
     "Terminated",
     "call_single_threaded",
+    "check_parallel",
     "check_scheduler",
     "check_workers",
     "interrupt_requested",
     "interruptible",
     "max_workers",
     "run_units",
+    "stop_if_interrupted",
 ]
 
 #: Memory of one Dask worker process besides its work unit (Python with numpy, SciPy, Qiskit
@@ -72,10 +78,12 @@ U = TypeVar("U")
 R = TypeVar("R")
 
 _INTERRUPTED = threading.Event()
+#: Whether the sticky flag was set by SIGTERM (then it reads as Terminated, exit 143).
+_TERMINATED = threading.Event()
 
 
 def interrupt_requested() -> bool:
-    """True after SIGINT inside :func:`interruptible` (until it exits)."""
+    """True after SIGINT or SIGTERM inside :func:`interruptible` (until it exits)."""
     return _INTERRUPTED.is_set()
 
 
@@ -86,6 +94,7 @@ class Terminated(KeyboardInterrupt):
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     _INTERRUPTED.set()
     if signum == signal.SIGTERM:
+        _TERMINATED.set()
         raise Terminated
     raise KeyboardInterrupt
 
@@ -109,17 +118,58 @@ def interruptible() -> Iterator[None]:
             continue
         previous[signum] = signal.signal(signum, _on_signal)
     _INTERRUPTED.clear()
+    _TERMINATED.clear()
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _INTERRUPTED.clear()
+        _TERMINATED.clear()
 
 
-def _stop_if_interrupted() -> None:
+def stop_if_interrupted() -> None:
+    """Raise :class:`Terminated` (after SIGTERM) or ``KeyboardInterrupt`` (after SIGINT) if a
+    signal arrived inside :func:`interruptible`, even one whose exception Python swallowed in a
+    weakref callback or ``__del__`` (module docstring); nothing otherwise. :func:`run_units`
+    calls it before every unit and after the last; the ``echo-lab`` command after the command,
+    so such a signal never ends in exit 0 or in the wrong exit code."""
     if _INTERRUPTED.is_set():
-        raise KeyboardInterrupt
+        raise Terminated if _TERMINATED.is_set() else KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _signals_deferred(received: list[int]) -> Iterator[None]:
+    """Within the block (main thread only): SIGINT is blocked in this thread, and Python-level
+    SIGINT / SIGTERM handlers only append the signal to ``received``.
+
+    Threads and processes started inside the block inherit the blocked SIGINT: a LocalCluster
+    starts its own IO-loop thread there, whose threads spawn the worker processes, so those
+    never see a Ctrl-C (the cluster is closed for them, without a traceback from every
+    worker). The main process records a signal instead of raising it in the middle
+    of the cluster's start-up (which printed Dask's tracebacks: ``AssertionError:
+    Status.init``, ``CommClosedError``); a SIGINT that arrived while blocked is recorded when
+    the block ends. An ignored signal stays ignored, and a default SIGTERM stays fatal.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            previous[signum] = signal.signal(signum, record)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # runs a pending SIGINT's handler
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def max_workers(per_unit_bytes: int) -> int:
@@ -128,6 +178,17 @@ def max_workers(per_unit_bytes: int) -> int:
     per_worker = per_unit_bytes + WORKER_OVERHEAD_BYTES
     memory_bound = int(USABLE_FRACTION * available_memory_bytes() // per_worker)
     return max(1, min(max(2, usable_cores()), memory_bound))
+
+
+def check_parallel(workers: int, scheduler: str | None) -> None:
+    """ConfigError for a ``workers`` count that is not an integer >= 0, or for both ``workers``
+    and ``scheduler`` (cheap: :func:`echo_lab.study.runner.run_study` calls it before anything)."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ConfigError(f"--workers must be an integer >= 0 (0 runs serially), got {workers!r}")
+    if workers and scheduler:
+        raise ConfigError(
+            "give either --workers (a local cluster) or --scheduler (an existing one), not both"
+        )
 
 
 def check_workers(workers: int, *, per_unit_bytes: int) -> None:
@@ -169,6 +230,8 @@ def start_local_cluster(workers: int) -> Any:
     thread, as in serial runs, so the results are identical bit for bit.
     """
     distributed = _import_distributed()
+    from multiprocessing import resource_tracker
+
     import dask
 
     # Aer holds the GIL for a whole simulation (measured: docs/pages/benchmarks.md, "Costs
@@ -177,23 +240,33 @@ def start_local_cluster(workers: int) -> Any:
     # the worker, the nanny restarts it and the unit starts again, forever (seen: N = 24, W = 8
     # echo units on Aer MPS). Local workers are never dropped for silence.
     #
-    # Workers start with SIGINT ignored (Python keeps an inherited SIG_IGN): Ctrl-C then reaches
-    # only this process, which closes the cluster, instead of printing every worker's traceback.
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
-    try:
-        with dask.config.set({"distributed.scheduler.worker-ttl": None}):
-            return distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=":0",
-                silence_logs=logging.ERROR,
-            )
-    finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
+    # Workers start with SIGINT blocked (_signals_deferred): Ctrl-C then reaches only this
+    # process, which closes the cluster, instead of printing every worker's traceback. (They
+    # used to start with SIGINT ignored in this process too, which lost a Ctrl-C pressed during
+    # the start-up: the run went on to the end.) A signal during the start-up is delivered
+    # once the cluster is up, after closing it. multiprocessing starts its resource tracker at
+    # the first spawn, in the spawning thread, and unblocks SIGINT there afterwards
+    # (resource_tracker.ensure_running): workers spawned later from that thread saw Ctrl-C (2
+    # of 6 start-ups failed, "Nanny failed to start"). It is started here, before the block.
+    resource_tracker.ensure_running()
+    received: list[int] = []
+    with (
+        _signals_deferred(received),
+        dask.config.set({"distributed.scheduler.worker-ttl": None}),
+    ):
+        cluster = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+    if received:
+        cluster.close()
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)  # the handler restored above raises
+    return cluster
 
 
 def check_scheduler(scheduler: str) -> None:
@@ -232,23 +305,19 @@ def run_units(
     ``scheduler``, or when Dask is missing; an exception raised by ``func`` propagates (the
     cluster is closed first). Memory: each worker holds one unit's working set at a time.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ConfigError(f"--workers must be an integer >= 0 (0 runs serially), got {workers!r}")
-    if workers and scheduler:
-        raise ConfigError(
-            "give either workers (a local cluster) or scheduler (an existing one), not both"
-        )
+    check_parallel(workers, scheduler)
     from tqdm.auto import tqdm
 
     with tqdm(total=len(units), desc=description, disable=not progress, unit="unit") as bar:
         if not workers and not scheduler:
             for index, unit in enumerate(units):
-                _stop_if_interrupted()
+                stop_if_interrupted()
                 result = call_single_threaded(func, unit)
                 bar.update(1)
                 yield index, result
-            return
-        yield from _run_distributed(func, units, workers=workers, scheduler=scheduler, bar=bar)
+        else:
+            yield from _run_distributed(func, units, workers=workers, scheduler=scheduler, bar=bar)
+    stop_if_interrupted()  # a signal swallowed during the last unit (module docstring)
 
 
 def _run_distributed(
@@ -270,7 +339,7 @@ def _run_distributed(
         futures = [client.submit(call_single_threaded, func, unit, pure=False) for unit in units]
         index_of = {future.key: i for i, future in enumerate(futures)}
         for future in distributed.as_completed(futures):
-            _stop_if_interrupted()
+            stop_if_interrupted()
             result = future.result()
             bar.update(1)
             yield index_of[future.key], result

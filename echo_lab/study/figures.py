@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from echo_lab.errors import ConfigError
-from echo_lab.study.drawing import DPI, safe_name
+from echo_lab.study.drawing import DPI, safe_name, save_png
 from echo_lab.study.kinds import KINDS
-from echo_lab.study.results import load_results
+from echo_lab.study.results import load_results, write_text_atomically
 from echo_lab.tables import quote
 from echo_lab.timing import stage
 
@@ -25,7 +25,8 @@ def plot_file(path: str | Path, *more: str | Path, out: str | Path | None = None
 
     The figures are those of the file's study kind (:meth:`StudyKind.figures
     <echo_lab.study.kinds.base.StudyKind.figures>`), written to ``out`` (default: the first file's
-    folder) as ``<name>_<figure>.png`` at :data:`DPI` dpi. A kind whose
+    folder) as ``<name>_<figure>.png`` at :data:`DPI` dpi, each written to a new file that then
+    replaces the target (a symbolic link there is replaced, not followed). A kind whose
     :meth:`~echo_lab.study.kinds.base.StudyKind.summary` gives Markdown findings also gets
     ``<name>_summary.md``. Several files must share a kind that ``combines``
     (:meth:`~echo_lab.study.kinds.base.StudyKind.combine`; e.g. ``echo_scaling``: N <= 12 and
@@ -72,10 +73,10 @@ def plot_file(path: str | Path, *more: str | Path, out: str | Path | None = None
         written = []
         for figure_name, figure in figures.items():
             target = folder / f"{name}_{figure_name}.png"
-            figure.savefig(target, dpi=DPI)
+            save_png(figure, target, dpi=DPI)
             written.append(target)
         if summary is not None:
             target = folder / f"{name}_summary.md"
-            target.write_text(summary, encoding="utf-8")
+            write_text_atomically(target, summary)
             written.append(target)
     return written

@@ -18,6 +18,7 @@ from echo_lab.errors import ConfigError
 from echo_lab.physics import models, pauli
 
 __all__ = [
+    "CIRCUIT_OPTION_FLAGS",
     "MAX_CIRCUIT_REPORT_SITES",
     "circuit_lbits_report",
     "figure_path",
@@ -54,6 +55,8 @@ def _draw_figure(system: lbits.LBitSystem, path: Path, title: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from echo_lab.study.drawing import save_png
+
     figure = Figure(figsize=(11.0, 4.2))
     FigureCanvasAgg(figure)
     left, right = figure.subplots(1, 2)
@@ -85,7 +88,7 @@ def _draw_figure(system: lbits.LBitSystem, path: Path, title: str) -> None:
     figure.suptitle(title)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=150)
+    save_png(figure, path, dpi=150)
 
 
 def validated_model(
@@ -146,6 +149,10 @@ def lbits_report(
 #: Longest chain of the circuit l-bit report (the model's own limit is 1000 sites).
 MAX_CIRCUIT_REPORT_SITES = 256
 
+#: Command-line options (``echo-lab lbits``) of the circuit l-bit options, for messages; their
+#: limits are those of study files (:data:`echo_lab.study.sections.CIRCUIT_LIMITS`).
+CIRCUIT_OPTION_FLAGS = {"block": "--block", "layers": "--layers", "max_iterations": "--iterations"}
+
 
 def circuit_lbits_report(
     *,
@@ -166,10 +173,20 @@ def circuit_lbits_report(
     the figure path (mean ranges per site; |J_ij| against distance). Costs: the fit (up to
     ``max_iterations`` L-BFGS iterations, each O(n) on the light cones) and one transpilation per
     circuit.
+    The integer options have the limits of study files
+    (:data:`echo_lab.study.sections.CIRCUIT_LIMITS`), checked with the model before any work
+    and named as the command-line options (:data:`CIRCUIT_OPTION_FLAGS`).
     """
     from echo_lab.lbits.circuit.report import summarize
+    from echo_lab.study.sections import CIRCUIT_LIMITS, check_circuit_option
 
     model = validated_model(n=n, W=W, J=J, Jz=Jz, seed=seed, max_n=MAX_CIRCUIT_REPORT_SITES)
+    options = {
+        key: check_circuit_option(key, value, CIRCUIT_OPTION_FLAGS.get(key, key))
+        if key in CIRCUIT_LIMITS
+        else value
+        for key, value in options.items()
+    }
     system = lbits.construct(model.hamiltonian(), method="circuit", **options)
     report = summarize(system)
     nearest = {(i, j): value for i, j, value in report["J"] if j == i + 1}
@@ -208,6 +225,8 @@ def _draw_circuit_figure(report: dict[str, object], path: Path, title: str) -> N
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from echo_lab.study.drawing import save_png
+
     figure = Figure(figsize=(11.0, 4.2))
     FigureCanvasAgg(figure)
     left, right = figure.subplots(1, 2)
@@ -227,4 +246,4 @@ def _draw_circuit_figure(report: dict[str, object], path: Path, title: str) -> N
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=150)
+    save_png(figure, path, dpi=150)

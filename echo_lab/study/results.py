@@ -9,21 +9,30 @@ default filled in; what the figures read), the spec hash, the base seed and real
 the package versions and the git commit (:func:`environment_attrs`); the disorder fields of every
 realization are the data variable ``fields`` (sweep dims, ``realization``, ``site``).
 
-Files are never pickled. :func:`save_results` writes to a temporary file in the target folder
-and renames it over the target (``os.replace``), so a reader never sees a half-written file and
-an interrupted write leaves the previous file intact. :func:`load_results` reads the whole file
-into memory and closes it, and returns a Dataset for which
-``xarray.testing.assert_identical(load_results(save_results(ds, p)), ds)`` holds for datasets of
-numbers and strings whose attrs are str, int or float.
+Files are never pickled. :func:`save_results` serializes the dataset in memory, writes the bytes
+to a new temporary file in the target folder and renames it over the target (``os.replace``),
+so a reader never sees a half-written file, an interrupted write leaves the previous file
+intact, and a symbolic link at the target is replaced, never written through. HDF5 itself never
+writes to disk: on a full disk it crashed the interpreter (a segmentation fault after its
+"errno = 28" error); a plain write fails cleanly, the temporary file is removed and
+:class:`~echo_lab.errors.StorageError` names the file and the free space.
+
+:func:`load_results` reads the whole file into memory and closes it, and returns a Dataset for
+which ``xarray.testing.assert_identical(load_results(save_results(ds, p)), ds)`` holds for
+datasets of numbers and strings whose attrs are str, int or float.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.metadata
 import os
 import re
 import secrets
+import shutil
+import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
@@ -31,16 +40,19 @@ from typing import Final
 import numpy as np
 import xarray as xr
 
-from echo_lab.errors import CheckpointError
+from echo_lab.errors import CheckpointError, StorageError
 
 __all__ = [
     "ENGINE",
     "PACKAGES",
     "environment_attrs",
+    "free_space_message",
     "load_results",
+    "read_regular_file",
     "remove_stale_temporaries",
     "save_results",
     "temporary_path",
+    "write_bytes_atomically",
     "write_text_atomically",
 ]
 
@@ -106,21 +118,85 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
+#: errno values of a full file system (no space, quota used up).
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
 def write_text_atomically(path: Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file and ``os.replace``."""
-    return _replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    return write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_bytes_atomically(path: Path, data: bytes | memoryview) -> Path:
+    """Write ``data`` to ``path`` through a new temporary file and ``os.replace``.
+
+    A symbolic link (or any other file) at ``path`` is replaced, never written through; on any
+    error the temporary file is removed and ``path`` is left as it was; a full file system
+    raises :class:`~echo_lab.errors.StorageError` naming ``path`` and the space left.
+    """
+    return _replace_atomically(Path(path), lambda temporary: _write_new_file(temporary, data))
+
+
+def _write_new_file(path: Path, data: bytes | memoryview) -> None:
+    """Create ``path`` (never an existing file, never through a link) and write ``data``."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with os.fdopen(os.open(path, flags, 0o666), "wb") as handle:
+        handle.write(data)
+
+
+def read_regular_file(path: Path, *, limit: int, follow_symlinks: bool = True) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+
+    Reads at most ``limit + 1`` bytes, whatever the file claims, and never blocks: OSError
+    ``EISDIR`` for a folder, ``EINVAL`` for a device, pipe or socket (``/dev/zero`` would be
+    read until memory runs out, a pipe would block), ``EFBIG`` above ``limit``, ``ELOOP`` for a
+    symbolic link when not ``follow_symlinks``; the usual OSError of ``open`` otherwise.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    descriptor = os.open(path, flags)
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(
+                errno.EINVAL, "is not a regular file (a device, pipe or socket)", str(path)
+            )
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"is larger than {limit} bytes", str(path))
+    return data
+
+
+def free_space_message(path: Path) -> str:
+    """``"<path>: the file system is full (<free> free in <folder>)"`` for error messages."""
+    from echo_lab.resources import format_bytes
+
+    try:
+        free = format_bytes(shutil.disk_usage(path.parent).free)
+    except OSError:
+        free = "unknown space"
+    return f"cannot write {path}: its file system is full ({free} free in {path.parent})"
 
 
 def _replace_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     """Let ``write`` fill a temporary file beside ``path``, then move it onto ``path`` in one
-    ``os.replace``; on any error the temporary file is removed and ``path`` is left as it was."""
+    ``os.replace``; on any error the temporary file is removed and ``path`` is left as it was
+    (a full file system: :class:`StorageError`)."""
     temporary = temporary_path(path)
     try:
         write(temporary)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            raise StorageError(
+                f"{free_space_message(path)}; free some space or choose another folder (files "
+                "written before are kept: an interrupted study continues with --resume)"
+            ) from None
         raise
     return path
 
@@ -128,15 +204,30 @@ def _replace_atomically(path: Path, write: Callable[[Path], object]) -> Path:
 def save_results(dataset: xr.Dataset, path: str | Path) -> Path:
     """Write ``dataset`` to the NetCDF file ``path`` atomically; return the path.
 
-    The parent folder is created. The data goes to a temporary file in the same folder first,
-    which then replaces ``path`` in one ``os.replace``; on any error the temporary file is
-    removed and ``path`` is left as it was. Cost: one pass over the data (no compression).
+    The parent folder is created. The file is serialized in memory (module docstring) and
+    written to a temporary file in the same folder first, which then replaces ``path`` in one
+    ``os.replace``; on any error the temporary file is removed and ``path`` is left as it was
+    (:func:`write_bytes_atomically`). Cost: one pass over the data (no compression); memory:
+    one copy of the file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _replace_atomically(
-        path, lambda temporary: dataset.to_netcdf(str(temporary), engine=ENGINE)
-    )
+    with _local_dask_scheduler():
+        data = dataset.to_netcdf(engine=ENGINE)
+    assert data is not None  # to_netcdf without a path returns the file's bytes
+    return write_bytes_atomically(path, data)
+
+
+def _local_dask_scheduler() -> contextlib.AbstractContextManager[object]:
+    """Dask's synchronous scheduler while a file is serialized: with a Dask client active (a
+    run on workers) xarray would otherwise take a distributed lock named after the in-memory
+    target, which Dask refuses ("Semaphore or Lock ... not known"). No import of Dask when it
+    is not loaded."""
+    if "dask" not in sys.modules:
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
 
 
 def load_results(path: str | Path) -> xr.Dataset:
@@ -148,14 +239,18 @@ def load_results(path: str | Path) -> xr.Dataset:
     NetCDF file, or holds such objects (a truncated or foreign file is never returned half-read).
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a results file; give a .nc file")
     if not path.is_file():
-        raise CheckpointError(f"results file {path} does not exist")
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise CheckpointError(f"results file {path} {what}")
     try:
         dataset = xr.load_dataset(path, engine=ENGINE)
     except Exception as exc:
         raise CheckpointError(
-            f"results file {path} cannot be read ({type(exc).__name__}: {exc}); it is damaged "
-            "or not a NetCDF file written by echo_lab: delete it and run the study again"
+            f"results file {path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): it "
+            "is not a NetCDF file written by echo_lab, or it was damaged; check the path (a "
+            "results file of echo-lab run is rebuilt by running its study again with --resume)"
         ) from exc
     for name, variable in dataset.variables.items():
         if not _plain(variable.values):

@@ -37,7 +37,7 @@ from echo_lab.backends.registry import backend_entry
 from echo_lab.errors import CheckpointError, ConfigError
 from echo_lab.resources import format_bytes, require_memory
 from echo_lab.study.checkpoint import CHECKPOINT_FORMAT, Checkpoint, WorkUnit, list_units
-from echo_lab.study.executor import check_scheduler, check_workers, run_units
+from echo_lab.study.executor import check_parallel, check_scheduler, check_workers, run_units
 from echo_lab.study.kinds.base import SEEDING, realization_seeds
 from echo_lab.study.results import (
     environment_attrs,
@@ -268,13 +268,14 @@ def prepare_output(out: Path, name: str) -> None:
         ) from None
     blocked = [out / f"{name}.nc"] if (out / f"{name}.nc").is_dir() else []
     blocked += [path for path in out.glob(f"{name}_*.png") if path.is_dir()]
-    if (out / f"{name}.ckpt").exists() and not (out / f"{name}.ckpt").is_dir():
-        blocked.append(out / f"{name}.ckpt")
+    checkpoint = out / f"{name}.ckpt"
+    if checkpoint.is_symlink() or (checkpoint.exists() and not checkpoint.is_dir()):
+        blocked.append(checkpoint)
     if blocked:
         raise ConfigError(
             f"{blocked[0]} is in the way of an output of study {name!r} (a folder where a file "
-            "goes, or a file where the checkpoint folder goes); move it away or choose another "
-            "--out"
+            "goes, or a file or a symbolic link where the checkpoint folder goes); move it away "
+            "or choose another --out"
         )
 
 
@@ -304,6 +305,7 @@ def run_study(
     """
     options = dataclasses.replace(options or RunOptions(), **flags)
     out = Path(out)
+    check_parallel(options.workers, options.scheduler)
     check_resources(spec, workers=options.workers)
     if options.scheduler:
         check_scheduler(options.scheduler)

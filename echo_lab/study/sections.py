@@ -37,6 +37,7 @@ from echo_lab.tables import (
 
 __all__ = [
     "CIRCUIT_KEYS",
+    "CIRCUIT_LIMITS",
     "LATTICES",
     "LBIT_METHODS",
     "MAX_COUPLING",
@@ -54,6 +55,7 @@ __all__ = [
     "LbitSpec",
     "ModelSpec",
     "ProtocolSpec",
+    "check_circuit_option",
     "parse_lbits",
     "parse_model",
     "parse_protocol",
@@ -177,7 +179,8 @@ def parse_model(table: Table, sweep: dict[str, tuple[Scalar, ...]]) -> ModelSpec
         "n": n_values,
         "J": coupling("J", 1.0) if model_type == "xxz" else (0.0,),
         "Jz": coupling("Jz", 1.0),
-        "W": sweepable(table, "W", 0.0, minimum=0.0, maximum=MAX_COUPLING),
+        # + 0.0: W = -0.0 passes W >= 0, and is the same study as W = 0
+        "W": tuple(w + 0.0 for w in sweepable(table, "W", 0.0, minimum=0.0, maximum=MAX_COUPLING)),
         "g": coupling("g", 1.0 if model_type == "ising" else 0.0),
     }
     sweep.update({key: values[key] for key in SWEEPABLE["model"] if len(values[key]) > 1})
@@ -202,6 +205,22 @@ def parse_model(table: Table, sweep: dict[str, tuple[Scalar, ...]]) -> ModelSpec
 #: ``[lbits]`` keys of the circuit l-bits used by ``"circuit"`` pulses.
 CIRCUIT_KEYS = ("circuit_block", "circuit_layers", "circuit_cost", "circuit_iterations")
 CIRCUIT_COSTS = ("frobenius", "echo")
+#: Bounds (inclusive) of the integer circuit l-bit options, by their name in
+#: ``lbits.construct(H, method="circuit", ...)``: the one home of these limits, applied to study
+#: files (``[lbits] circuit_*``) and to ``echo-lab lbits --method circuit`` alike
+#: (:func:`check_circuit_option`), before any work (10^8 layers once ran out of memory).
+CIRCUIT_LIMITS: dict[str, tuple[int, int]] = {
+    "block": (2, 12),
+    "layers": (1, 12),
+    "max_iterations": (0, 100_000),
+}
+
+
+def check_circuit_option(name: str, value: Any, dotted: str) -> int:
+    """``value`` of the circuit l-bit option ``name`` (a key of :data:`CIRCUIT_LIMITS`) as an
+    int within its bounds; ConfigError naming it as ``dotted`` otherwise."""
+    low, high = CIRCUIT_LIMITS[name]
+    return int(number(value, dotted, integer=True, minimum=low, maximum=high))
 
 
 @dataclass(frozen=True)
@@ -248,14 +267,17 @@ def parse_lbits(table: Table | None, *, kind: str, several: bool = False) -> Lbi
             f"lbits.method lists {len(methods)} methods; a {kind} study uses one (a list of "
             "methods is for kind = 'lbit_locality')"
         )
+
+    def circuit(name: str, default: int) -> int:
+        key = "circuit_iterations" if name == "max_iterations" else f"circuit_{name}"
+        return check_circuit_option(name, table.data.get(key, default), table.key(key))
+
     return LbitSpec(
         methods,
-        circuit_block=int(scalar(table, "circuit_block", 2, integer=True, minimum=2, maximum=12)),
-        circuit_layers=int(scalar(table, "circuit_layers", 4, integer=True, minimum=1, maximum=12)),
+        circuit_block=circuit("block", 2),
+        circuit_layers=circuit("layers", 4),
         circuit_cost=table.string("circuit_cost", "frobenius", choices=CIRCUIT_COSTS),
-        circuit_iterations=int(
-            scalar(table, "circuit_iterations", 200, integer=True, minimum=0, maximum=100_000)
-        ),
+        circuit_iterations=circuit("max_iterations", 200),
     )
 
 

@@ -56,6 +56,7 @@ that the kind's parser would sweep is refused. The study runs the outer product 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import itertools
 import json
@@ -87,6 +88,7 @@ from echo_lab.tables import Scalar, Table, quote, scalar
 __all__ = [
     "KINDS",
     "LBIT_METHODS",
+    "MAX_STUDY_FILE_BYTES",
     "SWEEPABLE",
     "StudySpec",
     "known_keys",
@@ -105,6 +107,10 @@ _COMMON_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+#: Largest study file read (a study file is a few KiB; ``/dev/zero`` was once read until memory
+#: ran out).
+MAX_STUDY_FILE_BYTES = 2**20
 
 #: Deepest nesting of tables and arrays a study file may have (TOML itself has no limit, and
 #: Python's parser recurses once per level).
@@ -342,16 +348,36 @@ def parse_spec(text: str, *, source: str = "<string>") -> StudySpec:
 
 
 def load_spec(path: str | Path) -> StudySpec:
-    """Read and validate a study file (see :func:`parse_spec`)."""
+    """Read and validate a study file (see :func:`parse_spec`).
+
+    Only a regular file of at most :data:`MAX_STUDY_FILE_BYTES` is read (at most that many bytes
+    plus one, :func:`echo_lab.study.results.read_regular_file`): ``/dev/zero``, a pipe or a huge
+    file is refused with a ConfigError instead of being read until memory runs out.
+    """
+    from echo_lab.study.results import read_regular_file
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_regular_file(path, limit=MAX_STUDY_FILE_BYTES)
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"study file {path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"study file {path} is a directory; give the study's TOML file") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"study file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
         ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read study file {path}: {exc}") from None
+        if exc.errno == errno.EFBIG:
+            raise ConfigError(
+                f"study file {path} is larger than {MAX_STUDY_FILE_BYTES // 2**20} MiB; a study "
+                "file is a few KiB of TOML: check the path"
+            ) from None
+        if exc.errno == errno.EINVAL:
+            raise ConfigError(
+                f"study file {path} is not a regular file (a device, pipe or socket); give a "
+                "TOML file"
+            ) from None
+        raise ConfigError(f"cannot read study file {path}: {exc.strerror or exc}") from None
     return parse_spec(text, source=str(path))
