@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from qiskit.quantum_info import SparsePauliOp
+from tiny_studies import TINY
 
 from echo_lab import cli, lbits
 from echo_lab.errors import ConfigError, NumericalError
@@ -34,26 +35,6 @@ from echo_lab.study.sections import CIRCUIT_LIMITS
 from echo_lab.study.spec import MAX_STUDY_FILE_BYTES, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-
-TINY = """
-[study]
-name = "tiny"
-kind = "echo"
-realizations = 3
-seed = 3
-
-[model]
-n = 6
-W = 8.0
-
-[protocol]
-pulses = ["pbit"]
-
-[times]
-start = 0.1
-stop = 10.0
-num = 4
-"""
 
 
 def run_args(config: Path, out: Path, *extra: str) -> list[str]:

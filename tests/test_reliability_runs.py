@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
+from tiny_studies import TINY
 
 from echo_lab import cli
 from echo_lab.errors import ConfigError
@@ -26,25 +27,6 @@ from echo_lab.study.spec import parse_spec
 
 PACKAGE = Path(__file__).resolve().parents[1] / "echo_lab"
 
-TINY = """
-[study]
-name = "tiny"
-kind = "echo"
-realizations = 3
-seed = 3
-
-[model]
-n = 6
-W = 8.0
-
-[protocol]
-pulses = ["pbit"]
-
-[times]
-start = 0.1
-stop = 10.0
-num = 4
-"""
 
 #: Slow units (range assignment, 40 times, two backgrounds): a run lasts several seconds.
 SLOW = """
