@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from echo_lab.errors import EchoLabError
+from echo_lab.errors import ConfigError, EchoLabError
 from echo_lab.study.executor import Terminated, interruptible, stop_if_interrupted
 
 
@@ -26,8 +26,30 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_lbits(args: argparse.Namespace) -> int:
-    from echo_lab.study.reports import circuit_lbits_report, lbits_report
+    from echo_lab.study.reports import circuit_lbits_report, fidelity_report, lbits_report
 
+    if args.compare is not None:
+        circuit_options = {
+            "block": args.block,
+            "layers": args.layers,
+            "cost": args.cost,
+            "max_iterations": args.iterations,
+        }
+        print(
+            fidelity_report(
+                n=args.n,
+                W=args.W,
+                J=args.J,
+                Jz=args.Jz,
+                seed=args.seed,
+                compare=args.compare,
+                site=args.site,
+                circuit_options=circuit_options,
+            )
+        )
+        return 0
+    if args.site is not None:
+        raise ConfigError("--site belongs to --compare (the site of the l-bit comparison)")
     if args.method == "circuit":
         options = {
             "block": args.block,
@@ -130,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cost", default="frobenius", choices=["frobenius", "echo"], help="circuit")
     p.add_argument("--iterations", type=int, default=200, help="circuit: L-BFGS iterations")
     p.add_argument("--out", default="out/lbits", help="folder for the figure")
+    p.add_argument(
+        "--compare",
+        default=None,
+        metavar="SOURCES",
+        help="instead of the report: F_z, D, F_x of these l-bit sources (bare, circuit, "
+        "window:W; comma-separated) against the exact overlap (and, n <= 10, range) l-bits; "
+        "n <= 14",
+    )
+    p.add_argument(
+        "--site", type=int, default=None, help="with --compare: the site (default n // 2)"
+    )
     p.set_defaults(func=_cmd_lbits)
 
     p = sub.add_parser("run", help="run a study from a TOML file")

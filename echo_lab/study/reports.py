@@ -20,9 +20,12 @@ from echo_lab.physics import models, pauli
 __all__ = [
     "CIRCUIT_OPTION_FLAGS",
     "MAX_CIRCUIT_REPORT_SITES",
+    "MAX_COMPARE_SOURCES",
     "circuit_lbits_report",
+    "fidelity_report",
     "figure_path",
     "lbits_report",
+    "parse_compare",
     "validated_model",
 ]
 
@@ -247,3 +250,131 @@ def _draw_circuit_figure(report: dict[str, object], path: Path, title: str) -> N
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_png(figure, path, dpi=150)
+
+
+#: Most l-bit sources one ``--compare`` lists.
+MAX_COMPARE_SOURCES = 8
+
+
+def parse_compare(spec: str, n: int) -> list[tuple[str, int | None]]:
+    """The l-bit sources of ``echo-lab lbits --compare SPEC`` for a chain of ``n`` sites.
+
+    ``spec`` is a comma-separated list of ``bare``, ``circuit`` and ``window:W`` (W an integer
+    1..min(n, 12), the window width); returns ``[(kind, width or None), ...]`` in order.
+    ConfigError naming ``--compare`` for anything else, a repeated entry or more than
+    :data:`MAX_COMPARE_SOURCES` entries, before any work.
+    """
+    from echo_lab.lbits.window import MAX_WINDOW_SITES
+
+    usage = "expected a comma-separated list of bare, circuit and window:W (e.g. window:6,circuit)"
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"--compare is empty: {usage}")
+    entries = [item.strip() for item in spec.split(",")]
+    if len(entries) > MAX_COMPARE_SOURCES:
+        raise ConfigError(f"--compare lists {len(entries)} sources; at most {MAX_COMPARE_SOURCES}")
+    sources: list[tuple[str, int | None]] = []
+    for item in entries:
+        kind, colon, value = item.partition(":")
+        if item in ("bare", "circuit"):
+            source: tuple[str, int | None] = (item, None)
+        elif kind == "window" and colon and value.isascii() and value.isdigit() and len(value) < 4:
+            width = int(value)
+            limit = min(n, MAX_WINDOW_SITES)
+            if not 1 <= width <= limit:
+                raise ConfigError(
+                    f"--compare {item}: the window width must be 1..{limit} (the chain has {n} "
+                    f"sites, windows at most {MAX_WINDOW_SITES})"
+                )
+            source = ("window", width)
+        else:
+            raise ConfigError(f"--compare entry {item!r} is not understood: {usage}")
+        if source in sources:
+            raise ConfigError(f"--compare lists {item!r} twice")
+        sources.append(source)
+    return sources
+
+
+def fidelity_report(
+    *,
+    n: int,
+    W: float,
+    J: float,
+    Jz: float,
+    seed: int,
+    compare: str,
+    site: int | None,
+    circuit_options: dict[str, object],
+) -> str:
+    """``echo-lab lbits --compare``: F_z, D, F_x (and a_z, the mean distance of A^z's weight from
+    p) of the l-bit sources ``compare`` (:func:`parse_compare`) at ``site`` (default the centre
+    n // 2) of ``RandomFieldXXZ(n, W, J, Jz, seed)``, against the exact ``overlap`` l-bits and,
+    for n <= 10, the exact ``range`` l-bits (:func:`echo_lab.lbits.fidelity.compare`).
+
+    The realization (n <= 14), the site, the sources and the circuit options are checked before
+    any work. Costs: the exact construction (one or two), each source's construction (a circuit
+    fit: up to ``max_iterations`` L-BFGS iterations), and three partial traces of the exact tau
+    per source (O(2^(k-1) 4^n) for a source on k sites).
+    """
+    from echo_lab.lbits.exact import MAX_RANGE_QUBITS
+    from echo_lab.lbits.fidelity import F_X_GAUGE, MAX_FIDELITY_QUBITS
+    from echo_lab.lbits.fidelity import compare as fidelity
+    from echo_lab.lbits.window import window_lbits
+    from echo_lab.study.sections import CIRCUIT_LIMITS, check_circuit_option
+
+    model = validated_model(n=n, W=W, J=J, Jz=Jz, seed=seed, max_n=MAX_FIDELITY_QUBITS)
+    sources = parse_compare(compare, model.n)
+    p = model.n // 2 if site is None else site
+    if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < model.n:
+        raise ConfigError(f"--site {p!r} is outside the chain 0..{model.n - 1}")
+    options = {
+        key: check_circuit_option(key, value, CIRCUIT_OPTION_FLAGS.get(key, key))
+        if key in CIRCUIT_LIMITS
+        else value
+        for key, value in circuit_options.items()
+    }
+    hamiltonian = model.hamiltonian()
+    methods = ["overlap", "range"] if model.n <= MAX_RANGE_QUBITS else ["overlap"]
+    references = {
+        method: lbits.construct(hamiltonian, method=method, lattice=model.lattice)
+        for method in methods
+    }
+    built: dict[str, lbits.LBitSource | None] = {}
+    for kind, width in sources:
+        if kind == "bare":
+            built["bare"] = None
+        elif kind == "window":
+            built[f"window w={width}"] = window_lbits(model, p, width=int(width or 0))
+        else:
+            built["circuit"] = lbits.construct(hamiltonian, method="circuit", **options)
+    built.setdefault("bare", None)
+    lines = [
+        f"l-bit fidelity at site {p}: n = {model.n}, W = {W:g}, J = {J:g}, Jz = {Jz:g}, "
+        f"seed = {seed}",
+    ]
+    header = f"{'source':<14} {'F_z':>8} {'D':>8} {'F_x':>8} {'a_z':>8} {'r_mean':>7}"
+    for method, reference in references.items():
+        lines += ["", f"vs {method} (exact l-bits)", header, "-" * len(header)]
+        for label, source in sorted(built.items(), key=lambda item: item[0] != "bare"):
+            result = fidelity(reference, source, p)
+            weights = result.range_weights
+            spread = (
+                f"{float(np.arange(weights.size) @ weights):7.3f}"
+                if weights is not None
+                else f"{'-':>7}"
+            )
+            lines.append(
+                f"{label:<14} {result.f_z:8.4f} {result.d:8.4f} {result.f_x:8.4f} "
+                f"{result.a_z:8.4f} {spread}"
+            )
+    lines += [
+        "",
+        "F_z = Tr(A^z tau^z)/2^N, D = (F_z - a_z)/(1 - a_z), r_mean: mean distance of A^z's "
+        "Pauli weight from the site",
+        f"F_x depends on the eigenvector phase gauge: {F_X_GAUGE}",
+    ]
+    if "circuit" in built:
+        lines.append(
+            f"circuit: block {options.get('block')}, layers {options.get('layers')}, cost "
+            f"{options.get('cost')}, at most {options.get('max_iterations')} iterations"
+        )
+    return "\n".join(lines)
