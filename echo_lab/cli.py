@@ -28,13 +28,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_lbits(args: argparse.Namespace) -> int:
     from echo_lab.study.reports import circuit_lbits_report, fidelity_report, lbits_report
 
+    circuit_options = {
+        "block": args.block,
+        "layers": args.layers,
+        "cost": args.cost,
+        "max_iterations": args.iterations,
+    }
     if args.compare is not None:
-        circuit_options = {
-            "block": args.block,
-            "layers": args.layers,
-            "cost": args.cost,
-            "max_iterations": args.iterations,
-        }
         print(
             fidelity_report(
                 n=args.n,
@@ -51,12 +51,6 @@ def _cmd_lbits(args: argparse.Namespace) -> int:
     if args.site is not None:
         raise ConfigError("--site belongs to --compare (the site of the l-bit comparison)")
     if args.method == "circuit":
-        options = {
-            "block": args.block,
-            "layers": args.layers,
-            "cost": args.cost,
-            "max_iterations": args.iterations,
-        }
         print(
             circuit_lbits_report(
                 n=args.n,
@@ -64,7 +58,7 @@ def _cmd_lbits(args: argparse.Namespace) -> int:
                 J=args.J,
                 Jz=args.Jz,
                 seed=args.seed,
-                options=options,
+                options=circuit_options,
                 out=Path(args.out),
             )
         )

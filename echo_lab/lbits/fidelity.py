@@ -262,11 +262,7 @@ def _range_weights(
 ) -> np.ndarray:
     """Pauli weight of ``block`` (on ``sites``) by the largest distance from p of its support."""
     weights = pauli.support_weights(block)
-    distance = np.asarray(reference.lattice.distances[p, list(sites)], dtype=np.int64)
-    masks = np.arange(weights.size)
-    radius = np.zeros(weights.size, dtype=np.int64)
-    for j, dist in enumerate(distance):
-        radius = np.where((masks >> j) & 1, np.maximum(radius, dist), radius)
+    radius = pauli.mask_radii(reference.lattice.distances[p, list(sites)])
     return np.bincount(radius, weights=weights, minlength=_max_distance(reference, p) + 1)
 
 

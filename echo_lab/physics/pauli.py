@@ -58,6 +58,7 @@ __all__ = [
     "fit_exponential",
     "fit_localization_length",
     "label_of_masks",
+    "mask_radii",
     "mean_range",
     "pauli_index",
     "pauli_ranges",
@@ -381,10 +382,19 @@ def support_radii(site: int, lattice: Lattice) -> np.ndarray:
     n = lattice.n
     if not 0 <= site < n:
         raise ConfigError(f"site {site} is outside 0..{n - 1}")
-    bits = _site_bits(n)
-    radii = np.zeros(1 << n, dtype=np.int64)
-    for j in range(n):
-        np.maximum(radii, np.where(bits[j], lattice.distances[site, j], 0), out=radii)
+    return mask_radii(lattice.distances[site])
+
+
+def mask_radii(distances: np.ndarray) -> np.ndarray:
+    """Largest of ``distances[j]`` over the sites j of each support mask of ``len(distances)``
+    qubits (qubit j = bit j); shape ``(2^k,)``, int64, 0 for the empty mask. The distances of the
+    qubits from one site give :func:`support_radii`, also for a block on a few chain sites."""
+    distances = np.asarray(distances, dtype=np.int64)
+    k = distances.size
+    bits = _site_bits(k)
+    radii = np.zeros(1 << k, dtype=np.int64)
+    for j in range(k):
+        np.maximum(radii, np.where(bits[j], distances[j], 0), out=radii)
     return radii
 
 

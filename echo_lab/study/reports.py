@@ -157,6 +157,20 @@ MAX_CIRCUIT_REPORT_SITES = 256
 CIRCUIT_OPTION_FLAGS = {"block": "--block", "layers": "--layers", "max_iterations": "--iterations"}
 
 
+def checked_circuit_options(options: dict[str, object]) -> dict[str, object]:
+    """``options`` with the integer ones checked against the study-file limits
+    (:data:`echo_lab.study.sections.CIRCUIT_LIMITS`), named by their command-line flags
+    (:data:`CIRCUIT_OPTION_FLAGS`) in messages; ConfigError before any work."""
+    from echo_lab.study.sections import CIRCUIT_LIMITS, check_circuit_option
+
+    return {
+        key: check_circuit_option(key, value, CIRCUIT_OPTION_FLAGS.get(key, key))
+        if key in CIRCUIT_LIMITS
+        else value
+        for key, value in options.items()
+    }
+
+
 def circuit_lbits_report(
     *,
     n: int,
@@ -181,15 +195,9 @@ def circuit_lbits_report(
     and named as the command-line options (:data:`CIRCUIT_OPTION_FLAGS`).
     """
     from echo_lab.lbits.circuit.report import summarize
-    from echo_lab.study.sections import CIRCUIT_LIMITS, check_circuit_option
 
     model = validated_model(n=n, W=W, J=J, Jz=Jz, seed=seed, max_n=MAX_CIRCUIT_REPORT_SITES)
-    options = {
-        key: check_circuit_option(key, value, CIRCUIT_OPTION_FLAGS.get(key, key))
-        if key in CIRCUIT_LIMITS
-        else value
-        for key, value in options.items()
-    }
+    options = checked_circuit_options(options)
     system = lbits.construct(model.hamiltonian(), method="circuit", **options)
     report = summarize(system)
     nearest = {(i, j): value for i, j, value in report["J"] if j == i + 1}
@@ -319,19 +327,13 @@ def fidelity_report(
     from echo_lab.lbits.fidelity import F_X_GAUGE, MAX_FIDELITY_QUBITS
     from echo_lab.lbits.fidelity import compare as fidelity
     from echo_lab.lbits.window import window_lbits
-    from echo_lab.study.sections import CIRCUIT_LIMITS, check_circuit_option
 
     model = validated_model(n=n, W=W, J=J, Jz=Jz, seed=seed, max_n=MAX_FIDELITY_QUBITS)
     sources = parse_compare(compare, model.n)
     p = model.n // 2 if site is None else site
     if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < model.n:
         raise ConfigError(f"--site {p!r} is outside the chain 0..{model.n - 1}")
-    options = {
-        key: check_circuit_option(key, value, CIRCUIT_OPTION_FLAGS.get(key, key))
-        if key in CIRCUIT_LIMITS
-        else value
-        for key, value in circuit_options.items()
-    }
+    options = checked_circuit_options(circuit_options)
     hamiltonian = model.hamiltonian()
     methods = ["overlap", "range"] if model.n <= MAX_RANGE_QUBITS else ["overlap"]
     references = {
