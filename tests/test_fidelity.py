@@ -160,3 +160,50 @@ def test_cli_compare_limits(tmp_path, capsys):
         main(["lbits", "--n", "6", "--out", str(tmp_path), "--compare", "bare", "--site", "6"]) == 2
     )
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_kept_in_readouts_exact_pulse_keeps_everything(chain):
+    """The exact l-bit pulse refocuses tau^x_p exactly; a window covering the chain is the exact
+    l-bit, so it reads out the same echo; the p-bit echo keeps less than 1."""
+    from echo_lab.study.reports import kept_in_readouts
+
+    model, exact = chain
+    whole = window_lbits(model, P, width=N)
+    kept = kept_in_readouts(exact, {"whole": whole, "bare": None}, P, pulse="lbit", backgrounds=3)
+    assert kept["exact"] == pytest.approx(1.0, abs=1e-9)
+    assert kept["whole"] == pytest.approx(1.0, abs=1e-9)
+    pbit = kept_in_readouts(exact, {"whole": whole, "bare": None}, P, backgrounds=3)
+    assert pbit["whole"] == pytest.approx(pbit["exact"], abs=1e-9)
+    assert 0.0 < pbit["exact"] < 0.95
+    assert set(pbit) == {"exact", "whole", "bare"}
+
+
+def test_kept_in_readouts_bare_readout_is_the_sigma_x_echo(chain):
+    """The bare readout equals <sigma^x_p> of the same echo computed with the dense propagator
+    (an independent evolution: expm of the dense H, X_p at T / 2)."""
+    from scipy.linalg import expm
+
+    from echo_lab.physics.states import probe_state
+    from echo_lab.study.reports import kept_in_readouts
+
+    model, exact = chain
+    times = np.array([0.0, 10.0, 100.0])
+    kept = kept_in_readouts(exact, {"bare": None}, P, times=times, backgrounds=1, seed=5)
+    state = probe_state(N, P, background="z-random", rng=np.random.default_rng(5)).vector()
+    h = model.hamiltonian().to_matrix()
+    x = embed(np.array([[0, 1], [1, 0]], dtype=complex), [P], N)
+    values = []
+    for t in times:
+        half = expm(-0.5j * t * h)
+        psi = half @ (x @ (half @ state))
+        values.append(float(np.real(np.vdot(psi, x @ psi))))
+    expected = np.mean([v for v, t in zip(values, times, strict=True) if t >= times.max() / 10])
+    assert kept["bare"] == pytest.approx(expected / values[0], abs=1e-9)
+
+
+def test_kept_in_readouts_rejects_bad_backgrounds(chain):
+    from echo_lab.study.reports import kept_in_readouts
+
+    _, exact = chain
+    with pytest.raises(ConfigError, match="backgrounds"):
+        kept_in_readouts(exact, {}, P, backgrounds=0)

@@ -9,6 +9,7 @@ global backend is switched and no window is opened.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,18 @@ from echo_lab import lbits
 from echo_lab.errors import ConfigError
 from echo_lab.physics import models, pauli
 
+#: Total times of the kept fractions of :func:`kept_in_readouts` (those of echo_scaling.toml).
+KEPT_TIMES = np.logspace(-1, 4, 25)
+
 __all__ = [
     "CIRCUIT_OPTION_FLAGS",
+    "KEPT_TIMES",
     "MAX_CIRCUIT_REPORT_SITES",
     "MAX_COMPARE_SOURCES",
     "circuit_lbits_report",
     "fidelity_report",
     "figure_path",
+    "kept_in_readouts",
     "lbits_report",
     "parse_compare",
     "validated_model",
@@ -321,7 +327,9 @@ def fidelity_report(
     The realization (n <= 14), the site, the sources and the circuit options are checked before
     any work. Costs: the exact construction (one or two), each source's construction (a circuit
     fit: up to ``max_iterations`` L-BFGS iterations), and three partial traces of the exact tau
-    per source (O(2^(k-1) 4^n) for a source on k sites).
+    per source (O(2^(k-1) 4^n) for a source on k sites), and the kept fraction of the p-bit echo
+    read out in each source and in the exact overlap l-bit (:func:`kept_in_readouts`: 8 exact
+    evolutions in the reference's eigenbasis).
     """
     from echo_lab.lbits.exact import MAX_RANGE_QUBITS
     from echo_lab.lbits.fidelity import F_X_GAUGE, MAX_FIDELITY_QUBITS
@@ -368,6 +376,14 @@ def fidelity_report(
                 f"{label:<14} {result.f_z:8.4f} {result.d:8.4f} {result.f_x:8.4f} "
                 f"{result.a_z:8.4f} {spread}"
             )
+    kept = kept_in_readouts(references["overlap"], built, p, seed=seed)
+    lines += [
+        "",
+        f"kept fraction of the p-bit Hahn echo read out in each source (exact evolution, "
+        f"{len(KEPT_TIMES)} times T = {KEPT_TIMES[0]:g}..{KEPT_TIMES[-1]:g}, 8 z-random "
+        "backgrounds, late times T >= T_max / 10)",
+    ]
+    lines += [f"{label:<14} {value:8.4f}" for label, value in kept.items()]
     lines += [
         "",
         "F_z = Tr(A^z tau^z)/2^N, D = (F_z - a_z)/(1 - a_z), r_mean: mean distance of A^z's "
@@ -380,3 +396,62 @@ def fidelity_report(
             f"{options.get('cost')}, at most {options.get('max_iterations')} iterations"
         )
     return "\n".join(lines)
+
+
+def kept_in_readouts(
+    reference: lbits.LBitSystem,
+    readouts: Mapping[str, lbits.LBitSource | None],
+    probe: int,
+    *,
+    pulse: str = "pbit",
+    times: np.ndarray | None = None,
+    backgrounds: int = 8,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Kept fraction of one Hahn echo read out in several l-bit sources of the same chain.
+
+    The echo (``pulse`` at T / 2 on ``probe``: ``"pbit"`` by default, or any pulse spec the
+    reference's exact l-bits build, ``"lbit"``, ``"lbit:r"``) runs exactly in the eigenbasis of
+    ``reference`` (its eigensystem, reused) from ``backgrounds`` product states (probe in |+>, the
+    other sites z-random, drawn from ``seed``), and ``<A^x_p>(T)`` is read out for each source A
+    of ``readouts`` (``None``: the bare spin sigma^x_p) and for the exact reference itself under
+    the key ``"exact"``. The kept fraction of a readout is the ratio of means over the
+    backgrounds of the late-time (T >= T_max / 10) value and the T = 0 value
+    (:func:`echo_lab.study.analysis.ratio_of_means`, conventions section 6): the same echo judged
+    by each source, next to the value the exact l-bit gives.
+
+    Cost: one exact evolution per background for all readouts together (the eigensystem is
+    the reference's); each readout of a circuit or window l-bit is a dense light-cone block.
+    """
+    from echo_lab.backends.exact import ExactBackend
+    from echo_lab.physics.states import probe_state
+    from echo_lab.protocols.observables import probe_observables
+    from echo_lab.protocols.sequences import build_sequence
+    from echo_lab.study.analysis import ratio_of_means
+
+    n = reference.n
+    reference.check_site(probe)
+    if isinstance(backgrounds, bool) or not isinstance(backgrounds, int) or backgrounds < 1:
+        raise ConfigError(f"backgrounds must be an integer >= 1, got {backgrounds!r}")
+    grid = KEPT_TIMES if times is None else np.asarray(times, dtype=float)
+    grid = np.concatenate([[0.0], grid[grid > 0]])
+    observables = {"exact": probe_observables(n, probe, source=reference)["tau_x"]}
+    for label, source in readouts.items():
+        operators = probe_observables(n, probe, source=source)
+        observables[label] = operators["tau_x"] if source is not None else operators["sx"]
+    sequence = build_sequence("hahn", n=n, probe=probe, pulse=pulse, source=reference)
+    backend = ExactBackend(eigensystem=reference.eigensystem)
+    rng = np.random.default_rng(seed)
+    traces: dict[str, list[np.ndarray]] = {label: [] for label in observables}
+    for _ in range(backgrounds):
+        state = probe_state(n, probe, background="z-random", rng=rng)
+        result = backend.run(reference.hamiltonian, sequence, state, grid, observables=observables)
+        for label in observables:
+            traces[label].append(np.asarray(result[label], dtype=float))
+    late = grid >= grid.max() / 10
+    kept = {}
+    for label, rows in traces.items():
+        values = np.array(rows)
+        ratio, _, _ = ratio_of_means(values[:, late].mean(axis=1), values[:, 0])
+        kept[label] = float(ratio)
+    return kept
