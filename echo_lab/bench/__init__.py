@@ -27,7 +27,8 @@ benchmark          module: what it measures (headline ratio, baseline named in t
 =================  ===========================================================================
 
 Outside the suite: :mod:`~echo_lab.bench.peers` (the Trotter step on qulacs and qsim beside
-ours; the ``bench`` extra installs them),
+ours; the ``bench`` extra installs them), :mod:`~echo_lab.bench.mps_peers` (the MPS Hahn echo on
+quimb and TeNPy TEBD beside Aer MPS, the same product formula and truncation),
 :func:`~echo_lab.bench.lbit_pipeline.bench_lbit_plain_numpy` (the l-bit operators the plain
 numpy way) and :func:`~echo_lab.bench.binding.bench_batched_binding` (batched binding per
 device), run by the scripts of ``experiments/benchmarks/``.
