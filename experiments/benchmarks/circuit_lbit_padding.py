@@ -106,6 +106,16 @@ def window(fields: np.ndarray) -> np.ndarray:
     return fields[start : start + BLOCK]
 
 
+def probe_gaps(windows: list[np.ndarray]) -> dict[str, float]:
+    """How resonant the probe is: g = min |h_p - h_(p +- 1)| of each window, its mean and the
+    fraction with g < 1 (uniform fields in [-8, 8]: 3.33 +- 0.28 and 0.23 +- 0.04 for 100)."""
+    data = np.asarray(windows)
+    gap = np.minimum(
+        np.abs(data[:, CENTRE] - data[:, CENTRE - 1]), np.abs(data[:, CENTRE] - data[:, CENTRE + 1])
+    )
+    return {"mean_gap": float(gap.mean()), "fraction_below_1": float(np.mean(gap < 1.0))}
+
+
 def mean_sem(values: list[float]) -> dict[str, float]:
     data = np.asarray(values)
     return {
@@ -140,14 +150,23 @@ def windows_part(realizations: int, full_checks: int) -> list[dict[str, Any]]:
     rows = []
     for n in LENGTHS:
         chains = study_fields(n, realizations)
-        weights = [fit(window(fields), CENTRE)["a_p"] for fields in chains]
+        windows = [window(fields) for fields in chains]
+        weights = [fit(fields, CENTRE)["a_p"] for fields in windows]
         checks = [
             {"realization": k, "window": weights[k], "chain": fit(chains[k], n // 2)["a_p"]}
             for k in range(min(full_checks, realizations) if n > BLOCK else 0)
         ]
-        row = {"n": n, "a_p_window": mean_sem(weights), "values": weights, "checks": checks}
+        row = {
+            "n": n,
+            "a_p_window": mean_sem(weights),
+            "probe_gaps": probe_gaps(windows),
+            "values": weights,
+            "checks": checks,
+        }
         rows.append(row)
-        print(json.dumps({"n": n, "a_p_window": row["a_p_window"], "checks": checks}), flush=True)
+        print(
+            json.dumps({k: row[k] for k in ("n", "a_p_window", "probe_gaps", "checks")}), flush=True
+        )
     return rows
 
 
@@ -164,7 +183,8 @@ def main(argv: list[str]) -> None:
     padding = padding_part(args.centrals, args.paddings)
     windows = windows_part(args.realizations, args.full_checks)
     fresh_rng = np.random.default_rng(20261204)
-    fresh = [fit(fresh_rng.uniform(-W, W, BLOCK), CENTRE)["a_p"] for _ in range(args.fresh)]
+    fresh_windows = [fresh_rng.uniform(-W, W, BLOCK) for _ in range(args.fresh)]
+    fresh = [fit(fields, CENTRE)["a_p"] for fields in fresh_windows]
     if len(fresh) > 1:
         print(json.dumps({"fresh": mean_sem(fresh)}), flush=True)
     result = {
@@ -175,7 +195,11 @@ def main(argv: list[str]) -> None:
         "largest_padding_spread": max((row["a_p_spread"] for row in padding), default=None),
         "padding": padding,
         "windows": windows,
-        "fresh": {**mean_sem(fresh), "values": fresh} if len(fresh) > 1 else None,
+        "fresh": (
+            {**mean_sem(fresh), "probe_gaps": probe_gaps(fresh_windows), "values": fresh}
+            if len(fresh) > 1
+            else None
+        ),
         "seconds": time.perf_counter() - began,
     }
     args.out.write_text(json.dumps(result, indent=1) + "\n")
