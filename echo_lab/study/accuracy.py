@@ -97,8 +97,6 @@ __all__ = [
     "largest_step",
     "parse_accuracy",
     "richardson_factor",
-    "trotter_budget",
-    "truncation_budget",
     "truncation_spec",
 ]
 
@@ -123,10 +121,11 @@ ACCURACY_DOCS = {
     ),
 }
 
-#: The variables :func:`trotter_budget` adds to a unit.
+#: The Trotter variables :func:`error_budget` adds to a unit.
 TROTTER_VARIABLES = ("trotter_order", "trotter_dt", "trotter_max_step", "trotter_error")
 
-#: The variables :func:`truncation_budget` adds to a unit (``error_budget`` with a Trotter one).
+#: The truncation variables :func:`error_budget` adds to a unit (``error_budget`` only with
+#: the Trotter ones).
 TRUNCATION_VARIABLES = ("truncation_error", "mps_max_bond", "mps_discarded_weight", "error_budget")
 
 #: ``run(backend, times)``: every observable of the unit over (background, row, time), plus the
@@ -382,46 +381,6 @@ def error_budget(
             {"long_name": "error budget: trotter_error + truncation_error (max abs)"},
         )
     return out
-
-
-def trotter_budget(
-    spec: BackendSpec,
-    accuracy: AccuracySpec,
-    *,
-    sequences: Sequence[PulseSequence],
-    study_times: np.ndarray,
-    values: Mapping[str, np.ndarray],
-    run: RunRows,
-    realization: int,
-) -> dict[str, Any]:
-    """The Trotter variables of :func:`error_budget` alone (empty for a backend without Trotter
-    steps)."""
-    if spec.trotter is None:
-        return {}
-    checked = accuracy.times_for(study_times)
-    reference = _Reference(spec, checked, study_times, values, run)
-    estimate = bool(accuracy.estimates(realization) and checked.size)
-    return _trotter_variables(spec, reference, estimate=estimate, sequences=sequences)
-
-
-def truncation_budget(
-    spec: BackendSpec,
-    accuracy: AccuracySpec,
-    *,
-    study_times: np.ndarray,
-    values: Mapping[str, np.ndarray],
-    run: RunRows,
-    realization: int,
-) -> dict[str, Any]:
-    """The truncation variables of :func:`error_budget` alone (empty for a backend that does
-    not truncate)."""
-    refined = truncation_spec(spec)
-    if refined is None:
-        return {}
-    checked = accuracy.times_for(study_times)
-    reference = _Reference(spec, checked, study_times, values, run)
-    estimate = bool(accuracy.estimates(realization) and checked.size)
-    return _truncation_variables(spec, refined, reference, estimate=estimate, values=values)
 
 
 def _spread(values: np.ndarray) -> str:
