@@ -277,3 +277,8 @@ def test_circuit_pulses_on_mps_equal_the_exact_backend(tmp_path: Path) -> None:
     for name in ("sx", "ctau_x", "kept_circuit", "ctau_x_initial", "static_weight"):
         np.testing.assert_allclose(mps[name].values, exact[name].values, atol=1e-8, err_msg=name)
     assert "tau_x" not in mps and abs(float(mps["static_weight"].squeeze())) <= 1.0
+    # the echo_scaling kind records the MPS error budget too: uncapped, bond doubling finds
+    # nothing, and the combined budget is the Trotter estimate
+    assert float(mps["truncation_error"].max()) < 1e-6
+    assert float(mps["mps_max_bond"].min()) >= 2
+    np.testing.assert_allclose(mps["error_budget"], exact["trotter_error"], rtol=1e-6)

@@ -19,6 +19,21 @@ supports nothing else). ``entropy=True`` saves the statevector (statevector meth
 :func:`~echo_lab.backends.base.half_chain_entropy`), the MPS (Schmidt values at the middle bond),
 or the reduced density matrix of sites 0..n//2-1 (density matrix; a mixed-state entropy).
 
+**Truncation reports** (matrix product states, without shots): every save point also saves the
+MPS (``save_matrix_product_state``), and the result holds ``"mps_max_bond"``, the largest bond
+dimension (number of Schmidt values) of that saved state, per time
+(:data:`~echo_lab.backends.base.TRUNCATION_REPORTS`). It is the bond dimension of the state that
+was read out; a larger one between two save points is not seen, so on a trace of many times it is
+the largest over the save points (each echo time has a circuit of its own, saved at its end).
+Cost: a copy of the MPS per save point (about 32 n chi^2 bytes, counted by the memory check).
+``"mps_discarded_weight"`` is **not reported**: Aer 0.18 logs each SVD's discarded weight only
+with ``mps_log_data=True``, and that log is one string static to the process (``MPS::
+logging_str_``): never cleared, so experiment k's metadata repeats every earlier experiment's log
+(memory quadratic in the number of circuits; a long-chain echo logs megabytes per circuit),
+shared by threads running side by side, without marks at save points, and silent on truncations
+below its ``chop_threshold`` (1e-8 by default) although they still discard weight. The truncation
+error estimate (bond doubling, :mod:`echo_lab.study.accuracy`) does not need it.
+
 **Shots** (``shots=K``): every observable's Pauli terms are grouped into qubit-wise commuting
 groups (``SparsePauliOp.group_commuting(qubit_wise=True)``); each group is measured in its
 rotated basis in K shots of its own circuit. The estimate of an observable is the sum over groups
@@ -59,6 +74,8 @@ from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import Collect2qBlocks, ConsolidateBlocks
 
 from echo_lab.backends.base import (
+    MPS_MAX_BOND,
+    TRUNCATION_REPORTS,
     Operator,
     RotatedPauli,
     check_health,
@@ -108,6 +125,9 @@ Evolve = Callable[[int, float], QuantumCircuit]
 #: Steps and step lengths of every free segment at every total time (trotter.segment_table).
 StepTable = tuple[np.ndarray, np.ndarray]
 
+#: Label prefix of the MPS saved at every save point of a matrix_product_state run.
+MPS_LABEL = "mps"
+
 #: Below this many qubits :meth:`AerBackend.run_realizations` runs the bound experiments in
 #: parallel (Aer's ``max_parallel_experiments=0``); from Aer's default parallel-state threshold
 #: (14) on, each experiment uses all threads instead.
@@ -118,6 +138,12 @@ GPU_INSTALL_HINT = (
     "'echo_lab[gpu]'` (qiskit-aer-gpu; the two builds share the qiskit_aer module and must not "
     "be installed together), on a machine with a CUDA device"
 )
+
+
+def mps_max_bond(mps: tuple[Any, Any]) -> int:
+    """Largest bond dimension of Aer's saved MPS: the most Schmidt values at any bond (1 for a
+    product state or a single qubit)."""
+    return max((len(values) for values in mps[1]), default=1)
 
 
 def entropy_from_mps(mps: tuple[Any, Any], n: int) -> float:
@@ -285,7 +311,7 @@ class AerBackend:
         """Observables at each total time, shape ``(K,)`` (plus ``_stderr`` with shots)."""
         times, n = check_inputs(hamiltonian, state, times)
         steps = self._steps(sequence, times)
-        self._check_request(n, entropy, saved_states=times.size if entropy else 0)
+        self._check_request(n, entropy, n_times=times.size)
         paulis = measured_observables(observables, n, shots=self.shots)
         # One split for every segment: its fused gates are built once and reused.
         split = trotter.split_layers(hamiltonian)
@@ -348,7 +374,7 @@ class AerBackend:
         n = model.n
         fields, state_list = self._check_realizations(n, states, fields_list)
         steps = self._steps(sequence, times)
-        self._check_request(n, entropy, saved_states=times.size if entropy else 0)
+        self._check_request(n, entropy, n_times=times.size)
         paulis = measured_observables(observables, n, shots=self.shots)
         field_params = ParameterVector("h", n)
         theta = ParameterVector("theta", n)
@@ -421,13 +447,23 @@ class AerBackend:
         each (:func:`echo_lab.dynamics.trotter.segment_table`)."""
         return trotter.segment_table(sequence, times, dt=self.dt)
 
-    def _check_request(self, n: int, entropy: bool, *, saved_states: int) -> None:
+    def _check_request(self, n: int, entropy: bool, *, n_times: int) -> None:
         if entropy and self.shots is not None:
             raise ConfigError(
                 "entropy needs exact amplitudes and is not estimated from shots: run it with "
                 "shots=None"
             )
-        self._require_memory(n, saved_states if self.method == "statevector" else 0)
+        self._require_memory(n, self.saved_states(n_times, entropy=entropy))
+
+    def saved_states(self, n_times: int, *, entropy: bool = False) -> int:
+        """States saved by a run of ``n_times`` times: a statevector per time for entropies, an
+        MPS per time always (the truncation report), none for a density matrix (its entropy
+        saves a reduced matrix of half the sites) or with shots."""
+        if self.shots is not None or self.method == "density_matrix":
+            return 0
+        if self.method == "matrix_product_state":
+            return n_times
+        return n_times if entropy else 0
 
     def _per_step_noise(self, delta: float) -> bool:
         """True when every Trotter step must be its own circuit piece.
@@ -563,12 +599,13 @@ class AerBackend:
         qubits = list(range(qc.num_qubits))
         for name, op in pauli_sums(paulis).items():
             qc.save_expectation_value(op, qubits, label=name + suffix)
-        if entropy:
+        if self.method == "matrix_product_state":
+            # the truncation report and the entropy read the same saved MPS
+            qc.save_matrix_product_state(label=MPS_LABEL + suffix)
+        elif entropy:
             label = "entropy" + suffix
             if self.method == "statevector":
                 qc.save_statevector(label=label)
-            elif self.method == "matrix_product_state":
-                qc.save_matrix_product_state(label=label)
             else:
                 qc.save_density_matrix(qubits[: qc.num_qubits // 2], label=label)
         for name, op in paulis.items():
@@ -615,14 +652,17 @@ class AerBackend:
             out[name] = np.array(
                 [float(np.real(experiments[c].data.to_dict()[name + s])) for c, s in where]
             )
-        if entropy:
+        if self.method == "matrix_product_state":
+            states = [experiments[c].data.to_dict()[MPS_LABEL + s] for c, s in where]
+            out[MPS_MAX_BOND] = np.array([mps_max_bond(mps) for mps in states], dtype=float)
+            if entropy:
+                out["entropy"] = np.array([entropy_from_mps(mps, n) for mps in states])
+        elif entropy:
             values = []
             for c, s in where:
                 saved = experiments[c].data.to_dict()["entropy" + s]
                 if self.method == "statevector":
                     values.append(float(half_chain_entropy(np.asarray(saved), n)))
-                elif self.method == "matrix_product_state":
-                    values.append(entropy_from_mps(saved, n))
                 else:
                     values.append(entropy_from_density_matrix(np.asarray(saved)))
             out["entropy"] = np.array(values)
@@ -635,7 +675,9 @@ class AerBackend:
         out: dict[str, np.ndarray] = {}
         for key in per_node[0]:
             stacked = np.array([node[key] for node in per_node])
-            if key.endswith("_stderr"):
+            if key in TRUNCATION_REPORTS:  # the worst dephasing node
+                out[key] = stacked.max(axis=0)
+            elif key.endswith("_stderr"):
                 out[key] = np.sqrt(np.einsum("j,jk->k", weights**2, stacked**2))
             else:
                 out[key] = np.einsum("j,jk->k", weights, stacked)

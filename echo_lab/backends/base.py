@@ -16,6 +16,13 @@ the readout circuit; exact backends use its dense light-cone block (:func:`evalu
 Backends that sample (shots) also return ``name + "_stderr"``. Exact backends check the norm of
 every final state and raise :class:`~echo_lab.errors.NumericalError` on a drift above
 ``NORM_TOLERANCE`` or on NaN.
+
+Backends that truncate a matrix product state also report, per total time, how much they
+truncated (:data:`TRUNCATION_REPORTS`, never an observable name): ``"mps_max_bond"``, the largest
+bond dimension of the state up to that time's readout, and ``"mps_discarded_weight"``, the
+squared Schmidt weight discarded by every truncation of that run up to that time (summed). A
+backend leaves out a key it cannot measure (Aer reports only ``"mps_max_bond"``:
+:mod:`echo_lab.backends.aer`).
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ from echo_lab.errors import ConfigError, NumericalError
 from echo_lab.physics.linalg import apply_local, entropy_of_weights
 
 __all__ = [
+    "MPS_DISCARDED_WEIGHT",
+    "MPS_MAX_BOND",
     "NORM_TOLERANCE",
+    "TRUNCATION_REPORTS",
     "Backend",
     "Operator",
     "RotatedPauli",
@@ -46,6 +56,13 @@ __all__ = [
 from echo_lab.physics.states import ProductState
 
 NORM_TOLERANCE = 1e-8
+
+#: Result key of an MPS backend: largest bond dimension reached, per total time.
+MPS_MAX_BOND = "mps_max_bond"
+#: Result key of an MPS backend: discarded squared Schmidt weight so far (summed), per time.
+MPS_DISCARDED_WEIGHT = "mps_discarded_weight"
+#: The result keys that report truncation rather than an observable (module docstring).
+TRUNCATION_REPORTS = (MPS_MAX_BOND, MPS_DISCARDED_WEIGHT)
 
 
 @runtime_checkable

@@ -38,11 +38,11 @@ def aer_memory_bytes(
 ) -> int:
     """Bytes an Aer simulation of ``n`` qubits needs: a density matrix 16 * 4^n, an MPS of bond
     dimension chi about 32 n chi^2 (0 when no bound is set), a statevector 16 * 2^n (8 in single
-    precision) plus one per saved state."""
+    precision); an MPS or statevector plus one copy per saved state."""
     if method == "density_matrix":
         return density_matrix_bytes(n)
     if method == "matrix_product_state":
-        return 32 * n * max_bond_dimension**2
+        return 32 * n * max_bond_dimension**2 * (1 + saved_states)
     per_state = statevector_bytes(n) // (2 if precision == "single" else 1)
     return per_state * (1 + saved_states)
 
@@ -61,11 +61,16 @@ def aer_state_bytes(
     spec: BackendSpec, hamiltonian: SparsePauliOp, *, n_times: int = 1, saved_states: int = 0
 ) -> int:
     """:func:`aer_memory_bytes` of the table's method, precision and MPS bond dimension, with
-    ``saved_states`` saved state vectors (e.g. for entropies)."""
+    ``saved_states`` saved state vectors (e.g. for entropies); an MPS run without shots saves
+    its state at each of the ``n_times`` times (the truncation report of
+    :mod:`echo_lab.backends.aer`)."""
     mps = spec.option("mps_options", {})
+    method = spec.method or "statevector"
+    if method == "matrix_product_state" and spec.shots is None:
+        saved_states = max(saved_states, n_times)
     return aer_memory_bytes(
         hamiltonian.num_qubits,
-        method=spec.method or "statevector",
+        method=method,
         precision=spec.option("precision", "double"),
         max_bond_dimension=int(mps.get("max_bond_dimension", 0)),
         saved_states=saved_states,

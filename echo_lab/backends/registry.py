@@ -27,12 +27,19 @@ only the keys of :data:`TABLE_KEYS` (a backend's own settings go to ``options``)
 lives in each process: a study run on Dask workers (``--workers``, ``--scheduler``) needs the
 registration in a module every worker imports, not only in the process that submits it.
 
+A backend that truncates a matrix product state declares in :data:`BOND_REFINEMENTS` how its run
+is refined for the truncation estimate of a study (bond doubling,
+:mod:`echo_lab.study.accuracy`): a function from its spec to the spec with twice the
+bond-dimension cap and a truncation threshold 100 times smaller, or None when the spec does not
+truncate (Aer without ``method = "matrix_product_state"``). :func:`refined_backend` reads it.
+
 This module imports no simulator and nothing of the layers above the backends (the device backend
 of :mod:`echo_lab.hardware` is named by a path string).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -54,8 +61,11 @@ if TYPE_CHECKING:
     from echo_lab.backends.options import BackendSpec
 
 __all__ = [
+    "AER_DEFAULT_TRUNCATION_THRESHOLD",
+    "BOND_REFINEMENTS",
     "BUILTIN_BACKENDS",
     "MAX_TROTTER_EXACT_QUBITS",
+    "QUIMB_DEFAULT_CUTOFF",
     "RULES",
     "TABLE_KEYS",
     "BackendEntry",
@@ -65,6 +75,7 @@ __all__ = [
     "backend_names",
     "describe_backends",
     "get_backend",
+    "refined_backend",
     "register_backend",
     "registered_backends",
     "unregister_backend",
@@ -260,6 +271,66 @@ BUILTIN_BACKENDS: tuple[BackendEntry, ...] = (
 
 _REGISTRY: dict[str, BackendEntry] = {}
 _BUILTIN_NAMES = frozenset(entry.name for entry in BUILTIN_BACKENDS)
+
+
+#: ``spec -> refined spec or None`` (:data:`BOND_REFINEMENTS`).
+BondRefinement = Callable[["BackendSpec"], "BackendSpec | None"]
+
+#: Aer's matrix_product_state_truncation_threshold when the study sets none.
+AER_DEFAULT_TRUNCATION_THRESHOLD = 1e-16
+#: The SVD cutoff of the quimb MPS backend when the study sets none (quimb's own default).
+QUIMB_DEFAULT_CUTOFF = 1e-10
+#: How much finer the refined run's truncation threshold is.
+THRESHOLD_REFINEMENT = 100.0
+
+
+def _with_options(spec: BackendSpec, **changes: Any) -> BackendSpec:
+    """``spec`` with its ``options`` updated (sorted, as :func:`parse_backend` stores them)."""
+    options = dict(spec.options) | changes
+    return dataclasses.replace(spec, options=tuple(sorted(options.items())))
+
+
+def aer_bond_doubled(spec: BackendSpec) -> BackendSpec | None:
+    """An Aer matrix_product_state spec with ``max_bond_dimension`` doubled (none stays none)
+    and ``truncation_threshold`` / 100 (Aer's default 1e-16 when unset); None for the other
+    methods, which do not truncate."""
+    if spec.method != "matrix_product_state":
+        return None
+    mps = dict(spec.option("mps_options", {}))
+    if "max_bond_dimension" in mps:
+        mps["max_bond_dimension"] = 2 * int(mps["max_bond_dimension"])
+    threshold = float(mps.get("truncation_threshold", AER_DEFAULT_TRUNCATION_THRESHOLD))
+    mps["truncation_threshold"] = threshold / THRESHOLD_REFINEMENT
+    return _with_options(spec, mps_options=mps)
+
+
+def quimb_bond_doubled(spec: BackendSpec) -> BackendSpec | None:
+    """A quimb MPS spec with options ``max_bond`` doubled (none stays none) and ``cutoff`` / 100
+    (:data:`QUIMB_DEFAULT_CUTOFF` when unset)."""
+    changes: dict[str, Any] = {
+        "cutoff": float(spec.option("cutoff", QUIMB_DEFAULT_CUTOFF)) / THRESHOLD_REFINEMENT
+    }
+    if spec.option("max_bond") is not None:
+        changes["max_bond"] = 2 * int(spec.option("max_bond"))
+    return _with_options(spec, **changes)
+
+
+#: Backend name -> its :data:`BondRefinement` (module docstring), a callable or a
+#: ``"module:attribute"`` path; a backend registered later adds its own line here.
+BOND_REFINEMENTS: dict[str, str | BondRefinement] = {
+    "aer": aer_bond_doubled,
+    "quimb": quimb_bond_doubled,
+}
+
+
+def refined_backend(spec: BackendSpec) -> BackendSpec | None:
+    """The spec of the bond-doubled run of ``spec`` (:data:`BOND_REFINEMENTS`), or None when its
+    backend declares none or this spec does not truncate."""
+    refine = BOND_REFINEMENTS.get(spec.name)
+    if refine is None:
+        return None
+    refined: BackendSpec | None = _resolve(refine)(spec)
+    return refined
 
 
 def register_backend(entry: BackendEntry) -> BackendEntry:

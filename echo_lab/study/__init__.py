@@ -5,7 +5,8 @@
 * :mod:`.kinds` one module per study kind, found through one registry (:data:`.kinds.KINDS`);
 * :mod:`.keydocs` the descriptions of the shared keys, :mod:`.reference` the study-file
   reference generated from the kinds' declarations;
-* :mod:`.accuracy` the error budget of approximate evolutions (Trotter step doubling);
+* :mod:`.accuracy` the error budget of approximate evolutions (Trotter step doubling, MPS bond
+  doubling);
 * :mod:`.runner` runs a spec unit by unit (:func:`~.runner.run_study`);
 * :mod:`.executor` serial or Dask execution of independent units; :mod:`.checkpoint` resumable
   per-unit files; :mod:`.results` NetCDF files written atomically;

@@ -1,7 +1,9 @@
-"""Error budget of a Trotter evolution, recorded per work unit and stated in the summary.
+"""Error budget of an approximate evolution (Trotter steps, MPS truncation), recorded per work
+unit and stated in the summary.
 
-A study whose main backend runs Trotter circuits (``trotter-exact``, ``aer``, ``estimator``,
-``qsim``) stores, per unit (so over the sweep dimensions and ``realization``):
+**Trotter error.** A study whose main backend runs Trotter circuits (``trotter-exact``,
+``aer``, ``estimator``, ``qsim``) stores, per unit (so over the sweep dimensions and
+``realization``):
 
 * ``trotter_order`` and ``trotter_dt``: the product formula and its step (the largest step);
 * ``trotter_max_step``: the largest step a free segment actually used at the study's times
@@ -25,6 +27,36 @@ on. The ``trotter_error`` variable's ``method`` attribute says which.
 Cost: the dt / 2 run at the checked times, about twice the main run's cost at those times (for
 an ideal backend the dt values are reused when the checked times are study times).
 
+**Truncation error.** A study whose main backend truncates a matrix product state (``aer`` with
+``method = "matrix_product_state"``; a backend declares it in
+:data:`~echo_lab.backends.registry.BOND_REFINEMENTS`) stores, per unit:
+
+* ``truncation_error``: an estimate by **bond doubling**: the unit's rows are run again at the
+  same times and realizations as the Trotter estimate with twice the bond-dimension cap and a
+  truncation threshold 100 times smaller (:func:`~echo_lab.backends.registry.refined_backend`),
+  and ``truncation_error = max |O(chi) - O(2 chi)|`` over observables, rows, backgrounds and
+  those times. It is the error of the capped run when the refined run is much closer to
+  converged than the capped one; when both are far from converged (the entanglement needs far
+  more than 2 chi) it can be much smaller than the real error, and no factor corrects it
+  (truncation errors have no power law in chi to extrapolate). Uncapped runs (threshold only)
+  get the threshold / 100 comparison, which is tiny when the threshold is;
+* ``mps_max_bond``: the largest bond dimension the main run reached (over rows, backgrounds
+  and study times; the backend's ``"mps_max_bond"`` report, :mod:`echo_lab.backends.base`);
+* ``mps_discarded_weight``: the largest discarded squared Schmidt weight of one run (summed over
+  its truncations), where the backend reports it; NaN otherwise, with the reason in the
+  variable's ``note`` attribute (Aer cannot report it: :mod:`echo_lab.backends.aer`);
+* ``error_budget = trotter_error + truncation_error``: the capped Trotter run differs from the
+  exact evolution by at most its distance to the untruncated Trotter run plus that run's
+  Trotter error, so the sum of the two estimates bounds the error to the accuracy of each.
+  Recorded only where both parts exist (for a backend that does not truncate, the budget is
+  ``trotter_error``). Caveat: on an MPS backend the dt / 2 run has the same cap, so
+  ``trotter_error`` also holds the difference of two truncations; a large truncation error
+  inflates it.
+
+Noise and shots are dropped as for the Trotter estimate. Cost: the refined run at the checked
+times; its state is up to 4 times the main run's memory (2 chi), which the study's memory check
+counts (:func:`truncation_spec`).
+
 ``[accuracy]`` (optional; echo and echo_scaling studies): ``times`` (total times of the
 estimate, default the largest study time) and ``realizations`` (the first R realizations of
 every point get the estimate; default all, 0 switches it off).
@@ -40,8 +72,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from echo_lab.backends.base import Backend
+from echo_lab.backends.base import (
+    MPS_DISCARDED_WEIGHT,
+    MPS_MAX_BOND,
+    TRUNCATION_REPORTS,
+    Backend,
+)
 from echo_lab.backends.options import BackendSpec, build_backend, check_trotter_steps
+from echo_lab.backends.registry import refined_backend
 from echo_lab.dynamics import trotter
 from echo_lab.dynamics.schedule import PulseSequence
 from echo_lab.study.keydocs import KeyDoc
@@ -52,12 +90,14 @@ __all__ = [
     "ACCURACY_DOCS",
     "ACCURACY_KEYS",
     "TROTTER_VARIABLES",
+    "TRUNCATION_VARIABLES",
     "AccuracySpec",
     "accuracy_summary",
+    "error_budget",
     "largest_step",
     "parse_accuracy",
     "richardson_factor",
-    "trotter_budget",
+    "truncation_spec",
 ]
 
 ACCURACY_KEYS = ("times", "realizations")
@@ -66,23 +106,30 @@ ACCURACY_KEYS = ("times", "realizations")
 ACCURACY_DOCS = {
     "times": KeyDoc(
         "list of numbers",
-        "Total times at which a Trotter backend's error is estimated by step doubling (the same "
-        "unit rerun at dt / 2).",
+        "Total times at which the error of an approximate backend is estimated: Trotter steps by "
+        "step doubling (the unit rerun at dt / 2), MPS truncation by bond doubling (rerun with "
+        "twice the bond-dimension cap and the truncation threshold / 100).",
         "the study's last time",
         example="[20.0]",
     ),
     "realizations": KeyDoc(
         "integer",
-        "Estimate the Trotter error on the first this many realizations (0: no estimate).",
+        "Estimate the Trotter and truncation errors on the first this many realizations (0: no "
+        "estimate).",
         "all",
         example="1",
     ),
 }
 
-#: The variables :func:`trotter_budget` adds to a unit.
+#: The Trotter variables :func:`error_budget` adds to a unit.
 TROTTER_VARIABLES = ("trotter_order", "trotter_dt", "trotter_max_step", "trotter_error")
 
-#: ``run(backend, times)``: every observable of the unit over (background, row, time).
+#: The truncation variables :func:`error_budget` adds to a unit (``error_budget`` only with
+#: the Trotter ones).
+TRUNCATION_VARIABLES = ("truncation_error", "mps_max_bond", "mps_discarded_weight", "error_budget")
+
+#: ``run(backend, times)``: every observable of the unit over (background, row, time), plus the
+#: backend's truncation reports (:data:`~echo_lab.backends.base.TRUNCATION_REPORTS`) it returned.
 RunRows = Callable[[Backend, np.ndarray], Mapping[str, np.ndarray]]
 
 
@@ -157,50 +204,87 @@ def _ideal(spec: BackendSpec) -> bool:
     return spec.noise is None and spec.shots is None and precise
 
 
-def trotter_budget(
-    spec: BackendSpec,
-    accuracy: AccuracySpec,
-    *,
-    sequences: Sequence[PulseSequence],
-    study_times: np.ndarray,
-    values: Mapping[str, np.ndarray],
-    run: RunRows,
-    realization: int,
-) -> dict[str, Any]:
-    """The data variables of the module docstring for one unit (empty for a backend without
-    Trotter steps). ``values`` are the unit's observables over (background, row, study time)
-    from the main backend ``spec``; ``run`` runs every row on a backend at given times."""
-    if spec.trotter is None:
-        return {}
-    settings = spec.trotter
-    checked = accuracy.times_for(study_times)
-    ideal = _ideal(spec)
-    error = np.nan
-    if accuracy.estimates(realization) and checked.size:
-        noiseless = dataclasses.replace(spec, noise=None, shots=None)
-        positions = [np.flatnonzero(study_times == t) for t in checked]
-        if ideal and all(p.size for p in positions):
-            index = [int(p[0]) for p in positions]
-            coarse = {name: np.asarray(v)[..., index] for name, v in values.items()}
-        else:
-            coarse = dict(run(build_backend(noiseless, key="accuracy"), checked))
-        fine_spec = dataclasses.replace(noiseless, trotter=_halved(settings))
-        fine = run(build_backend(fine_spec, key="accuracy"), checked)
-        difference = max(
-            (float(np.max(np.abs(coarse[name] - fine[name]))) for name in fine), default=0.0
-        )
-        error = difference * richardson_factor(settings.order)
-    method = (
-        "step doubling (dt vs dt / 2, Richardson factor 2^p / (2^p - 1)) at total times "
+def _noiseless(spec: BackendSpec) -> BackendSpec:
+    return dataclasses.replace(spec, noise=None, shots=None)
+
+
+def truncation_spec(spec: BackendSpec) -> BackendSpec | None:
+    """The backend of the bond-doubling run of ``spec`` (noiseless, without shots), or None when
+    ``spec`` does not truncate (:func:`~echo_lab.backends.registry.refined_backend`)."""
+    refined = refined_backend(spec)
+    return None if refined is None else _noiseless(refined)
+
+
+def _observables(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``values`` without the backend's truncation reports."""
+    return {k: np.asarray(v) for k, v in values.items() if k not in TRUNCATION_REPORTS}
+
+
+class _Reference:
+    """The unit's observables at the checked times from the main backend (noiseless), computed
+    at most once and shared by the Trotter and truncation estimates, and their largest
+    difference from another backend's run."""
+
+    def __init__(
+        self,
+        spec: BackendSpec,
+        checked: np.ndarray,
+        study_times: np.ndarray,
+        values: Mapping[str, np.ndarray],
+        run: RunRows,
+    ) -> None:
+        self.spec, self.checked, self.study_times = spec, checked, study_times
+        self.values, self.run = values, run
+        self._coarse: dict[str, np.ndarray] | None = None
+
+    def coarse(self) -> dict[str, np.ndarray]:
+        if self._coarse is None:
+            positions = [np.flatnonzero(self.study_times == t) for t in self.checked]
+            if _ideal(self.spec) and all(p.size for p in positions):
+                index = [int(p[0]) for p in positions]
+                self._coarse = {k: v[..., index] for k, v in _observables(self.values).items()}
+            else:
+                backend = build_backend(_noiseless(self.spec), key="accuracy")
+                self._coarse = _observables(self.run(backend, self.checked))
+        return self._coarse
+
+    def difference(self, other: BackendSpec) -> float:
+        """max |O(main) - O(other)| over observables, rows, backgrounds and checked times."""
+        fine = _observables(self.run(build_backend(other, key="accuracy"), self.checked))
+        coarse = self.coarse()
+        return max((float(np.max(np.abs(coarse[k] - fine[k]))) for k in fine), default=0.0)
+
+
+def _times_text(checked: np.ndarray, ideal: bool) -> str:
+    return (
+        "at total times "
         + ", ".join(f"{t:g}" for t in checked)
         + ("" if ideal else "; noiseless exact evolution (noise and shots dropped)")
+    )
+
+
+def _trotter_variables(
+    spec: BackendSpec,
+    reference: _Reference,
+    *,
+    estimate: bool,
+    sequences: Sequence[PulseSequence],
+) -> dict[str, Any]:
+    settings = spec.trotter
+    assert settings is not None
+    error = np.nan
+    if estimate:
+        fine_spec = dataclasses.replace(_noiseless(spec), trotter=_halved(settings))
+        error = reference.difference(fine_spec) * richardson_factor(settings.order)
+    method = "step doubling (dt vs dt / 2, Richardson factor 2^p / (2^p - 1)) " + _times_text(
+        reference.checked, _ideal(spec)
     )
     return {
         "trotter_order": ((), np.int64(settings.order), {"long_name": "Trotter order"}),
         "trotter_dt": ((), settings.dt, {"long_name": "Trotter step dt (the largest step)"}),
         "trotter_max_step": (
             (),
-            largest_step(sequences, study_times, dt=settings.dt),
+            largest_step(sequences, reference.study_times, dt=settings.dt),
             {"long_name": "largest Trotter step used by a free segment"},
         ),
         "trotter_error": (
@@ -214,29 +298,150 @@ def trotter_budget(
     }
 
 
+def _largest_report(spec: BackendSpec, values: Mapping[str, np.ndarray], key: str) -> Any:
+    """(value, attrs) of the largest ``key`` report of the main run, NaN with a note if none."""
+    if key in values and np.asarray(values[key]).size:
+        return float(np.max(values[key])), {}
+    return np.nan, {"note": f"not reported by backend {spec.name!r}"}
+
+
+def _truncation_variables(
+    spec: BackendSpec,
+    refined: BackendSpec,
+    reference: _Reference,
+    *,
+    estimate: bool,
+    values: Mapping[str, np.ndarray],
+) -> dict[str, Any]:
+    error = reference.difference(refined) if estimate else np.nan
+    method = (
+        "bond doubling (rerun with twice the bond-dimension cap and the truncation threshold / "
+        "100; max |O(chi) - O(2 chi)|, no extrapolation factor) "
+        + _times_text(reference.checked, _ideal(spec))
+    )
+    bond, bond_attrs = _largest_report(spec, values, MPS_MAX_BOND)
+    weight, weight_attrs = _largest_report(spec, values, MPS_DISCARDED_WEIGHT)
+    return {
+        "truncation_error": (
+            (),
+            error,
+            {
+                "long_name": "estimated MPS truncation error of the stored observables (max abs)",
+                "method": method,
+            },
+        ),
+        "mps_max_bond": (
+            (),
+            bond,
+            {"long_name": "largest MPS bond dimension reached by the main run", **bond_attrs},
+        ),
+        "mps_discarded_weight": (
+            (),
+            weight,
+            {
+                "long_name": "largest discarded squared Schmidt weight of one run (summed over "
+                "its truncations)",
+                **weight_attrs,
+            },
+        ),
+    }
+
+
+def error_budget(
+    spec: BackendSpec,
+    accuracy: AccuracySpec,
+    *,
+    sequences: Sequence[PulseSequence],
+    study_times: np.ndarray,
+    values: Mapping[str, np.ndarray],
+    run: RunRows,
+    realization: int,
+) -> dict[str, Any]:
+    """The data variables of the module docstring for one unit: the Trotter ones for a backend
+    with Trotter steps, the truncation ones for a backend that truncates an MPS, and
+    ``error_budget`` where there are both (empty for an exact backend). ``values`` are the
+    unit's observables (and truncation reports) over (background, row, study time) from the main
+    backend ``spec``; ``run`` runs every row on a backend at given times."""
+    refined = truncation_spec(spec)
+    if spec.trotter is None and refined is None:
+        return {}
+    checked = accuracy.times_for(study_times)
+    estimate = bool(accuracy.estimates(realization) and checked.size)
+    reference = _Reference(spec, checked, study_times, values, run)
+    out: dict[str, Any] = {}
+    if spec.trotter is not None:
+        out |= _trotter_variables(spec, reference, estimate=estimate, sequences=sequences)
+    if refined is not None:
+        out |= _truncation_variables(spec, refined, reference, estimate=estimate, values=values)
+    if "trotter_error" in out and "truncation_error" in out:
+        total = out["trotter_error"][1] + out["truncation_error"][1]
+        out["error_budget"] = (
+            (),
+            total,
+            {"long_name": "error budget: trotter_error + truncation_error (max abs)"},
+        )
+    return out
+
+
+def _spread(values: np.ndarray) -> str:
+    """``max a, median b over k of m units`` of the finite entries of ``values``."""
+    finite = values[np.isfinite(values)]
+    return (
+        f"max {finite.max():.2g}, median {np.median(finite):.2g} over {finite.size} of "
+        f"{values.size} units"
+    )
+
+
+def _truncation_lines(ds: xr.Dataset) -> list[str]:
+    """The truncation part of :func:`accuracy_summary` (none without ``truncation_error``)."""
+    if "truncation_error" not in ds:
+        return []
+    errors = ds["truncation_error"].values
+    lines = []
+    if np.isfinite(errors).any():
+        lines.append(
+            f"Estimated MPS truncation error (bond doubling: 2 chi, threshold / 100): "
+            f"{_spread(errors)}."
+        )
+    else:
+        lines.append("No truncation error estimate was made (accuracy.realizations = 0).")
+    bonds = ds["mps_max_bond"].values
+    weights = ds["mps_discarded_weight"].values
+    reached = f"{np.nanmax(bonds):.0f}" if np.isfinite(bonds).any() else "not reported"
+    discarded = (
+        f"max {np.nanmax(weights):.2g}"
+        if np.isfinite(weights).any()
+        else str(ds["mps_discarded_weight"].attrs.get("note", "not reported"))
+    )
+    lines.append(f"Largest MPS bond dimension reached: {reached}; discarded weight: {discarded}.")
+    if "error_budget" in ds and np.isfinite(ds["error_budget"].values).any():
+        budget = _spread(ds["error_budget"].values)
+        lines.append(f"Error budget (trotter_error + truncation_error): {budget}.")
+    return lines
+
+
 def accuracy_summary(ds: xr.Dataset) -> str | None:
-    """Markdown paragraph of a result's error budget: Trotter settings and estimate, and the
-    ``[check]`` deviation; None when the result holds neither."""
+    """Markdown paragraph of a result's error budget: Trotter settings and estimate, the
+    truncation estimate with the bond dimension reached and the discarded weight, the combined
+    budget, and the ``[check]`` deviation; None when the result holds none of them."""
     lines: list[str] = []
     if "trotter_error" in ds:
         order = int(np.nanmax(ds["trotter_order"].values))
         dt = float(np.nanmax(ds["trotter_dt"].values))
         step = float(np.nanmax(ds["trotter_max_step"].values))
         errors = ds["trotter_error"].values
-        estimated = errors[np.isfinite(errors)]
         lines.append(
             f"Backend `{ds.attrs.get('backend', '?')}`, Trotter order {order}, dt = {dt:g} "
             f"(largest step used: {step:.4g})."
         )
         method = str(ds["trotter_error"].attrs.get("method", "step doubling"))
-        if estimated.size:
+        if np.isfinite(errors).any():
             lines.append(
-                f"Estimated Trotter error of the stored observables: max {estimated.max():.2g}, "
-                f"median {np.median(estimated):.2g} over {estimated.size} of {errors.size} "
-                f"units ({method})."
+                f"Estimated Trotter error of the stored observables: {_spread(errors)} ({method})."
             )
         else:
             lines.append("No Trotter error estimate was made (accuracy.realizations = 0).")
+    lines += _truncation_lines(ds)
     if "check_deviation" in ds:
         deviation = ds["check_deviation"].values
         if np.isfinite(deviation).any():

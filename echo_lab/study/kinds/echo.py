@@ -13,11 +13,13 @@ row labels, ``"fid"`` (the free induction decay, a row without pulse) first. Wit
 (background, check_pulse, check_time), and ``check_deviation`` (their largest difference; NaN on
 realizations not checked). With a Trotter backend, the error budget of
 :mod:`echo_lab.study.accuracy`: ``trotter_order``, ``trotter_dt``, ``trotter_max_step`` and
-``trotter_error`` (step doubling), stated in the summary (:meth:`EchoKind.summary`) with the
-[check] deviation. One diagonalization serves the l-bit construction and the exact
-backend. Window pulses (``"window:w"``, ``"window:w:r"``) need no full l-bits: the window l-bits
-of each width are built once (:func:`echo_lab.lbits.window.window_lbits`, O(8^w)), so they run on
-long chains (aer, matrix_product_state), where only ``sx``, ``sy`` and ``coherence`` are recorded.
+``trotter_error`` (step doubling); with an MPS backend also ``truncation_error`` (bond doubling),
+``mps_max_bond``, ``mps_discarded_weight`` and ``error_budget``; stated in the summary
+(:meth:`EchoKind.summary`) with the [check] deviation. One diagonalization serves the l-bit
+construction and the exact backend. Window pulses (``"window:w"``, ``"window:w:r"``) need no
+full l-bits: the window l-bits of each width are built once
+(:func:`echo_lab.lbits.window.window_lbits`, O(8^w)), so they run on long chains (aer,
+matrix_product_state), where only ``sx``, ``sy`` and ``coherence`` are recorded.
 
 Cost (exact backend, N sites): one dense ``eigh`` per S^z block (O(d_b^3) each), the
 l-bit construction, and per row two basis changes of a (2^N, len(times)) block; memory ~ 8 dense
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from echo_lab.backends.base import Backend
+from echo_lab.backends.base import TRUNCATION_REPORTS, Backend
 from echo_lab.backends.options import (
     ALL_BACKEND_KEYS,
     BACKEND_NAMES,
@@ -60,8 +62,9 @@ from echo_lab.study.accuracy import (
     ACCURACY_KEYS,
     AccuracySpec,
     accuracy_summary,
+    error_budget,
     parse_accuracy,
-    trotter_budget,
+    truncation_spec,
 )
 from echo_lab.study.keydocs import SHARED_DOCS, KeyDoc
 from echo_lab.study.kinds.base import (
@@ -293,7 +296,8 @@ def _run_rows(
     *,
     stage_name: str = "evolution",
 ) -> dict[str, np.ndarray]:
-    """Every observable over (background, row, time)."""
+    """Every observable over (background, row, time), and the truncation reports
+    (:data:`~echo_lab.backends.base.TRUNCATION_REPORTS`) the backend returned."""
     shape = (len(states), len(sequences), times.size)
     values = {name: np.empty(shape) for name in operators}
     for b, state in enumerate(states.values()):
@@ -302,6 +306,9 @@ def _run_rows(
                 result = backend.run(hamiltonian, sequence, state, times, observables=operators)
             for name in operators:
                 values[name][b, s] = result[name]
+            for name in TRUNCATION_REPORTS:
+                if name in result:
+                    values.setdefault(name, np.full(shape, np.nan))[b, s] = result[name]
     return values
 
 
@@ -396,14 +403,14 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
         data_vars.update(check_vars)
         coords.update(check_coords)
     data_vars.update(
-        trotter_budget(
+        error_budget(
             settings.backend,
             settings.accuracy,
             sequences=list(sequences.values()),
             study_times=times,
             values=values,
             run=lambda other, at: _run_rows(
-                other, hamiltonian, sequences, states, at, operators, stage_name="trotter error"
+                other, hamiltonian, sequences, states, at, operators, stage_name="error budget"
             ),
             realization=realization,
         )
@@ -678,10 +685,15 @@ class EchoKind(StudyKind):
         check_pulse_geometry(spec)
 
     def backends(self, spec: StudySpec) -> dict[str, BackendSpec]:
+        """The main backend, the [check] one, and the bond-doubled one of the truncation
+        estimate (``accuracy``, so that its memory is checked before any unit runs)."""
         settings = _settings(spec)
         out = {"backend": settings.backend}
         if settings.check is not None:
             out["check"] = settings.check.backend
+        refined = truncation_spec(settings.backend)
+        if refined is not None and settings.accuracy.realizations != 0:
+            out["accuracy"] = refined
         return out
 
     def estimate_unit_bytes(self, spec: StudySpec) -> int:
