@@ -241,9 +241,10 @@ def test_registry_table_keys_and_docs_agree() -> None:
     reference = study_file_reference()
     line = re.search(r"^\| `name` \| string \| `\"exact\"` \| (.*?) \|", reference, re.M)
     assert line is not None
-    assert tuple(re.findall(r"`([a-z-]+)`", line.group(1))) == in_files
+    # and "auto", which a study resolves to one of them (echo_lab.backends.auto)
+    assert tuple(re.findall(r"`([a-z-]+)`", line.group(1))) == (*in_files, "auto")
     dt = re.search(r"^\| `dt` \| number \| `0.05` \|  \| Backends: (.*?)\. ", reference, re.M)
-    trotter = tuple(e.name for e in entries if e.in_study_files and e.rules.trotter)
+    trotter = (*(e.name for e in entries if e.in_study_files and e.rules.trotter), "auto")
     assert dt is not None and tuple(dt.group(1).split(", ")) == trotter
     for entry in entries:
         for option in entry.rules.options if entry.in_study_files else ():

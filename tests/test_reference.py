@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import tomli_w
 
-from echo_lab.backends.options import RULES
+from echo_lab.backends.auto import AUTO
+from echo_lab.backends.options import RULES, table_rules
 from echo_lab.backends.registry import backend_names
 from echo_lab.errors import ConfigError
 from echo_lab.study.kinds import KINDS
@@ -179,7 +180,9 @@ def test_the_noise_and_option_tables_list_what_the_backends_accept(reference: di
     options = text[text.index("### backend.options") : text.index("### [backend.noise]")]
     rows = re.findall(r"^\| `([\w-]+)` \| `(\w+)` \| ([^|]+) \|", options, flags=re.MULTILINE)
     assert {(name, option) for name, option, _ in rows} == {
-        (name, option) for name in backend_names() for option in RULES[name].options
+        (name, option)
+        for name in (*backend_names(), AUTO)
+        for option in table_rules(name).options
     }
     values = {"integer": 1, "float": 0.5, "string": "double", "table": {}}
     for name, option, kind in rows:

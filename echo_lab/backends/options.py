@@ -34,6 +34,7 @@ from typing import Any
 
 from qiskit.quantum_info import SparsePauliOp
 
+from echo_lab.backends.auto import AUTO, AUTO_RULES
 from echo_lab.backends.base import Backend
 from echo_lab.backends.memory import aer_memory_bytes
 from echo_lab.backends.registry import (
@@ -65,6 +66,7 @@ __all__ = [
     "check_backend_fits",
     "estimate_state_bytes",
     "parse_backend",
+    "table_rules",
 ]
 
 AER_METHODS = ("statevector", "matrix_product_state", "density_matrix")
@@ -116,7 +118,7 @@ class BackendSpec:
 
     @property
     def rules(self) -> BackendRules:
-        return backend_entry(self.name).rules
+        return table_rules(self.name)
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``echo_lab.backends.get_backend(name, **kwargs)``."""
@@ -133,6 +135,12 @@ class BackendSpec:
     def option(self, key: str, default: Any = None) -> Any:
         """The value of ``options.key``, or ``default``."""
         return dict(self.options).get(key, default)
+
+
+def table_rules(name: str) -> BackendRules:
+    """The rules of a ``[backend]`` name: a registered backend's, or ``auto``'s
+    (:data:`~echo_lab.backends.auto.AUTO_RULES`, resolved to a backend when a study loads)."""
+    return AUTO_RULES if name == AUTO else backend_entry(name).rules
 
 
 def estimate_state_bytes(
@@ -165,6 +173,11 @@ def build_backend(
 
     A constructor's refusal of an option becomes a ConfigError naming the ``[key]`` table.
     """
+    if spec.name == AUTO:
+        raise ConfigError(
+            f"[{key}] name = 'auto' is resolved when a study loads; build the spec of "
+            "echo_lab.backends.auto.resolve_auto_backend instead"
+        )
     entry = backend_entry(spec.name)
     kwargs = spec.kwargs()
     if entry.eigensystem:
@@ -227,7 +240,7 @@ def _parse_options(table: Table, backend: str) -> tuple[tuple[str, Any], ...]:
     dotted = table.key("options")
     if not isinstance(raw, dict):
         raise ConfigError(f"{dotted} must be a table, got {raw!r}")
-    accepted = RULES[backend].options
+    accepted = table_rules(backend).options
     for key, value in raw.items():
         if key not in accepted:
             raise ConfigError(
@@ -280,9 +293,11 @@ def parse_backend(
 ) -> BackendSpec:
     """The backend described by ``table`` (``[backend]``, or ``[check]`` with ``name_key =
     "backend"`` and its own keys in ``ignore``). Keys the named backend does not use, options it
-    does not accept and malformed values raise ConfigError naming the key."""
-    name = table.string(name_key, "exact", choices=backend_names())
-    rules = RULES[name]
+    does not accept and malformed values raise ConfigError naming the key. ``name = "auto"``
+    stays ``auto`` here (its keys are checked); the study resolves it
+    (:func:`~echo_lab.backends.auto.resolve_auto_backend`)."""
+    name = table.string(name_key, "exact", choices=(*backend_names(), AUTO))
+    rules = table_rules(name)
     for key in table.data:
         if key != name_key and key not in ignore and key not in rules.keys:
             raise ConfigError(

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,7 @@ __all__ = [
     "BackendRules",
     "backend_entries",
     "backend_entry",
+    "available_backends",
     "backend_names",
     "describe_backends",
     "get_backend",
@@ -138,6 +140,11 @@ class BackendEntry:
     in_study_files: bool = True
     eigensystem: bool = False
     fits: str | FitCheck | None = None
+    requires: tuple[str, ...] = ()
+
+    def available(self) -> bool:
+        """Whether every module of ``requires`` can be imported (found, not imported: cheap)."""
+        return all(importlib.util.find_spec(module) is not None for module in self.requires)
 
     def build(self, **options: Any) -> Backend:
         """The backend, built with ``options`` (imports its module on the first call)."""
@@ -226,6 +233,7 @@ BUILTIN_BACKENDS: tuple[BackendEntry, ...] = (
         ),
         memory=aer_state_bytes,
         holds_state=True,
+        requires=("qiskit_aer",),
     ),
     BackendEntry(
         name="estimator",
@@ -239,9 +247,13 @@ BUILTIN_BACKENDS: tuple[BackendEntry, ...] = (
         name="qsim",
         factory="echo_lab.backends.qsim:QsimBackend",
         rules=BackendRules(_TROTTER_OPTIONS, {"threads": (int,), "fused_gate_size": (int,)}),
-        description="the Trotter circuits on Google's qsim in single precision; the [bench] extra",
+        description=(
+            "the Trotter circuits on Google's qsim in single precision: the fastest statevector "
+            "engine on CPU; the cpu extra"
+        ),
         memory=qsim_state_bytes,
         holds_state=True,
+        requires=("qsimcirq", "cirq"),
     ),
     BackendEntry(
         name="device",
@@ -392,6 +404,14 @@ def registered_backends() -> tuple[str, ...]:
 def backend_names() -> tuple[str, ...]:
     """The backends a ``[backend]`` table (and ``[check] backend``) may name."""
     return tuple(entry.name for entry in _REGISTRY.values() if entry.in_study_files)
+
+
+def available_backends() -> tuple[str, ...]:
+    """The backends a ``[backend]`` table may name whose modules are installed
+    (:meth:`BackendEntry.available`): what ``name = "auto"`` chooses from."""
+    return tuple(
+        entry.name for entry in _REGISTRY.values() if entry.in_study_files and entry.available()
+    )
 
 
 def get_backend(name: str, **options: Any) -> Backend:

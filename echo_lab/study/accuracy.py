@@ -430,9 +430,12 @@ def accuracy_summary(ds: xr.Dataset) -> str | None:
         dt = float(np.nanmax(ds["trotter_dt"].values))
         step = float(np.nanmax(ds["trotter_max_step"].values))
         errors = ds["trotter_error"].values
+        chosen = ""
+        if "backend_choice" in ds.attrs:
+            chosen = f" (chosen by `auto`: {ds.attrs['backend_choice']})"
         lines.append(
-            f"Backend `{ds.attrs.get('backend', '?')}`, Trotter order {order}, dt = {dt:g} "
-            f"(largest step used: {step:.4g})."
+            f"Backend `{ds.attrs.get('backend', '?')}`{chosen}, Trotter order {order}, "
+            f"dt = {dt:g} (largest step used: {step:.4g})."
         )
         method = str(ds["trotter_error"].attrs.get("method", "step doubling"))
         if np.isfinite(errors).any():

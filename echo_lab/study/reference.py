@@ -16,6 +16,7 @@ import dataclasses
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 
+from echo_lab.backends.auto import AUTO, AUTO_RULES
 from echo_lab.backends.options import MPS_OPTIONS, RULES, BackendRules
 from echo_lab.backends.registry import backend_names
 from echo_lab.errors import ConfigError
@@ -37,8 +38,9 @@ all of them, `study.realizations` disorder realizations at each point.
 
 
 def _file_rules() -> dict[str, BackendRules]:
-    """The [backend] rules of the backends a study file may name (not e.g. ``device``)."""
-    return {name: RULES[name] for name in backend_names()}
+    """The [backend] rules of the backends a study file may name (not e.g. ``device``), and of
+    ``auto``."""
+    return {**{name: RULES[name] for name in backend_names()}, AUTO: AUTO_RULES}
 
 
 def key_doc(kind: StudyKind, section: str, key: str) -> KeyDoc | None:

@@ -59,6 +59,7 @@ __all__ = [
     "list_units",
     "prepare_output",
     "realization_seeds",
+    "backend_choice_attrs",
     "result_attrs",
     "run_study",
     "run_study_file",
@@ -149,8 +150,22 @@ def result_attrs(spec: StudySpec) -> dict[str, Any]:
         "seeding": SEEDING,
         "sweep_dims": json.dumps(list(spec.sweep_dims)),
         "backend": _main_backend(spec),
+        **backend_choice_attrs(spec),
         **environment_attrs(),
     }
+
+
+def backend_choice_attrs(spec: StudySpec) -> dict[str, str]:
+    """Per table that named ``auto``: ``<prefix>backend_requested`` ("auto"),
+    ``<prefix>backend_chosen`` (the registry name) and ``<prefix>backend_choice`` (the reason),
+    the prefix empty for ``[backend]`` and ``"<table>_"`` for another table (``check_``)."""
+    attrs = {}
+    for table, choice in spec.backend_choices:
+        prefix = "" if table == "backend" else f"{table}_"
+        attrs[f"{prefix}backend_requested"] = "auto"
+        attrs[f"{prefix}backend_chosen"] = choice.name
+        attrs[f"{prefix}backend_choice"] = choice.reason
+    return attrs
 
 
 def _main_backend(spec: StudySpec) -> str:
@@ -301,11 +316,14 @@ def run_study(
     (a second run into the same checkpoint is refused). Units run serially, on a local Dask
     cluster or on a Dask scheduler (:func:`echo_lab.study.executor.run_units`), each checkpointed
     as it finishes (:mod:`echo_lab.study.checkpoint`). Logs (logger ``echo_lab.study.runner``, INFO)
-    how many units were reused and how many computed. Returns the path of the results file.
+    the backend ``auto`` chose (and why), how many units were reused and how many computed.
+    Returns the path of the results file.
     """
     options = dataclasses.replace(options or RunOptions(), **flags)
     out = Path(out)
     check_parallel(options.workers, options.scheduler)
+    for table, choice in spec.backend_choices:
+        logger.info("%s: [%s] name = 'auto' -> %r (%s)", spec.name, table, choice.name, choice.reason)
     check_resources(spec, workers=options.workers)
     if options.scheduler:
         check_scheduler(options.scheduler)

@@ -68,7 +68,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from echo_lab.backends.options import ALL_BACKEND_KEYS
+from echo_lab.backends.auto import AUTO, BackendChoice, resolve_auto_backend
+from echo_lab.backends.options import ALL_BACKEND_KEYS, BackendSpec
 from echo_lab.errors import ConfigError
 from echo_lab.study.kinds import KINDS, StudyKind, get_kind
 from echo_lab.study.kinds.base import KindSettings
@@ -122,7 +123,9 @@ class StudySpec:
     """A validated study: ``[study]``, the ``model`` and the kind's typed ``settings``.
 
     Swept keys hold their first value in ``model`` / ``settings``; use :meth:`points` and
-    :meth:`resolve` for the values at each parameter point.
+    :meth:`resolve` for the values at each parameter point. ``backend_choices``: per table that
+    named ``auto`` (``"backend"``, ``"check"``), the backend chosen for it and why (the settings
+    hold the chosen backend; :func:`_resolve_auto_backends`).
     """
 
     name: str
@@ -135,6 +138,7 @@ class StudySpec:
     sweep: tuple[tuple[str, tuple[Scalar, ...]], ...]
     text: str
     normalized: str
+    backend_choices: tuple[tuple[str, BackendChoice], ...] = ()
 
     @property
     def study_kind(self) -> StudyKind:
@@ -298,6 +302,40 @@ def _check_sweep(
         )
 
 
+def _resolve_auto_backends(spec: StudySpec) -> StudySpec:
+    """``spec`` with every ``name = "auto"`` backend of its settings replaced by the backend
+    :func:`~echo_lab.backends.auto.resolve_auto_backend` chooses at the largest n of the sweep and
+    the longest time of the settings that hold it (the study's times; a ``[check]``'s own), and
+    the choices in ``backend_choices``, by table (the settings field that holds it)."""
+    n = spec.largest_model().n
+    choices: list[tuple[str, BackendChoice]] = []
+
+    def resolved(value: Any, table: str, times: Any) -> Any:
+        if isinstance(value, BackendSpec):
+            if value.name != AUTO:
+                return value
+            longest = max((float(t) for t in times), default=0.0)
+            backend, choice = resolve_auto_backend(value, n=n, longest_time=longest)
+            choices.append((table, choice))
+            return backend
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            return value
+        own_times = getattr(value, "times", None)
+        own_times = times if own_times is None else own_times
+        changes = {}
+        for field in dataclasses.fields(value):
+            old = getattr(value, field.name)
+            new = resolved(old, table or field.name, own_times)
+            if new is not old:
+                changes[field.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+
+    settings = resolved(spec.settings, "", ())
+    if not choices:
+        return spec
+    return dataclasses.replace(spec, settings=settings, backend_choices=tuple(choices))
+
+
 def parse_spec(text: str, *, source: str = "<string>") -> StudySpec:
     """Validate study TOML ``text``; ``source`` names it in error messages.
 
@@ -341,8 +379,11 @@ def parse_spec(text: str, *, source: str = "<string>") -> StudySpec:
         text=text,
         normalized="",
     )
+    spec = _resolve_auto_backends(spec)
     kind.check(spec)
+    # the choices' reasons name this machine's memory and packages: the hash takes the backends
     content = _normalize(dataclasses.replace(spec, text="", description=""))
+    del content["backend_choices"]
     normalized = _dump_normalized(content)
     return dataclasses.replace(spec, normalized=normalized)
 
