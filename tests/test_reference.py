@@ -180,9 +180,7 @@ def test_the_noise_and_option_tables_list_what_the_backends_accept(reference: di
     options = text[text.index("### backend.options") : text.index("### [backend.noise]")]
     rows = re.findall(r"^\| `([\w-]+)` \| `(\w+)` \| ([^|]+) \|", options, flags=re.MULTILINE)
     assert {(name, option) for name, option, _ in rows} == {
-        (name, option)
-        for name in (*backend_names(), AUTO)
-        for option in table_rules(name).options
+        (name, option) for name in (*backend_names(), AUTO) for option in table_rules(name).options
     }
     values = {"integer": 1, "float": 0.5, "string": "double", "table": {}}
     for name, option, kind in rows:

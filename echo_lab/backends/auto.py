@@ -1,4 +1,4 @@
-r"""``[backend] name = "auto"``: the fastest engine for a study's Trotter circuits, chosen by regime.
+r"""``[backend] name = "auto"``: the fastest engine of a study's Trotter circuits, by regime.
 
 The rule (:func:`choose_backend`, a pure function of the request and of the backends that are
 installed) picks the engine of echo_lab's Trotter circuits; the physics does not change with the

@@ -22,7 +22,9 @@ same step length (one pass for a trace on the grid of dt; a time off that grid h
 and so a pass, of its own); other sequences
 (echoes) are simulated from the initial state for every total time. Memory: the qsim state
 (8 * 2^n bytes) plus two complex128 copies (16 * 2^n bytes each), checked first.
-Requires ``pip install 'echo_lab[bench]'`` (qsimcirq, cirq-core).
+Comes with ``pip install 'echo_lab[cpu]'`` (qsimcirq, cirq-core); ``[backend] name = "auto"``
+picks it for noiseless state-vector runs (:mod:`echo_lab.backends.auto`). qsimcirq has no double
+precision on the CPU (``QSimOptions`` has no precision field in 0.22).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from echo_lab.resources import require_memory, statevector_bytes, usable_cores
 
 __all__ = ["QsimBackend", "circuit_to_cirq"]
 
-QSIM_INSTALL_HINT = "install the peer simulators: pip install 'echo_lab[bench]' (qsimcirq)"
+QSIM_INSTALL_HINT = "pip install 'echo_lab[cpu]' (it brings qsimcirq)"
 
 
 def circuit_to_cirq(qc: QuantumCircuit) -> tuple[Any, list[Any]]:

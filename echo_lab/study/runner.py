@@ -53,13 +53,13 @@ __all__ = [
     "RunOptions",
     "WorkUnit",
     "assemble_results",
+    "backend_choice_attrs",
     "check_resources",
     "compute_unit",
     "estimate_unit_bytes",
     "list_units",
     "prepare_output",
     "realization_seeds",
-    "backend_choice_attrs",
     "result_attrs",
     "run_study",
     "run_study_file",
@@ -323,7 +323,9 @@ def run_study(
     out = Path(out)
     check_parallel(options.workers, options.scheduler)
     for table, choice in spec.backend_choices:
-        logger.info("%s: [%s] name = 'auto' -> %r (%s)", spec.name, table, choice.name, choice.reason)
+        logger.info(
+            "%s: [%s] name = 'auto' -> %r (%s)", spec.name, table, choice.name, choice.reason
+        )
     check_resources(spec, workers=options.workers)
     if options.scheduler:
         check_scheduler(options.scheduler)
