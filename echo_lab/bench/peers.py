@@ -30,6 +30,7 @@ fastest variant's (``over_fastest``). qulacs and qsimcirq come with ``pip instal
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 from collections.abc import Callable, Sequence
@@ -63,8 +64,10 @@ from echo_lab.errors import ConfigError
 from echo_lab.resources import require_memory, statevector_bytes
 
 __all__ = [
+    "DEFAULT_ENGINE_STEPS",
     "PEER_DISTRIBUTIONS",
     "VARIANTS",
+    "bench_default_engine",
     "bench_qsim_backend",
     "bench_trotter_peers",
     "check_same_state",
@@ -422,4 +425,123 @@ def bench_qsim_backend(*, n: int = 20, repeats: int = 2) -> dict[str, Any]:
             seconds["aer"], seconds["qsim"], numerator_name="aer", baseline_name="qsim", load=load
         ),
         "max_abs_difference_sx": float(np.max(np.abs(traces["aer"]["sx"] - traces["qsim"]["sx"]))),
+    }
+
+
+#: Hahn-echo Trotter steps (k_low, k_high; even, half per free segment) of the default-engine
+#: timing: qsim's steps are cheap, so the difference needs more of them than Aer's counts.
+DEFAULT_ENGINE_STEPS = (4, 24)
+
+
+def _default_engine_size(
+    n: int, *, repeats: int, threads: int, steps: tuple[int, int]
+) -> dict[str, Any]:
+    """One N of :func:`bench_default_engine`."""
+    import qsimcirq
+    from qiskit.circuit.library import UnitaryGate
+
+    from echo_lab.backends.auto import resolve_auto_backend
+    from echo_lab.backends.options import BackendSpec, build_backend
+    from echo_lab.backends.qsim import circuit_to_cirq
+    from echo_lab.bench.model import probe_x
+    from echo_lab.dynamics.pulses import pbit_pulse
+    from echo_lab.physics.states import probe_state
+    from echo_lab.protocols.sequences import build_hahn
+
+    hamiltonian = benchmark_hamiltonian(n)
+    probe = n // 2
+    pulse = pbit_pulse(probe)
+    sequence = build_hahn(pulse)
+    state = probe_state(n, probe, background="z-random", rng=np.random.default_rng(7))
+    observables = {"sx": probe_x(n)}
+    auto = BackendSpec(name="auto", trotter=trotter.TrotterSettings(DT, 2))
+    spec, choice = resolve_auto_backend(auto, n=n, longest_time=steps[1] * DT)
+    if spec.name == "qsim":
+        spec = dataclasses.replace(spec, options=(("threads", threads),))
+    backend = build_backend(spec)
+    split = trotter.split_layers(hamiltonian)
+    options = qsimcirq.QSimOptions(
+        max_fused_gate_size=3, cpu_threads=threads, denormals_are_zeros=True
+    )
+    simulator = qsimcirq.QSimSimulator(qsim_options=options)
+    start = state.vector().astype(np.complex64)
+
+    def default(k: int) -> Callable[[], Any]:
+        times = np.array([k * DT])
+        return lambda: backend.run(hamiltonian, sequence, state, times, observables=observables)
+
+    def raw_circuit(k: int) -> tuple[Any, list[Any]]:
+        half = trotter.evolution_circuit(split, dt=DT, steps=k // 2, order=2)
+        qc = half.copy()
+        qc.append(UnitaryGate(pulse.dense_matrix()), [probe])
+        qc.compose(half, inplace=True)
+        return circuit_to_cirq(qc)
+
+    def raw(k: int) -> Callable[[], Any]:
+        circuit, order = raw_circuit(k)
+        return lambda: simulator.simulate(circuit, qubit_order=order, initial_state=start)
+
+    with watch_load() as load:
+        variants = time_per_step(
+            {"default": default, "raw_qsim": raw}, k_low=steps[0], k_high=steps[1], repeats=repeats
+        )
+    raw_state = np.asarray(raw(steps[1])().final_state_vector, dtype=complex)
+    raw_sx = float(np.real(np.vdot(raw_state, probe_x(n).to_matrix(sparse=True) @ raw_state)))
+    default_sx = float(default(steps[1])()["sx"][0])
+    return {
+        "n": n,
+        "load": load,
+        "backend_chosen": choice.name,
+        "backend_choice": choice.reason,
+        "variants": variants,
+        "default_over_raw": make_ratio(
+            variants["default"]["seconds_per_step"],
+            variants["raw_qsim"]["seconds_per_step"],
+            numerator_name="default",
+            baseline_name="raw_qsim",
+            load=load,
+        ),
+        "max_abs_difference_sx": abs(raw_sx - default_sx),
+    }
+
+
+def bench_default_engine(
+    *,
+    sizes: Sequence[int] = (20, 22),
+    repeats: int = 3,
+    threads: int = 1,
+    steps: tuple[int, int] = DEFAULT_ENGINE_STEPS,
+) -> dict[str, Any]:
+    """Seconds per Trotter step of a Hahn echo on the default engine, against raw qsim.
+
+    Per N of ``sizes``: ``[backend] name = "auto"`` resolved as a study would
+    (:func:`echo_lab.backends.auto.resolve_auto_backend`; the record names the choice) and built
+    with ``threads``, running a Hahn echo (p-bit pulse on the middle site, Strang order 2,
+    dt = 0.05, one total time of k steps) through its ``run`` (circuit building and translation,
+    the pulse in numpy, <sigma^x_p>: everything a study pays per step), against
+    ``qsimcirq.QSimSimulator.simulate`` of the same circuit (both halves and the pulse as one
+    Cirq circuit, translated once outside the timing, the same qsim options). Timing rule of
+    :func:`echo_lab.bench.timing.time_per_step` (k_high - k_low steps, interleaved, min and
+    median). ``default_over_raw``: above 1 the default path is slower per step (goal: <= 1.3).
+    ``max_abs_difference_sx``: <sigma^x_p> of the two at k_high (the same circuit: ~1e-7).
+    Memory: four state vectors of the largest N (checked first).
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+    if any(k < 2 or k % 2 for k in steps) or steps[0] >= steps[1]:
+        raise ConfigError(f"steps must be two even counts k_low < k_high, got {steps!r}")
+    require_memory(
+        4 * statevector_bytes(max(sizes)),
+        what=f"the default-engine timing at N = {max(sizes)}",
+        suggestion="Leave out the largest sizes.",
+    )
+    return {
+        "model": model_record(dt=DT, order=2, sequence="hahn", pulse="pbit", probe="n // 2"),
+        "versions": peer_versions(),
+        "threads": threads,
+        "steps": list(steps),
+        "sizes": [
+            _default_engine_size(int(n), repeats=repeats, threads=threads, steps=steps)
+            for n in sizes
+        ],
     }
