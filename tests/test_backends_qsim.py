@@ -126,3 +126,15 @@ def test_qsim_backend_leaves_the_callers_floating_point_state_alone() -> None:
         observables={"sx": SparsePauliOp.from_sparse_list([("X", [1], 1.0)], n)},
     )
     assert _subnormals_survive()
+
+
+def test_default_engine_benchmark_times_the_same_circuit_as_raw_qsim() -> None:
+    from echo_lab.bench.peers import bench_default_engine
+
+    record = bench_default_engine(sizes=(8,), repeats=1, steps=(2, 6))
+    (size,) = record["sizes"]
+    assert size["backend_chosen"] == "qsim"
+    # the echo through the backend and qsim's own run of the one-circuit echo: the same state
+    assert size["max_abs_difference_sx"] < SINGLE_PRECISION
+    steps = {name: v["seconds_per_step"]["min"] for name, v in size["variants"].items()}
+    assert size["default_over_raw"]["value"] == pytest.approx(steps["default"] / steps["raw_qsim"])
