@@ -108,6 +108,9 @@ DEFAULT_MAX_BOND = 64
 DEFAULT_CUTOFF = 1e-10
 #: quimb's name of the cutoff rule (module docstring).
 CUTOFF_MODE = "rsum2"
+#: cotengra's path finder for the small contractions of readouts: "auto" (exhaustive or greedy
+#: by size); quimb's default "auto-hq" runs a hyper-optimizer (and warns without kahypar).
+CONTRACTION_PATH = "auto"
 #: Largest chain on which dense-array and linear-operator observables are evaluated (on the
 #: contracted 2^n state vector).
 MAX_DENSE_OBSERVABLE_QUBITS = 14
@@ -200,6 +203,9 @@ class TruncatedMPS:
     info: dict[str, Any] = field(default_factory=dict)
     discarded: float = 0.0
     largest_bond: int = 1
+    _sites: list[tuple[Any, tuple[str | None, str, str | None]]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @classmethod
     def product(cls, state: ProductState, *, max_bond: int, cutoff: float) -> TruncatedMPS:
@@ -224,14 +230,6 @@ class TruncatedMPS:
             self.largest_bond,
         )
 
-    def _split_options(self) -> dict[str, Any]:
-        return {
-            "max_bond": self.max_bond,
-            "cutoff": self.cutoff,
-            "cutoff_mode": CUTOFF_MODE,
-            "renorm": 0,
-        }
-
     def _renormalize_at(self, site: int) -> None:
         """Count the norm lost by the last truncation (the centre ``site`` holds all of it) and
         restore unit norm."""
@@ -246,6 +244,111 @@ class TruncatedMPS:
         self.discarded += max(0.0, 1.0 - norm2)
         tensor.modify(data=data / np.sqrt(norm2))
 
+    # -- raw site arrays (the hot path) -----------------------------------------------------
+
+    def _site_table(self) -> list[tuple[Any, tuple[str | None, str, str | None]]]:
+        """Per site its quimb tensor and the names of its left bond, physical and right bond
+        index (None at an end). Looked up once (quimb's tag lookups cost ~0.1 ms each) and
+        dropped whenever a quimb routine may have replaced tensors (:meth:`_forget_sites`)."""
+        if self._sites is None:
+            mps, n = self.mps, self.n
+            self._sites = [
+                (
+                    mps[site],
+                    (
+                        mps.bond(site - 1, site) if site > 0 else None,
+                        mps.site_ind(site),
+                        mps.bond(site, site + 1) if site < n - 1 else None,
+                    ),
+                )
+                for site in range(n)
+            ]
+        return self._sites
+
+    def _forget_sites(self) -> None:
+        self._sites = None
+
+    def _site_array(self, site: int) -> np.ndarray:
+        """The tensor of ``site`` as an array of shape (left bond, 2, right bond)."""
+        tensor, (left, phys, right) = self._site_table()[site]
+        names = [name for name in (left, phys, right) if name is not None]
+        data = np.transpose(tensor.data, [tensor.inds.index(name) for name in names])
+        return data.reshape(
+            1 if left is None else data.shape[0], 2, 1 if right is None else data.shape[-1]
+        )
+
+    def _store_site(self, site: int, array: np.ndarray) -> None:
+        """Replace the data of ``site`` by ``array`` of shape (left, 2, right)."""
+        tensor, names = self._site_table()[site]
+        shape = [size for size, name in zip(array.shape, names, strict=True) if name is not None]
+        tensor.modify(
+            data=array.reshape(shape), inds=tuple(name for name in names if name is not None)
+        )
+
+    def _move_centre(self, lo: int, hi: int) -> None:
+        """Bring the orthogonality centre into ``lo..hi`` by QR steps on the site arrays."""
+        first, last = self.info.get("cur_orthog", (None, None))
+        if first is None or first != last:
+            self.mps.canonicalize_((lo, hi), info=self.info)
+            self._forget_sites()
+            return
+        centre = int(first)
+        while centre < lo:
+            a = self._site_array(centre)
+            q, r = np.linalg.qr(a.reshape(-1, a.shape[2]))
+            self._store_site(centre, q.reshape(a.shape[0], 2, -1))
+            self._store_site(centre + 1, np.tensordot(r, self._site_array(centre + 1), 1))
+            centre += 1
+        while centre > hi:
+            a = self._site_array(centre)
+            q, r = np.linalg.qr(a.reshape(a.shape[0], -1).T)
+            self._store_site(centre, q.T.reshape(-1, 2, a.shape[2]))
+            self._store_site(centre - 1, np.tensordot(self._site_array(centre - 1), r.T, 1))
+            centre -= 1
+        self.info["cur_orthog"] = (centre, centre)
+
+    def _truncated_svd(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """SVD of ``theta`` truncated by the rule of the module docstring (quimb's ``rsum2``
+        cutoff and ``max_bond``); the kept values renormalized to unit weight, the discarded
+        weight (relative to the total) added to :attr:`discarded`."""
+        try:
+            u, s, vh = np.linalg.svd(theta, full_matrices=False)
+        except np.linalg.LinAlgError:  # gesdd did not converge: the slower, robust gesvd
+            import scipy.linalg
+
+            u, s, vh = scipy.linalg.svd(theta, full_matrices=False, lapack_driver="gesvd")
+        weights = s * s
+        total = float(weights.sum())
+        if total <= 0.0 or not np.isfinite(total):
+            raise ConfigError(
+                "the MPS lost its whole norm to truncation: raise max_bond or lower cutoff"
+            )
+        # tail[k]: weight of the values from k on; keep the fewest whose dropped tail < cutoff.
+        tail = np.cumsum(weights[::-1])[::-1] / total
+        keep = int(np.count_nonzero(tail >= self.cutoff)) if self.cutoff > 0 else s.size
+        keep = max(1, min(keep, self.max_bond))
+        self.discarded += float(tail[keep]) if keep < s.size else 0.0
+        kept = s[:keep] / np.sqrt(weights[:keep].sum())
+        return u[:, :keep], kept, vh[:keep]
+
+    def _neighbour_gate(self, gate: np.ndarray, i: int, absorb_left: bool) -> None:
+        """A 4 x 4 gate (quimb order, site i first) on sites i, i + 1: contract, SVD, truncate."""
+        self._move_centre(i, i + 1)
+        a, b = self._site_array(i), self._site_array(i + 1)
+        left, right = a.shape[0], b.shape[2]
+        theta = np.tensordot(a, b, 1).transpose(1, 2, 0, 3).reshape(4, left * right)
+        theta = (gate @ theta).reshape(2, 2, left, right).transpose(2, 0, 1, 3)
+        u, s, vh = self._truncated_svd(theta.reshape(2 * left, 2 * right))
+        if absorb_left:
+            u = u * s
+        else:
+            vh = s[:, None] * vh
+        self._store_site(i, u.reshape(left, 2, -1))
+        self._store_site(i + 1, vh.reshape(-1, 2, right))
+        self.largest_bond = max(self.largest_bond, s.size)
+        centre = i if absorb_left else i + 1
+        self.info["cur_orthog"] = (centre, centre)
+
     def apply(self, matrix: np.ndarray, qubits: Sequence[int], *, toward: int | None = None) -> None:
         """Apply the unitary ``matrix`` (Qiskit order over ``qubits``), truncating.
 
@@ -255,20 +358,24 @@ class TruncatedMPS:
         gate, where = quimb_order(matrix, qubits)
         if len(where) == 1:
             self.mps.gate_(gate, where[0], contract=True)
+            self._forget_sites()
             return
-        options = self._split_options()
         if len(where) == 2 and where[1] == where[0] + 1:
-            i, j = where
-            self.mps.canonicalize_((i, j), info=self.info)
-            absorb = "left" if toward is not None and toward < i else "right"
-            self.mps.gate_split_(gate, (i, j), absorb=absorb, **options)
-            self.largest_bond = max(self.largest_bond, int(self.mps.bond_size(i, j)))
-            self._renormalize_at(i if absorb == "left" else j)
+            self._neighbour_gate(gate, where[0], toward is not None and toward < where[0])
             return
-        self.mps.gate_nonlocal_(gate, where, method="direct", info=self.info, **options)
-        centre = self.info["cur_orthog"]
+        self.mps.gate_nonlocal_(
+            gate,
+            where,
+            method="direct",
+            info=self.info,
+            max_bond=self.max_bond,
+            cutoff=self.cutoff,
+            cutoff_mode=CUTOFF_MODE,
+            renorm=0,
+        )
+        self._forget_sites()
         self.largest_bond = max(self.largest_bond, int(self.mps.max_bond()))
-        self._renormalize_at(int(centre[0]))
+        self._renormalize_at(int(self.info["cur_orthog"][0]))
 
     def apply_gates(self, gates: Sequence[Gate]) -> None:
         """Apply ``gates`` in order."""
@@ -291,7 +398,10 @@ class TruncatedMPS:
         """<psi| matrix |psi> for a matrix in Qiskit order on ``qubits`` (reduced density matrix
         of those sites, centre moved there)."""
         gate, where = quimb_order(matrix, qubits)
-        rho = self.mps.partial_trace_canonical(where, info=self.info, get="array")
+        rho = self.mps.partial_trace_canonical(
+            where, info=self.info, get="array", optimize=CONTRACTION_PATH
+        )
+        self._forget_sites()
         rho = np.asarray(rho).reshape(gate.shape)
         return complex(np.trace(rho @ gate))
 
@@ -300,13 +410,14 @@ class TruncatedMPS:
         other = self.mps.copy()
         for site, label in paulis.items():
             other.gate_(PAULI_MATRICES[label], site, contract=True)
-        return complex(self.mps.H @ other)
+        return complex((self.mps.H & other).contract(all, optimize=CONTRACTION_PATH))
 
     def half_chain_entropy(self) -> float:
         """Von Neumann entropy (natural log) of sites 0..n//2-1."""
         if self.n < 2:
             return 0.0
         weights = self.mps.schmidt_values(self.n // 2, info=self.info)
+        self._forget_sites()
         return entropy_of_weights(np.asarray(weights, dtype=float))
 
     def state_vector(self) -> np.ndarray:
