@@ -273,3 +273,55 @@ def test_registry_entry_builds_from_a_backend_table_and_estimates_memory() -> No
         build_backend(
             parse_backend(Table({"name": "quimb", "options": {"max_bond": 0}}, "backend", keys))
         )
+
+
+QUIMB_STUDY = """
+[study]
+name = "quimb_echo"
+kind = "echo"
+realizations = 1
+seed = 5
+
+[model]
+n = 6
+Jz = 1.0
+W = 6.0
+
+[protocol]
+sequence = "hahn"
+pulses = ["pbit"]
+background = "z-random"
+
+[times]
+values = [0.5, 1.25, 2.0]
+
+[backend]
+{backend}
+"""
+
+
+def test_a_study_file_runs_on_quimb_and_stores_the_trotter_exact_values(tmp_path) -> None:
+    from echo_lab.study import runner as study
+    from echo_lab.study.results import load_results
+    from echo_lab.study.spec import parse_spec
+
+    quimb = 'name = "quimb"\ndt = 0.1\norder = 2\noptions = {max_bond = 64, cutoff = 0.0}'
+    reference = 'name = "trotter-exact"\ndt = 0.1\norder = 2'
+    ours = load_results(
+        study.run_study(
+            parse_spec(QUIMB_STUDY.format(backend=quimb)), out=tmp_path / "q", progress=False
+        )
+    )
+    exact = load_results(
+        study.run_study(
+            parse_spec(QUIMB_STUDY.format(backend=reference)), out=tmp_path / "e", progress=False
+        )
+    )
+    assert '"quimb"' in ours.attrs["spec"] and '"quimb"' not in exact.attrs["spec"]
+    compared = [name for name in exact.data_vars if exact[name].dtype.kind == "f"]
+    assert {"sx", "sy"} <= set(compared)
+    for name in compared:
+        np.testing.assert_allclose(
+            ours[name].values, exact[name].values, rtol=0, atol=ROUNDING, err_msg=name
+        )
+    assert float(np.ptp(ours["sx"].values)) > 0.05
