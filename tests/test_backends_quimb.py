@@ -13,6 +13,7 @@ from qiskit.quantum_info import SparsePauliOp
 from echo_lab import lbits
 from echo_lab.backends import get_backend
 from echo_lab.backends.options import ALL_BACKEND_KEYS, build_backend, estimate_state_bytes
+from echo_lab.backends.quimb_mps import QuimbMPSBackend, quimb_order, sweep_order
 from echo_lab.backends.registry import backend_entry, describe_backends
 from echo_lab.dynamics.pulses import pbit_pulse
 from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
@@ -22,13 +23,7 @@ from echo_lab.physics import models
 from echo_lab.physics.states import probe_state
 from echo_lab.protocols.sequences import build_fid, build_hahn, build_sequence
 
-pytest.importorskip("quimb")
-
-from echo_lab.backends.quimb_mps import (  # noqa: E402  (after the importorskip)
-    QuimbMPSBackend,
-    quimb_order,
-    sweep_order,
-)
+pytest.importorskip("quimb")  # the module imports without it; the backend needs it
 
 #: Untruncated MPS against the exact Trotter dynamics: rounding only (measured: 4e-14).
 ROUNDING = 1e-10
@@ -221,9 +216,7 @@ def test_bad_options_and_requests_are_refused_before_running() -> None:
     state = probe_state(n, 3, background="x")
     backend = QuimbMPSBackend(dt=0.1)
     with pytest.raises(ConfigError, match="local operators"):
-        backend.run(
-            hamiltonian, build_fid(), state, np.array([1.0]), observables={"d": np.eye(4)}
-        )
+        backend.run(hamiltonian, build_fid(), state, np.array([1.0]), observables={"d": np.eye(4)})
     only_action = Pulse(None, tuple(range(n)), "tau", action=lambda psi: psi)
     with pytest.raises(ConfigError, match="exact"):
         backend.run(

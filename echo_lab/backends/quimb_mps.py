@@ -2,7 +2,7 @@ r"""quimb backend: echo_lab's Trotter circuits on a truncated matrix product sta
 
 For long chains whose entanglement needs a large bond dimension chi: Aer's MPS is fastest up to
 chi ~ 32, this backend from chi ~ 64 on (a referee's measurement at chi = 128, N = 24: Aer 230 s,
-quimb 43 s, same values to 1e-7; docs/pages/operations.md, "Long chains").
+quimb 43 s, same values to 1e-7; docs/pages/conventions.md, section 5).
 
 **Same circuits as the Aer backend.** Every ``Free`` segment of length L is ``k = ceil(L / dt)``
 Trotter steps of ``L / k`` (:func:`echo_lab.dynamics.trotter.segment_steps`), built by
@@ -15,25 +15,31 @@ then right to left), which keeps the orthogonality centre next to the gate: one 
 Pulses play their circuit when they have one (circuit l-bits), else their dense matrix on their
 qubits; a pulse with only an ``action`` (exact l-bits on many qubits) is refused.
 
-**Gates on the MPS** (quimb's :class:`~quimb.tensor.MatrixProductState`, kept in mixed canonical
+**Gates on the MPS** (a quimb :class:`~quimb.tensor.MatrixProductState`, kept in mixed canonical
 form around the gate so that every truncation is the optimal one): a one-qubit gate is
-contracted into its site (no truncation); a two-qubit gate on neighbours is contracted with both
-sites and split by an SVD (``gate_split``); any other gate (a pulse or readout block on three or
-more qubits, a two-qubit gate on distant qubits) becomes a small MPO that is applied to the
-region it covers and compressed there (``gate_nonlocal``, quimb's direct compression).
+contracted into its site (no truncation); a two-qubit gate on neighbours, the hot path, works on
+the two site arrays directly: the orthogonality centre is moved next to it by QR steps, the
+gate is contracted with both sites and the result split by one LAPACK SVD (``gesdd``, ``gesvd``
+if it fails). This skips quimb's per-gate bookkeeping (index and tag look-ups, tensor objects,
+contraction-path search), which cost about 3 ms per gate, more than the SVD below chi ~ 64
+(the whole run measured 1.5-3x faster at n = 7). Any other gate (a pulse or readout block on
+three or more qubits, a two-qubit gate on distant qubits) becomes a small MPO applied to the
+region it covers and compressed there (quimb's ``gate_nonlocal``, direct compression).
 
 **Truncation** (``max_bond``, ``cutoff``): every SVD keeps at most ``max_bond`` singular values
 and drops the smallest ones as long as the sum of their squares stays below ``cutoff`` times the
-sum of all squares (quimb's ``cutoff_mode="rsum2"``); with the centre at the gate that sum is the
-squared norm of the state, so ``cutoff`` bounds the weight discarded by one SVD. After each
-truncation the state is renormalized. Every run reports, per total time:
+sum of all squares (quimb's ``cutoff_mode="rsum2"``, also used for the MPO route); with the
+centre at the gate that sum is the squared norm of the state, so ``cutoff`` bounds the weight
+discarded by one SVD. After each truncation the state is renormalized. Every run reports, per
+total time:
 
 * ``"mps_discarded_weight"``: the sum over every truncation that produced that value (the
   evolution to that time, its pulses, and the readout circuits of its ``RotatedPauli``
-  observables) of the squared norm lost by it, 1 - ||psi_truncated||^2, read off the centre
-  tensor before it is renormalized (the sum of the discarded squared singular values; rounding
-  adds about 1e-16 per gate). For a state of unit norm the infidelity 1 - |<psi|psi_exact>|^2 is
-  at most about this sum, and an observable of norm 1 is off by at most about 2 sqrt(sum);
+  observables) of the weight it discarded: the discarded squared singular values over the sum of
+  all of them for a two-site gate, the squared norm lost (1 - ||psi_truncated||^2, read off the
+  centre before renormalizing) for the MPO route. For a state of unit norm the infidelity
+  1 - |<psi|psi_untruncated>|^2 is at most about this sum, and an observable of norm 1 is off by
+  at most about 2 sqrt(sum) (the tests check this bound);
 * ``"mps_max_bond"``: the largest bond dimension the MPS held on the way to that time (readout
   copies included); equal to ``max_bond`` means truncation by the bound, not by ``cutoff``.
 
@@ -48,12 +54,12 @@ the readout circuit (truncated like the evolution), then the Pauli is measured o
 ``entropy=True``: von Neumann entropy (natural log) of the Schmidt spectrum at the bond between
 sites n//2 - 1 and n//2.
 
-**Cost and memory.** A two-site gate costs one SVD of a (2 chi) x (2 chi) matrix, O(chi^3): about
-0.5 ms at chi = 32 and 7 ms at chi = 128 on one core, so a Strang step of an N-site chain is
-about N - 1 SVDs. quimb and numpy call a multithreaded BLAS; on few shared cores 2+ threads are
-3-9x *slower* than one (measured for this backend on 2 cores). Study runs already limit BLAS to
-one thread per unit (:mod:`echo_lab.study.executor`); for direct use pass ``threads=1`` (the
-backend then wraps ``run`` in ``threadpoolctl.threadpool_limits(1)``), or set
+**Cost and memory.** A two-site gate costs one SVD of a (2 chi) x (2 chi) complex matrix,
+O(chi^3) (on the shared 2-core development machine: 5 ms at chi = 32, 150 ms at chi = 128), and
+a Strang step of an N-site chain is about N - 1 of them. quimb and numpy call a multithreaded
+BLAS; on few shared cores 2 threads were reported 3-9x *slower* than one (2 cores). Study runs
+already limit BLAS to one thread per unit (:mod:`echo_lab.study.executor`); for direct use pass
+``threads=1`` (the backend then wraps ``run`` in ``threadpoolctl.threadpool_limits(1)``), or set
 ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1``. Memory: an MPS holds at most
 16 n chi^2 bytes; a run holds the state, one copy (the start of an echo, or a readout copy) and
 the SVD work arrays (:func:`quimb_memory_bytes`). An echo (pulses after a free segment) is
@@ -178,7 +184,7 @@ def sweep_order(gates: Sequence[Gate]) -> list[Gate]:
     """
     last: dict[int, int] = {}
     keyed = []
-    for index, (matrix, qubits) in enumerate(gates):
+    for index, (_, qubits) in enumerate(gates):
         depth = 1 + max((last.get(q, -1) for q in qubits), default=-1)
         for q in qubits:
             last[q] = depth
@@ -336,9 +342,9 @@ class TruncatedMPS:
         self._move_centre(i, i + 1)
         a, b = self._site_array(i), self._site_array(i + 1)
         left, right = a.shape[0], b.shape[2]
-        theta = np.tensordot(a, b, 1).transpose(1, 2, 0, 3).reshape(4, left * right)
-        theta = (gate @ theta).reshape(2, 2, left, right).transpose(2, 0, 1, 3)
-        u, s, vh = self._truncated_svd(theta.reshape(2 * left, 2 * right))
+        pair = np.tensordot(a, b, 1).transpose(1, 2, 0, 3).reshape(4, left * right)
+        gated = (gate @ pair).reshape(2, 2, left, right).transpose(2, 0, 1, 3)
+        u, s, vh = self._truncated_svd(gated.reshape(2 * left, 2 * right))
         if absorb_left:
             u = u * s
         else:
@@ -349,7 +355,9 @@ class TruncatedMPS:
         centre = i if absorb_left else i + 1
         self.info["cur_orthog"] = (centre, centre)
 
-    def apply(self, matrix: np.ndarray, qubits: Sequence[int], *, toward: int | None = None) -> None:
+    def apply(
+        self, matrix: np.ndarray, qubits: Sequence[int], *, toward: int | None = None
+    ) -> None:
         """Apply the unitary ``matrix`` (Qiskit order over ``qubits``), truncating.
 
         ``toward``: a site the next gate touches; a two-site gate leaves the centre on the side
@@ -547,9 +555,7 @@ class QuimbMPSBackend:
         keys = [*readers, *(["entropy"] if entropy else []), "mps_discarded_weight", "mps_max_bond"]
         result = {key: np.empty(times.size) for key in keys}
         limits = (
-            contextlib.nullcontext()
-            if self.threads is None
-            else _threadpool_limits(self.threads)
+            contextlib.nullcontext() if self.threads is None else _threadpool_limits(self.threads)
         )
         with limits:
             for k, chain in self._states(split, sequence, state, times):
@@ -601,9 +607,7 @@ class QuimbMPSBackend:
                     f"readouts), or use <= {MAX_DENSE_OBSERVABLE_QUBITS} qubits"
                 )
             if op.shape != (2**n, 2**n):
-                raise ConfigError(
-                    f"observable {name!r} has shape {op.shape}, not ({2**n}, {2**n})"
-                )
+                raise ConfigError(f"observable {name!r} has shape {op.shape}, not ({2**n}, {2**n})")
 
             def read_dense(chain: TruncatedMPS) -> tuple[float, float, int]:
                 return float(evaluate_observable(op, chain.state_vector(), n)), 0.0, 0
@@ -622,7 +626,9 @@ class QuimbMPSBackend:
         qc = trotter.evolution_circuit(split, dt=tau, steps=steps, order=self.order, fuse_qubits=2)
         return sweep_order(circuit_gates(qc))
 
-    def _evolve(self, chain: TruncatedMPS, split: trotter.TrotterSplit, steps: int, tau: float) -> None:
+    def _evolve(
+        self, chain: TruncatedMPS, split: trotter.TrotterSplit, steps: int, tau: float
+    ) -> None:
         if steps > 0:
             chain.apply_gates(self._evolution_gates(split, steps, tau))
 
