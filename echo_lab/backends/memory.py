@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from echo_lab.backends.options import BackendSpec
 
 __all__ = [
+    "QUIMB_DEFAULT_MAX_BOND",
     "aer_memory_bytes",
     "aer_state_bytes",
     "estimator_state_bytes",
@@ -28,6 +29,11 @@ __all__ = [
     "quimb_memory_bytes",
     "quimb_state_bytes",
 ]
+
+#: The quimb backend's default bond dimension bound (:mod:`echo_lab.backends.quimb_mps`), here so
+#: that its memory estimate needs no import of the backend: where Aer's MPS stops being the faster
+#: engine (chi >= 64).
+QUIMB_DEFAULT_MAX_BOND = 64
 
 
 def aer_memory_bytes(
@@ -100,9 +106,8 @@ def quimb_memory_bytes(n: int, max_bond: int) -> int:
 def quimb_state_bytes(
     spec: BackendSpec, hamiltonian: SparsePauliOp, *, n_times: int = 1, saved_states: int = 0
 ) -> int:
-    """:func:`quimb_memory_bytes` of the table's ``options.max_bond`` (64 when not given)."""
-    from echo_lab.backends.quimb_mps import DEFAULT_MAX_BOND
-
+    """:func:`quimb_memory_bytes` of the table's ``options.max_bond`` (default
+    :data:`QUIMB_DEFAULT_MAX_BOND`)."""
     return quimb_memory_bytes(
-        hamiltonian.num_qubits, int(spec.option("max_bond", DEFAULT_MAX_BOND))
+        hamiltonian.num_qubits, int(spec.option("max_bond", QUIMB_DEFAULT_MAX_BOND))
     )

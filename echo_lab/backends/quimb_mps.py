@@ -89,7 +89,7 @@ from echo_lab.backends.base import (
     check_inputs,
     evaluate_observable,
 )
-from echo_lab.backends.memory import quimb_memory_bytes
+from echo_lab.backends.memory import QUIMB_DEFAULT_MAX_BOND, quimb_memory_bytes
 from echo_lab.dynamics import trotter
 from echo_lab.dynamics.schedule import Free, Pulse, PulseSequence
 from echo_lab.errors import ConfigError
@@ -108,8 +108,8 @@ __all__ = [
 
 QUIMB_INSTALL_HINT = "install quimb: pip install 'echo_lab[mps]' (quimb>=1.8)"
 
-#: Default bond dimension bound: where Aer's MPS stops being the faster engine.
-DEFAULT_MAX_BOND = 64
+#: Default bond dimension bound: where Aer's MPS stops being the faster engine (chi >= 64).
+DEFAULT_MAX_BOND = QUIMB_DEFAULT_MAX_BOND
 #: Default largest weight one SVD may discard (quimb's ``cutoff_mode="rsum2"``).
 DEFAULT_CUTOFF = 1e-10
 #: quimb's name of the cutoff rule (module docstring).
