@@ -318,3 +318,26 @@ def test_a_study_file_runs_on_quimb_and_stores_the_trotter_exact_values(tmp_path
             ours[name].values, exact[name].values, rtol=0, atol=ROUNDING, err_msg=name
         )
     assert float(np.ptp(ours["sx"].values)) > 0.05
+
+
+@pytest.mark.parametrize("qubits", [(2, 3), (1, 2, 3, 4), (4, 1)], ids=["neighbours", "4", "far"])
+def test_discarded_weight_of_one_gate_is_its_infidelity(qubits: tuple[int, ...]) -> None:
+    # One truncated gate on a product state: the weight it reports is 1 - |<exact|mps>|^2.
+    from qiskit.quantum_info import random_unitary
+
+    from echo_lab.backends.quimb_mps import TruncatedMPS
+    from echo_lab.physics.linalg import apply_local
+
+    n = 6
+    state = probe_state(n, 2, background="random-bloch", rng=np.random.default_rng(6))
+    unitary = random_unitary(2 ** len(qubits), seed=1).data
+    exact = apply_local(unitary, qubits, state.vector(), n)
+    for chi in (1, 2, 64):
+        chain = TruncatedMPS.product(state, max_bond=chi, cutoff=0.0)
+        chain.apply(unitary, qubits)
+        vector = chain.state_vector()
+        infidelity = 1.0 - abs(np.vdot(exact, vector)) ** 2
+        assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-12)
+        assert chain.discarded == pytest.approx(infidelity, abs=1e-12), chi
+        assert chain.largest_bond <= chi
+    assert infidelity < 1e-12  # chi = 64 keeps everything
