@@ -216,7 +216,7 @@ def test_registry_table_keys_and_docs_agree() -> None:
     in_files = tuple(e.name for e in entries if e.in_study_files)
     assert names == registered_backends() == tuple(RULES)
     assert in_files == backend_names() == BACKEND_NAMES == backend_options.BACKEND_NAMES
-    assert in_files == ("exact", "krylov", "trotter-exact", "aer", "estimator", "qsim")
+    assert in_files == ("exact", "krylov", "trotter-exact", "aer", "estimator", "qsim", "quimb")
     assert "device" in names and "device" not in in_files
     for entry in entries:
         assert set(entry.rules.keys) <= set(TABLE_KEYS), entry.name
@@ -262,6 +262,12 @@ def test_state_memory_comes_from_the_registry() -> None:
     assert backend_options.estimate_state_bytes(spec("exact"), h) == 0
     assert backend_options.estimate_state_bytes(spec("estimator"), h) == 2 * 16 * 2**10
     assert backend_options.estimate_state_bytes(spec("qsim"), h) == 8 * 2**10 + 2 * 16 * 2**10
+    # two MPS of 16 n chi^2 bytes and the SVD work arrays; chi = 64 unless options.max_bond
+    assert backend_options.estimate_state_bytes(spec("quimb"), h) == (
+        2 * 16 * 10 * 64**2 + 4 * 16 * 128**2
+    )
+    quimb_32 = spec("quimb", options=(("max_bond", 32),))
+    assert backend_options.estimate_state_bytes(quimb_32, h) == 2 * 16 * 10 * 32**2 + 4 * 16 * 64**2
     assert backend_options.estimate_state_bytes(spec("aer", method="density_matrix"), h) == (
         16 * 4**10
     )

@@ -13,7 +13,11 @@ backends; an l-bit operator applied block by block, ``LBitSystem.tau_operator``)
 :class:`RotatedPauli` (a Pauli read out after a local circuit, as the circuit l-bits'
 tau^x_p = U X_p U^dag is: apply U^dag on p's light cone, then measure X_p). Circuit backends play
 the readout circuit; exact backends use its dense light-cone block (:func:`evaluate_observable`).
-Backends that sample (shots) also return ``name + "_stderr"``. Exact backends check the norm of
+Backends that sample (shots) also return ``name + "_stderr"``. Backends that truncate a matrix
+product state and track it (``quimb``, :mod:`echo_lab.backends.quimb_mps`) also return its
+truncation budget per time: ``"mps_discarded_weight"`` (the sum over all truncations behind the
+value of the discarded squared singular values, relative to the state's squared norm) and
+``"mps_max_bond"`` (the largest bond dimension reached). Exact backends check the norm of
 every final state and raise :class:`~echo_lab.errors.NumericalError` on a drift above
 ``NORM_TOLERANCE`` or on NaN.
 

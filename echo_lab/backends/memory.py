@@ -20,12 +20,20 @@ if TYPE_CHECKING:
     from echo_lab.backends.options import BackendSpec
 
 __all__ = [
+    "QUIMB_DEFAULT_MAX_BOND",
     "aer_memory_bytes",
     "aer_state_bytes",
     "estimator_state_bytes",
     "krylov_state_bytes",
     "qsim_state_bytes",
+    "quimb_memory_bytes",
+    "quimb_state_bytes",
 ]
+
+#: The quimb backend's default bond dimension bound (:mod:`echo_lab.backends.quimb_mps`), here so
+#: that its memory estimate needs no import of the backend: where Aer's MPS stops being the faster
+#: engine (chi >= 64).
+QUIMB_DEFAULT_MAX_BOND = 64
 
 
 def aer_memory_bytes(
@@ -90,3 +98,21 @@ def qsim_state_bytes(
     """Its single-precision state and two double-precision copies."""
     n = hamiltonian.num_qubits
     return statevector_bytes(n) // 2 + 2 * statevector_bytes(n)
+
+
+def quimb_memory_bytes(n: int, max_bond: int) -> int:
+    """Bytes a quimb MPS run of ``n`` qubits with bond dimension ``max_bond`` = chi needs: two
+    MPS of at most 16 n chi^2 bytes each (the state and a copy: the start of an echo or a readout
+    copy) and the work arrays of one two-site SVD (a (2 chi) x (2 chi) matrix and its factors,
+    about 4 x 16 (2 chi)^2 bytes)."""
+    return 2 * 16 * n * max_bond**2 + 4 * 16 * (2 * max_bond) ** 2
+
+
+def quimb_state_bytes(
+    spec: BackendSpec, hamiltonian: SparsePauliOp, *, n_times: int = 1, saved_states: int = 0
+) -> int:
+    """:func:`quimb_memory_bytes` of the table's ``options.max_bond`` (default
+    :data:`QUIMB_DEFAULT_MAX_BOND`)."""
+    return quimb_memory_bytes(
+        hamiltonian.num_qubits, int(spec.option("max_bond", QUIMB_DEFAULT_MAX_BOND))
+    )

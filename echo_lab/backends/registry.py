@@ -52,6 +52,7 @@ from echo_lab.backends.memory import (
     estimator_state_bytes,
     krylov_state_bytes,
     qsim_state_bytes,
+    quimb_state_bytes,
 )
 from echo_lab.errors import ConfigError
 from echo_lab.physics.spectrum import MAX_EXACT_QUBITS, MAX_SECTOR_EXACT_QUBITS
@@ -254,6 +255,20 @@ BUILTIN_BACKENDS: tuple[BackendEntry, ...] = (
         memory=qsim_state_bytes,
         holds_state=True,
         requires=("qsimcirq", "cirq"),
+    ),
+    BackendEntry(
+        name="quimb",
+        factory="echo_lab.backends.quimb_mps:QuimbMPSBackend",
+        rules=BackendRules(
+            _TROTTER_OPTIONS, {"max_bond": (int,), "cutoff": (int, float), "threads": (int,)}
+        ),
+        description=(
+            "the Trotter circuits on a truncated quimb MPS (TEBD): long chains that need a "
+            "large bond dimension (chi >= 64); reports the truncation budget; the [mps] extra"
+        ),
+        memory=quimb_state_bytes,
+        holds_state=True,
+        requires=("quimb",),
     ),
     BackendEntry(
         name="device",
