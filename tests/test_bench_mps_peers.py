@@ -4,9 +4,10 @@ What is asserted: the peers' bond Hamiltonians add up to echo_lab's H; at a bond
 truncates nothing quimb's and TeNPy's TEBD and echo_lab's Aer MPS give the echo of echo_lab's
 ``trotter-exact`` backend (the same product formula, orders 2 and 4, a half that is not a
 multiple of dt included) to 1e-8; a capped bond dimension changes the echo by more than that
-(the truncation reaches the engines); bad input is refused before any evolution. TeNPy's two-site TDVP (no Trotter split) at a bond
-dimension that truncates nothing follows the exact (Krylov) echo within its stated tolerance, its
-error shrinking at least as fast as second order in dt.
+(the truncation reaches the engines); bad input is refused before any evolution. TeNPy's
+two-site TDVP (no Trotter split) at a bond dimension that truncates nothing follows the exact
+(Krylov) echo within its stated tolerance, its error shrinking at least as fast as second order
+in dt.
 """
 
 from __future__ import annotations
