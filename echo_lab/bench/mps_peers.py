@@ -35,6 +35,11 @@ So at a bond dimension that truncates nothing the peers and echo_lab agree to ro
 * ``quimb_tebd``: ``quimb.tensor.TEBD`` on a ``LocalHam1D`` of the bond Hamiltonians;
 * ``tenpy_tebd``: TeNPy's ``TEBDEngine`` on a ``NearestNeighborModel`` built from couplings.
 
+Beside them, outside :data:`ENGINES` because it runs no product formula (it does not reproduce
+``trotter-exact``): :func:`tdvp_echo`, TeNPy's two-site TDVP on the MPO of the same couplings,
+with the same truncation, pulse and readout (issue 23 item 2: TDVP or order-4 Trotter for long
+chains, experiments/benchmarks/bench_tdvp_vs_trotter.py).
+
 The peers are written the way a user of each library would write the echo: the first halves of
 the total times are chained (the state at T_1/2 continues to T_2/2 when both halves use steps of
 the same length, else the evolution restarts), the pulse is a one-site X on the MPS, the second

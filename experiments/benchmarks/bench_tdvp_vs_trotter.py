@@ -27,7 +27,10 @@ On a shared, loaded machine (timings under load: the record holds the load avera
 
     nice -n 5 .venv/bin/python experiments/benchmarks/bench_tdvp_vs_trotter.py \
         --sizes 16 --disorders 8 16 --realizations 0 --bonds 32 --times 5 10 --tdvp-dts 0.2
+    nice -n 5 .venv/bin/python experiments/benchmarks/bench_tdvp_vs_trotter.py --append \
+        --sizes 16 --disorders 8 --realizations 0 --bonds 64 --times 5 10 --tdvp-dts
 
+made the record in the repository (docs/pages/benchmarks.md, "TDVP or Trotter for long chains").
 Every axis has its flag; the issue's full grid (N = 16, W = 8 and 16, realizations 0 and 1,
 T = 5, 10, 20, chi = 32 and 64, TDVP dt = 0.05, 0.1, 0.2) is the default and takes hours on
 a loaded 2-core machine (TDVP at N = 16, chi = 32: about 2.5 s per sweep there).
