@@ -35,6 +35,11 @@ So at a bond dimension that truncates nothing the peers and echo_lab agree to ro
 * ``quimb_tebd``: ``quimb.tensor.TEBD`` on a ``LocalHam1D`` of the bond Hamiltonians;
 * ``tenpy_tebd``: TeNPy's ``TEBDEngine`` on a ``NearestNeighborModel`` built from couplings.
 
+Beside them, outside :data:`ENGINES` because it runs no product formula (it does not reproduce
+``trotter-exact``): :func:`tdvp_echo`, TeNPy's two-site TDVP on the MPO of the same couplings,
+with the same truncation, pulse and readout (issue 23 item 2: TDVP or order-4 Trotter for long
+chains, experiments/benchmarks/bench_tdvp_vs_trotter.py).
+
 The peers are written the way a user of each library would write the echo: the first halves of
 the total times are chained (the state at T_1/2 continues to T_2/2 when both halves use steps of
 the same length, else the evolution restarts), the pulse is a one-site X on the MPS, the second
@@ -68,8 +73,10 @@ __all__ = [
     "Truncation",
     "available_engines",
     "bond_hamiltonians",
+    "chained_step_count",
     "exact_echo",
     "run_engine",
+    "tdvp_echo",
     "trotter_exact_echo",
 ]
 
@@ -231,6 +238,20 @@ def _hahn_halves(
     return echo
 
 
+def chained_step_count(times: Sequence[float], dt: float) -> int:
+    """The steps (Trotter steps or TDVP sweeps) the peers take for the echoes at ``times``, the
+    first halves chained as :func:`_hahn_halves` chains them (for a cost per step)."""
+    values = _check_times(times)
+    total, done, tau_done = 0, 0, None
+    for index in np.argsort(values, kind="stable"):
+        k, tau = trotter.fitted_steps(0.5 * values[index], dt)
+        if tau_done is not None and tau != tau_done:
+            done = 0
+        total += max(k - done, 0) + k
+        done, tau_done = k, tau
+    return total
+
+
 def quimb_echo(instance: EchoInstance, times: Sequence[float], truncation: Truncation) -> EchoRun:
     """The Hahn echo with ``quimb.tensor.TEBD`` (module docstring)."""
     import quimb.tensor as qtn
@@ -273,11 +294,11 @@ def quimb_echo(instance: EchoInstance, times: Sequence[float], truncation: Trunc
     return EchoRun(echo, reached[0])
 
 
-def tenpy_model(instance: EchoInstance) -> Any:
-    """The chain as a TeNPy ``NearestNeighborModel`` built from couplings, the fields as
+def _tenpy_couplings(instance: EchoInstance) -> Any:
+    """The chain's terms as a TeNPy ``CouplingModel``: XX + YY + ZZ on every bond, the fields as
     couplings ``h Z x Id`` on the even bonds (where echo_lab's split folds them)."""
     from tenpy.models.lattice import Chain
-    from tenpy.models.model import CouplingModel, NearestNeighborModel
+    from tenpy.models.model import CouplingModel
     from tenpy.networks.site import SpinHalfSite
 
     n, fields = instance.n, instance.model.fields
@@ -290,35 +311,52 @@ def tenpy_model(instance: EchoInstance) -> Any:
         if i % 2 == 0:
             couplings.add_coupling_term(float(fields[i]), i, i + 1, "Sigmaz", "Id")
             couplings.add_coupling_term(float(fields[i + 1]), i, i + 1, "Id", "Sigmaz")
-    return NearestNeighborModel(lattice, couplings.calc_H_bond())
+    return couplings
 
 
-def tenpy_echo(instance: EchoInstance, times: Sequence[float], truncation: Truncation) -> EchoRun:
-    """The Hahn echo with TeNPy's ``TEBDEngine`` (module docstring)."""
-    from tenpy.algorithms.tebd import TEBDEngine
-    from tenpy.networks.mps import MPS
+def tenpy_model(instance: EchoInstance) -> Any:
+    """The chain as a TeNPy ``NearestNeighborModel`` (bond Hamiltonians, for TEBD) built from
+    couplings, the fields as couplings ``h Z x Id`` on the even bonds."""
+    from tenpy.models.model import NearestNeighborModel
 
-    values = _check_times(times)
-    model = tenpy_model(instance)
-    sites = model.lat.mps_sites()
-    trunc_params = {
+    couplings = _tenpy_couplings(instance)
+    return NearestNeighborModel(couplings.lat, couplings.calc_H_bond())
+
+
+def tenpy_mpo_model(instance: EchoInstance) -> Any:
+    """The chain as a TeNPy ``MPOModel`` (the whole H as an MPO, for TDVP), from the same
+    couplings as :func:`tenpy_model`."""
+    from tenpy.models.model import MPOModel
+
+    couplings = _tenpy_couplings(instance)
+    return MPOModel(couplings.lat, couplings.calc_H_MPO())
+
+
+def _tenpy_trunc_params(truncation: Truncation) -> dict[str, Any]:
+    """The truncation in TeNPy's terms: ``chi_max``, ``trunc_cut = sqrt(cutoff)``, no svd_min."""
+    return {
         "chi_max": int(truncation.max_bond),
         "trunc_cut": float(np.sqrt(truncation.cutoff)) if truncation.cutoff > 0 else None,
         "svd_min": None,
     }
-    reached = [1]
+
+
+def _tenpy_hahn(
+    instance: EchoInstance,
+    values: np.ndarray,
+    dt: float,
+    sites: list[Any],
+    evolve: Callable[[Any, int, float], Any],
+) -> np.ndarray:
+    """The echo of a TeNPy engine ``evolve(psi, k, tau)``: product state, X_p pulse on a copy,
+    <sigma^x_p> readout (TeNPy's MPS are kept normalized)."""
+    from tenpy.networks.mps import MPS
 
     def initial() -> Any:
         vectors = [instance.state.site_vector(i) for i in range(instance.n)]
         return MPS.from_product_state(
             sites, vectors, bc="finite", dtype=complex, unit_cell_width=len(sites)
         )
-
-    def evolve(psi: Any, k: int, tau: float) -> Any:
-        options = {"order": truncation.order, "dt": tau, "N_steps": k, "trunc_params": trunc_params}
-        TEBDEngine(psi, model, options).run()
-        reached[0] = max(reached[0], max(psi.chi))
-        return psi
 
     def pulsed(psi: Any) -> Any:
         copy = psi.copy()
@@ -328,9 +366,67 @@ def tenpy_echo(instance: EchoInstance, times: Sequence[float], truncation: Trunc
     def readout(psi: Any) -> float:
         return float(np.real(psi.expectation_value("Sigmax", [instance.probe])[0]))
 
-    echo = _hahn_halves(
-        values, truncation.dt, evolve=evolve, initial=initial, pulsed=pulsed, readout=readout
-    )
+    return _hahn_halves(values, dt, evolve=evolve, initial=initial, pulsed=pulsed, readout=readout)
+
+
+def tenpy_echo(instance: EchoInstance, times: Sequence[float], truncation: Truncation) -> EchoRun:
+    """The Hahn echo with TeNPy's ``TEBDEngine`` (module docstring)."""
+    from tenpy.algorithms.tebd import TEBDEngine
+
+    values = _check_times(times)
+    model = tenpy_model(instance)
+    trunc_params = _tenpy_trunc_params(truncation)
+    reached = [1]
+
+    def evolve(psi: Any, k: int, tau: float) -> Any:
+        options = {"order": truncation.order, "dt": tau, "N_steps": k, "trunc_params": trunc_params}
+        TEBDEngine(psi, model, options).run()
+        reached[0] = max(reached[0], max(psi.chi))
+        return psi
+
+    echo = _tenpy_hahn(instance, values, truncation.dt, model.lat.mps_sites(), evolve)
+    return EchoRun(echo, int(reached[0]))
+
+
+#: Krylov (Lanczos) steps TDVP may take per local exponential: TeNPy's default (20) is short of
+#: convergence when dt times the spread of the local energies (fields up to W) is large.
+TDVP_LANCZOS_MAX_STEPS = 40
+
+
+def tdvp_echo(instance: EchoInstance, times: Sequence[float], truncation: Truncation) -> EchoRun:
+    """The Hahn echo with TeNPy's two-site TDVP (``TwoSiteTDVPEngine``) on the chain's MPO.
+
+    No Trotter split: each sweep (left to right and back, half a step each way) integrates the
+    Schroedinger equation projected on the MPS tangent space, the local two-site exponentials by
+    Lanczos (to TeNPy's ``P_tol`` 1e-14, at most :data:`TDVP_LANCZOS_MAX_STEPS` vectors). Its
+    errors are the projection (when chi caps the bond) and the sweep's splitting of the
+    projected equation, second order in dt: hence ``truncation.order`` must be 2. Truncation:
+    chi_max and discarded weight per SVD as the TEBD peers (module docstring). The halves, the
+    pulse (one-site X on a copy) and the readout are those of the TeNPy TEBD peer. Cost per
+    step: 2 (n - 1) two-site Lanczos runs of O(chi^3 d^2 D) per vector (MPO bond D = 5) plus
+    the one-site back steps, several times a TEBD step of O(n chi^3 d^3).
+    """
+    if truncation.order != 2:
+        raise ConfigError(
+            f"TDVP has no Trotter order (got order {truncation.order}): TeNPy's two-site sweep "
+            "is a symmetric, second-order integrator; pass Truncation(..., order=2, ...)"
+        )
+    from tenpy.algorithms.tdvp import TwoSiteTDVPEngine
+
+    values = _check_times(times)
+    model = tenpy_mpo_model(instance)
+    options_base = {
+        "trunc_params": _tenpy_trunc_params(truncation),
+        "lanczos_params": {"N_max": TDVP_LANCZOS_MAX_STEPS},
+    }
+    reached = [1]
+
+    def evolve(psi: Any, k: int, tau: float) -> Any:
+        TwoSiteTDVPEngine(psi, model, {**options_base, "dt": tau, "N_steps": k}).run()
+        reached[0] = max(reached[0], max(psi.chi))
+        return psi
+
+    echo = _tenpy_hahn(instance, values, truncation.dt, model.lat.mps_sites(), evolve)
     return EchoRun(echo, int(reached[0]))
 
 
