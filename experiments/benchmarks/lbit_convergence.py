@@ -27,8 +27,9 @@ recomputed from the realizations at every write.
 
 The loop runs realization index k outermost, so a run stopped by ``--max-seconds`` leaves every
 cell with nearly the same count; the JSON is rewritten after each realization (under a lock, so
-several processes, e.g. one per N, can fill one file) and realizations already present are
-skipped: rerunning the command resumes. ``--figure-only`` redraws the figure from the JSON.
+several processes, e.g. one per N or two on one N, can fill one file: each claims the
+realization it computes) and realizations already present are skipped: rerunning the command
+resumes. ``--figure-only`` redraws the figure from the JSON.
 
 Run (the recorded file: two processes, one per N, on the 2-core machine shared with other jobs)::
 
@@ -156,6 +157,19 @@ def one_realization(
         "build_seconds": seconds,
         "load_average": list(os.getloadavg()),
     }
+
+
+def claimed_elsewhere(record: dict[str, Any], key: str) -> bool:
+    """Whether another live process of this machine is computing ``key`` (several workers can
+    fill one file; a claim of a process that is gone is ignored)."""
+    pid = record.get("claims", {}).get(key)
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _stats(values: list[float]) -> dict[str, float | int]:
@@ -344,12 +358,16 @@ def main() -> None:
                     key = realization_key(n, W, index)
                     with_range = n <= lbits.MAX_RANGE_QUBITS and index < args.range_realizations
                     with locked(args.out):
+                        record = load(args.out)
                         present = {
-                            r["key"]: "range" in r["fidelity"]
-                            for r in load(args.out)["realizations"]
+                            r["key"]: "range" in r["fidelity"] for r in record["realizations"]
                         }
-                    if key in present and (present[key] or not with_range):
-                        continue
+                        if key in present and (present[key] or not with_range):
+                            continue
+                        if claimed_elsewhere(record, key):
+                            continue
+                        record.setdefault("claims", {})[key] = os.getpid()
+                        store(args.out, record)
                     started = time.perf_counter()
                     row = one_realization(
                         n, W, index, args.seed, args.widths, args.layers, with_range
@@ -360,6 +378,7 @@ def main() -> None:
                         record["realizations"] = [
                             r for r in record["realizations"] if r["key"] != key
                         ] + [row]
+                        record.get("claims", {}).pop(key, None)
                         record["runs"][run]["realizations_added"] = done = done + 1
                         record["runs"][run]["seconds"] = time.perf_counter() - began
                         record["runs"][run]["load_average_after"] = list(os.getloadavg())
