@@ -249,7 +249,8 @@ def store(path: Path, record: dict[str, Any]) -> None:
 
 
 def draw(record: dict[str, Any], path: Path) -> None:
-    """Median D (against overlap) and median |kept - exact| per construction, a line per W."""
+    """Median D (against overlap) and median |kept - exact| per scalable construction (the
+    bare spin, windows, circuits; not the exact ``range`` l-bits), a line per W."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -263,7 +264,10 @@ def draw(record: dict[str, Any], path: Path) -> None:
         cells = [cell for cell in record["cells"] if cell["n"] == n]
         labels = list(
             dict.fromkeys(
-                label for cell in cells for label in cell["constructions"] if label != "exact"
+                label
+                for cell in cells
+                for label in cell["constructions"]
+                if label not in ("exact", "range")
             )
         )
         positions = np.arange(len(labels))
