@@ -31,12 +31,20 @@ several processes, e.g. one per N or two on one N, can fill one file: each claim
 realization it computes) and realizations already present are skipped: rerunning the command
 resumes. ``--figure-only`` redraws the figure from the JSON.
 
-Run (the recorded file: two processes, one per N, on the 2-core machine shared with other jobs)::
+Run (the recorded file, on the 2-core machine shared with other jobs: ``--n 10`` in one
+process, ``--n 12`` in two processes at once, then ``--n 10 --range-realizations 1``, which
+redoes realization 0 of every N = 10 cell with the ``range`` reference; each run's command,
+machine, load and seconds are in the file's ``runs``)::
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python experiments/benchmarks/lbit_convergence.py \
         --n 10 --max-seconds 1500
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python experiments/benchmarks/lbit_convergence.py \
-        --n 12 --max-seconds 1500
+        --n 12 --max-seconds 1500     # twice, at the same time
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python experiments/benchmarks/lbit_convergence.py \
+        --n 10 --range-realizations 1
+
+The file's ``n14_timing`` holds one N = 14 realization (``--n 14 --W 8 --realizations 1
+--out OTHER.json``), timed to plan the full N = 14 record, which was not run.
 
 Results: experiments/benchmarks/lbit_convergence.json and lbit_convergence.png (median D against
 the overlap l-bits and median |kept - exact| per construction, one line per W); the table and
