@@ -64,21 +64,21 @@ SINGLE_PRECISION = 1e-5
             "density_matrix",
         ),
         (AutoRequest(n=20, device="GPU"), EVERYTHING, "aer", None, (), "device = 'GPU'"),
-        # beyond the state vector: Aer MPS up to the cap of 32, quimb above it when present
+        # beyond the state vector: Aer MPS up to the cap of 16, quimb above it when present
         (
             AutoRequest(n=40, max_bond=AER_MPS_MAX_BOND, cutoff=1e-7),
             EVERYTHING,
             "aer",
             "matrix_product_state",
-            (("mps_options", {"max_bond_dimension": 32, "truncation_threshold": 1e-7}),),
+            (("mps_options", {"max_bond_dimension": 16, "truncation_threshold": 1e-7}),),
             "Aer's MPS is the faster",
         ),
         (
-            AutoRequest(n=40, max_bond=64, cutoff=1e-7),
+            AutoRequest(n=40, max_bond=32, cutoff=1e-7),
             EVERYTHING,
             "quimb",
             None,
-            (("cutoff", 1e-7), ("max_bond", 64)),
+            (("cutoff", 1e-7), ("max_bond", 32)),
             "quimb MPS is the faster",
         ),
         (

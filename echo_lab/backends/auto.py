@@ -30,8 +30,11 @@ Why these thresholds:
   double precision on the CPU, so beyond :data:`QSIM_MAX_STEPS` steps the rule keeps ``aer``.
 * :data:`MAX_AUTO_STATEVECTOR_QUBITS` = 28: a 28-qubit state is 4 GiB in double precision (qsim
   holds 2.5 of them); beyond it a study is a long-chain study, where an MPS is the tool.
-* :data:`AER_MPS_MAX_BOND` = 32: Aer's MPS is the faster MPS up to a bond cap of ~32, the quimb
-  backend from ~64 on (the quimb backend's measurement: chi = 128, N = 24, Aer 230 s, quimb 43 s).
+* :data:`AER_MPS_MAX_BOND` = 16: from a cap of 32 on the quimb backend is the faster MPS where
+  the bond grows to the cap (N = 24, W = 8, Hahn echo T = 5, 10, one thread, idle machine,
+  ``experiments/benchmarks/mps_peers.json``: quimb 4.4 / 7.9 / 10.7 s against Aer 8.8 / 34.8 /
+  65.0 s at caps 32 / 64 / 128) and at most 1.2x slower where it stays small (W = 16: 1.5-1.9 s
+  against 1.2-1.6 s).
 
 ``auto`` takes the ``[backend]`` keys of the Trotter engines (``dt``, ``order``, ``method``,
 ``device``, ``shots``, ``noise``) and two ``options`` that every MPS engine understands:
@@ -81,7 +84,7 @@ AUTO = "auto"
 MAX_AUTO_STATEVECTOR_QUBITS = 28
 
 #: Largest bond cap for which ``auto`` picks Aer's MPS; above it the quimb backend (when present).
-AER_MPS_MAX_BOND = 32
+AER_MPS_MAX_BOND = 16
 
 #: Most Trotter steps (to the longest time) ``auto`` runs in qsim's single precision: its error,
 #: ~1e-7 per 100 steps and at most 1.3e-5 measured to 10^4 steps, stays below ~1e-4 there.

@@ -68,7 +68,7 @@ the SVD work arrays (:func:`quimb_memory_bytes`). An echo (pulses after a free s
 evolved from the initial state for every total time; an FID trace (one free segment, no pulse
 after it) is one evolution per step length, continued from time to time.
 
-Requires quimb (``pip install 'echo_lab[mps]'``).
+Requires quimb (the ``cpu`` extra brings it; alone: ``pip install 'echo_lab[mps]'``).
 """
 
 from __future__ import annotations
