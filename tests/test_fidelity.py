@@ -207,3 +207,18 @@ def test_kept_in_readouts_rejects_bad_backgrounds(chain):
     _, exact = chain
     with pytest.raises(ConfigError, match="backgrounds"):
         kept_in_readouts(exact, {}, P, backgrounds=0)
+
+
+def test_probe_observables_axes_limit_the_readouts(chain):
+    """axes=("x",) gives exactly the x operators of the full set (the kept-fraction readout
+    builds no tau^y); an axis outside x, y is refused."""
+    from echo_lab.protocols.observables import probe_observables
+
+    _, exact = chain
+    full = probe_observables(N, P, source=exact)
+    only_x = probe_observables(N, P, source=exact, axes=("x",))
+    assert list(only_x) == ["sx", "tau_x"]
+    assert only_x["sx"] == full["sx"]
+    assert np.array_equal(np.asarray(only_x["tau_x"]), np.asarray(full["tau_x"]))
+    with pytest.raises(ConfigError, match="probe axes"):
+        probe_observables(N, P, axes=("z",))

@@ -33,7 +33,7 @@ OVERSAMPLE = 20
 
 
 def probe_observables(
-    n: int, probe: int, *, source: LBitSource | None = None
+    n: int, probe: int, *, source: LBitSource | None = None, axes: tuple[str, ...] = ("x", "y")
 ) -> dict[str, Operator]:
     """Operators measured on the probe site ``probe`` of an ``n``-qubit system.
 
@@ -45,15 +45,19 @@ def probe_observables(
     ``LinearOperator`` applied block by block (two basis changes per use, no 4^n memory), which
     the exact and Krylov backends accept; for circuit and window l-bits a
     :class:`~echo_lab.dynamics.readouts.RotatedPauli` (the readout circuit U^dag on p's light cone
-    or window, then X_p / Y_p), any n.
+    or window, then X_p / Y_p), any n. ``axes`` limits the probe operators to those axes
+    (``("x",)``: ``"sx"`` and ``"tau_x"`` only, which spares building tau^y).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"the number of sites n must be an integer >= 1, got {n!r}")
     if not 0 <= probe < n:
         raise ConfigError(f"probe site {probe} is outside the chain 0..{n - 1}")
+    unknown = [axis for axis in axes if axis not in ("x", "y")]
+    if unknown or not axes:
+        raise ConfigError(f"probe axes must be a non-empty subset of ('x', 'y'), got {axes!r}")
     out: dict[str, Operator] = {
-        "sx": SparsePauliOp.from_sparse_list([("X", [probe], 1.0)], n),
-        "sy": SparsePauliOp.from_sparse_list([("Y", [probe], 1.0)], n),
+        f"s{axis}": SparsePauliOp.from_sparse_list([(axis.upper(), [probe], 1.0)], n)
+        for axis in axes
     }
     if source is not None:
         if source.n != n:
@@ -62,7 +66,7 @@ def probe_observables(
                 "to another chain"
             )
         source.check_site(probe)
-        for axis in ("x", "y"):
+        for axis in axes:
             out[f"tau_{axis}"] = source.tau_observable(axis, probe)
     return out
 

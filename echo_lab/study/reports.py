@@ -435,9 +435,9 @@ def kept_in_readouts(
         raise ConfigError(f"backgrounds must be an integer >= 1, got {backgrounds!r}")
     grid = KEPT_TIMES if times is None else np.asarray(times, dtype=float)
     grid = np.concatenate([[0.0], grid[grid > 0]])
-    observables = {"exact": probe_observables(n, probe, source=reference)["tau_x"]}
+    observables = {"exact": probe_observables(n, probe, source=reference, axes=("x",))["tau_x"]}
     for label, source in readouts.items():
-        operators = probe_observables(n, probe, source=source)
+        operators = probe_observables(n, probe, source=source, axes=("x",))
         observables[label] = operators["tau_x"] if source is not None else operators["sx"]
     sequence = build_sequence("hahn", n=n, probe=probe, pulse=pulse, source=reference)
     backend = ExactBackend(eigensystem=reference.eigensystem)
