@@ -161,6 +161,19 @@ def test_a_backend_registered_from_tests_runs_a_study_equal_to_exact(
     assert np.ptp(exact_ds["sx"].values) > 0.1  # the echoes are not trivially equal
 
 
+def test_the_study_file_reference_names_a_backend_registered_after_import(
+    toy: BackendEntry,
+) -> None:
+    from echo_lab.study.reference import study_file_reference
+
+    row = next(
+        line
+        for line in study_file_reference().splitlines()
+        if line.startswith("| `name` |") and "`auto`" in line
+    )
+    assert f"`{TOY}`" in row and "`exact`" in row
+
+
 def test_toy_rules_reach_the_study_checks(toy: BackendEntry) -> None:
     with pytest.raises(ConfigError, match="dense-expm backend exponentiates"):
         parse_spec(STUDY.replace("n = 5", "n = 9") + f'\n[backend]\nname = "{TOY}"\n')

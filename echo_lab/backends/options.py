@@ -55,6 +55,7 @@ __all__ = [
     "AER_PRECISIONS",
     "ALL_BACKEND_KEYS",
     "BACKEND_NAMES",  # noqa: F822 (module __getattr__, read from the registry)
+    "DEFAULT_BACKEND",
     "MAX_TROTTER_EXACT_QUBITS",
     "MAX_TROTTER_STEPS",
     "MPS_OPTIONS",
@@ -288,6 +289,10 @@ def check_trotter_steps(spec: BackendSpec, times: Sequence[float], dotted: str) 
         )
 
 
+#: The backend of a study without a ``[backend]`` name: the eigenbasis of H, no Trotter error.
+DEFAULT_BACKEND = "exact"
+
+
 def parse_backend(
     table: Table, *, name_key: str = "name", ignore: Sequence[str] = ()
 ) -> BackendSpec:
@@ -296,7 +301,7 @@ def parse_backend(
     does not accept and malformed values raise ConfigError naming the key. ``name = "auto"``
     stays ``auto`` here (its keys are checked); the study resolves it
     (:func:`~echo_lab.backends.auto.resolve_auto_backend`)."""
-    name = table.string(name_key, "exact", choices=(*backend_names(), AUTO))
+    name = table.string(name_key, DEFAULT_BACKEND, choices=(*backend_names(), AUTO))
     rules = table_rules(name)
     for key in table.data:
         if key != name_key and key not in ignore and key not in rules.keys:

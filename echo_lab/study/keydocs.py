@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from echo_lab.backends.auto import AUTO
-from echo_lab.backends.options import AER_DEVICES, AER_METHODS, BACKEND_NAMES
+from echo_lab.backends.options import AER_DEVICES, AER_METHODS, DEFAULT_BACKEND
 from echo_lab.dynamics.trotter import DEFAULT_DT, DEFAULT_ORDER, ORDERS
 from echo_lab.physics.states import BACKGROUNDS
 from echo_lab.study.sections import (
@@ -284,8 +283,7 @@ SHARED_DOCS: Mapping[str, Mapping[str, KeyDoc]] = {
             "string",
             "The simulator that evolves the state; `auto`: the fastest engine of the Trotter "
             "circuits for the study's regime (qsim, Aer or an MPS), recorded in the results.",
-            toml_value(BACKEND_NAMES[0]),
-            (*BACKEND_NAMES, AUTO),
+            toml_value(DEFAULT_BACKEND),
             example='"exact"',
         ),
         "dt": KeyDoc(

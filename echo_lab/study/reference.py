@@ -116,6 +116,9 @@ def _key_row(section: str, key: str, doc: KeyDoc | None, sweepable: bool) -> lis
     choices = doc.choices
     if (section, key) == ("study", "kind"):
         choices = tuple(KINDS)
+    elif (section, key) == ("backend", "name"):
+        # the registry as it is now: a backend registered after import is a choice too
+        choices = (*backend_names(), AUTO)
     return [_code(key), kind, default, _names(choices), _scope(section, key) + doc.text]
 
 
