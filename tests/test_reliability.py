@@ -21,6 +21,7 @@ import pytest
 import xarray as xr
 from qiskit.quantum_info import SparsePauliOp
 from threadpoolctl import threadpool_info, threadpool_limits
+from tiny_studies import TINY as SHARED_TINY
 
 from echo_lab import cli, lbits
 from echo_lab.backends.aer import AerBackend
@@ -39,28 +40,12 @@ from echo_lab.study.spec import parse_spec
 
 PACKAGE = Path(__file__).resolve().parents[1] / "echo_lab"
 
-TINY = """
-[study]
-name = "tiny"
-kind = "echo"
-realizations = 3
-seed = 3
-
-[model]
-n = 6
-W = 8.0
-
-[protocol]
-pulses = ["pbit", "lbit:1"]
-
-[times]
-start = 0.1
-stop = 10.0
-num = 4
-
-[backend]
-name = "exact"
-"""
+#: The shared tiny study with two pulses and an explicit backend (tests/tiny_studies.py).
+TINY = (
+    SHARED_TINY.replace('pulses = ["pbit"]', 'pulses = ["pbit", "lbit:1"]', 1)
+    + '\n[backend]\nname = "exact"\n'
+)
+assert 'pulses = ["pbit", "lbit:1"]' in TINY
 
 
 def edit(text: str, old: str, new: str) -> str:
