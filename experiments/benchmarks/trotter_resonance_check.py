@@ -5,14 +5,22 @@ circuit l-bit readouts, T = 0.5-20): every work unit on ``trotter-exact`` (the T
 step unitary, no truncation) at order 4 and dt = 0.1 and 0.05, and on ``exact``; the largest
 |<ctau^x_p> - exact| per unit. Found by the paired N = 12 run (long_chain_paired.json): at
 W = 16 a realization with fields near +-15.6 (h dt ~ 1.6 rad per step at dt = 0.1) is off by
-0.137 at dt = 0.1 and by 5e-4 at dt = 0.05. Run (arguments: W, then realizations)::
+0.137 at dt = 0.1 and by 5e-4 at dt = 0.05. Arguments: W or a comma-separated list of W, then
+the realizations::
 
     OMP_NUM_THREADS=1 .venv/bin/python experiments/benchmarks/trotter_resonance_check.py 16 17
 
-Writes trotter_resonance_check.json. A unit costs about 1-3 min on one core (the dense 4096 x
-4096 step unitary of trotter-exact is diagonalized for each dt, and the circuit l-bits are fitted
-for every backend), so the recorded file holds the resonant unit only; every unit of a W is
-``... 16 $(seq 0 19)`` (about an hour).
+writes trotter_resonance_check.json, the resonant unit. A unit costs about 1-3 min on one core
+(the dense 4096 x 4096 step unitary of trotter-exact is diagonalized for each dt, and the circuit
+l-bits are fitted for every backend). ``--only order4_dt0.05`` leaves out the dt = 0.1 column and
+``--out NAME.json`` writes another file of this folder; every unit of the file at its committed
+settings (order 4, dt = 0.05), 1-3 min a unit::
+
+    OMP_NUM_THREADS=1 .venv/bin/python experiments/benchmarks/trotter_resonance_check.py \
+        --only order4_dt0.05 --out trotter_committed_check.json 16,12,8 $(seq 0 19)
+
+The file is written after every unit; units already in it are skipped, so rerunning a stopped
+run resumes it.
 """
 
 from __future__ import annotations
@@ -49,32 +57,49 @@ def echo(w: float, realization: int, backend: dict[str, Any]) -> np.ndarray:
 
 
 def main(argv: list[str]) -> None:
-    disorders = [float(argv[0])] if argv else [16.0]
+    out = OUT
+    backends = dict(BACKENDS)
+    while argv and argv[0].startswith("--"):
+        flag, value, argv = argv[0], argv[1], argv[2:]
+        if flag == "--only":
+            backends = {"exact": BACKENDS["exact"], value: BACKENDS[value]}
+        elif flag == "--out":
+            out = OUT.with_name(Path(value).name)
+        else:
+            raise SystemExit(f"unknown option {flag}; use --only NAME or --out FILE.json")
+    disorders = [float(w) for w in argv[0].split(",")] if argv else [16.0]
     realizations = [int(a) for a in argv[1:]] or list(range(20))
-    units = []
+    # units already in the output file are kept and skipped: rerunning resumes
+    units = json.loads(out.read_text())["units"] if out.exists() else []
+    done = {(u["W"], u["realization"]) for u in units}
     for w in disorders:
         for realization in realizations:
-            values = {name: echo(w, realization, backend) for name, backend in BACKENDS.items()}
+            if (w, realization) in done:
+                continue
+            values = {name: echo(w, realization, backend) for name, backend in backends.items()}
             errors = {
                 name: float(np.abs(values[name] - values["exact"]).max())
-                for name in BACKENDS
+                for name in backends
                 if name != "exact"
             }
             units.append({"W": w, "realization": realization, "max_abs_error": errors})
             print(w, realization, {k: round(v, 5) for k, v in errors.items()}, flush=True)
+            write(out, backends, units)
+
+
+def write(out: Path, backends: dict[str, Any], units: list[dict[str, Any]]) -> None:
     summary = {
         f"W={w:g} {name}": {
             "max": max(u["max_abs_error"][name] for u in units if u["W"] == w),
             "units_above_1e-2": sum(u["max_abs_error"][name] > 1e-2 for u in units if u["W"] == w),
             "units": sum(u["W"] == w for u in units),
         }
-        for w in disorders
-        for name in BACKENDS
+        for w in sorted({u["W"] for u in units})
+        for name in backends
         if name != "exact"
     }
     record = {"environment": environment_info(), "summary": summary, "units": units}
-    OUT.write_text(json.dumps(record, indent=1) + "\n")
-    print(json.dumps(summary, indent=1))
+    out.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":
