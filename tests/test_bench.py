@@ -702,3 +702,13 @@ def test_dask_benchmark_reports_identical_units_and_the_backend_it_ran() -> None
     assert result["identical"] is True
     assert result["study"]["backend"] == "aer"
     assert result["serial_over_parallel"]["baseline"] == "2 Dask workers"
+
+
+def test_every_benchmark_script_is_listed_in_the_benchmarks_readme() -> None:
+    # experiments/benchmarks/README.md is the index of scripts and their records: a script
+    # missing there is a measurement nobody finds.
+    readme = (SCRIPTS / "README.md").read_text()
+    scripts = sorted(p.name for p in SCRIPTS.iterdir() if p.suffix in (".py", ".sh"))
+    assert scripts, SCRIPTS
+    missing = [name for name in scripts if f"`{name}`" not in readme]
+    assert not missing, f"add these to experiments/benchmarks/README.md: {missing}"
