@@ -12,16 +12,19 @@ cap 32), reduced to ``--n`` sites, W = 8, ``--realizations`` realizations, times
 Recorded: wall seconds of each run (the ``echo-lab`` process only; the scheduler and workers
 are started before and stopped after), the speed-up of 2 workers over 1 and over serial, and
 whether the three results files hold the same numbers bit for bit (BLAS pinned to one thread per
-unit everywhere). With the cost of one full N = 64 unit (``--n64-seconds``, measured apart with
-``bench_mps_long_chain`` or a serial run) it projects the workers that 100 realizations need
-for 2 hours.
+unit everywhere). ``--time-unit N`` instead times one whole work unit of the N-site file
+(realization 0, W = 8, all six times, both pulses, the committed settings, one BLAS thread) and
+writes ``dask_long_chain_unit_n{N}.json``; the scaling run then projects from the N = 64 record,
+when present, how many workers 100 realizations need for 2 hours.
 
 Run on an idle machine (scheduler port 8786 must be free)::
 
     OMP_NUM_THREADS=1 .venv/bin/python experiments/benchmarks/dask_long_chain.py \\
         --n 16 --realizations 6 --times 0.5 1 2 5
 
-Writes dask_long_chain.json.
+    OMP_NUM_THREADS=1 .venv/bin/python experiments/benchmarks/dask_long_chain.py --time-unit 64
+
+Writes dask_long_chain.json (and the unit record).
 """
 
 from __future__ import annotations
@@ -62,6 +65,38 @@ def study_text(n: int, realizations: int, times: list[float]) -> str:
     raw["times"] = {"values": times}
     raw.pop("accuracy", None)
     return tomli_w.dumps(raw)
+
+
+def time_unit(n: int) -> dict[str, Any]:
+    """Wall and CPU seconds of realization 0 of the W = 8 point of the n-site file."""
+    from threadpoolctl import threadpool_limits
+
+    from echo_lab.study.kinds.echo import run_echo_unit
+    from echo_lab.study.spec import parse_spec
+
+    text = study_text(n, 1, [0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
+    spec = parse_spec(text, source=f"long-chain file at N = {n}")
+    load_before = list(os.getloadavg())
+    began, cpu = time.perf_counter(), time.process_time()
+    with threadpool_limits(1):
+        unit = run_echo_unit(spec, {"W": 8.0}, 0)
+    seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - cpu
+    data = unit.dataset
+    return {
+        "n": n,
+        "study": text,
+        "wall_seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "mps_max_bond": int(np.nanmax(data["mps_max_bond"].values))
+        if "mps_max_bond" in data
+        else None,
+        "mps_discarded_weight_max": float(np.nanmax(data["mps_discarded_weight"].values))
+        if "mps_discarded_weight" in data
+        else None,
+        "load_average_before": load_before,
+        "load_average_after": list(os.getloadavg()),
+        "environment": environment_info(),
+    }
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> float:
@@ -127,8 +162,15 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--realizations", type=int, default=6)
     parser.add_argument("--times", type=float, nargs="+", default=[0.5, 1.0, 2.0, 5.0])
     parser.add_argument("--port", type=int, default=8786)
-    parser.add_argument("--n64-seconds", type=float, default=None)
+    parser.add_argument("--time-unit", type=int, default=None, metavar="N")
     args = parser.parse_args(argv)
+    if args.time_unit:
+        record = time_unit(args.time_unit)
+        OUT.with_name(f"dask_long_chain_unit_n{args.time_unit}.json").write_text(
+            json.dumps(record, indent=1) + "\n"
+        )
+        print({k: v for k, v in record.items() if k not in ("environment", "study")})
+        return
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     work = Path(tempfile.mkdtemp(prefix="dask_long_chain_"))
     try:
@@ -157,10 +199,12 @@ def main(argv: list[str]) -> None:
             "environment": environment_info(),
             "command": " ".join([sys.executable, *sys.argv]),
         }
-        if args.n64_seconds:
-            per_worker = 2 * 3600 / args.n64_seconds
+        unit_record = OUT.with_name("dask_long_chain_unit_n64.json")
+        if unit_record.exists():
+            unit_seconds = json.loads(unit_record.read_text())["wall_seconds"]
+            per_worker = 2 * 3600 / unit_seconds
             record["n64_projection"] = {
-                "unit_seconds": args.n64_seconds,
+                "unit_seconds": unit_seconds,
                 "units_per_worker_in_2h": per_worker,
                 "workers_for_100_in_2h": int(np.ceil(100 / per_worker)),
             }
