@@ -58,6 +58,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from echo_lab import lbits
+from echo_lab.bench.records import fill_realizations
 from echo_lab.info import environment_info
 from echo_lab.lbits.fidelity import compare
 from echo_lab.lbits.window import window_lbits
@@ -103,10 +104,6 @@ def one_realization(n: int, W: float, index: int, seed: int, widths: list[int]) 
     ceiling = 1.0 - (1.0 - end["f_z"]) / (4.0 * worst_bare) if worst_bare > 0 else float("nan")
     kept = kept_in_readouts(exact, sources, p, backgrounds=BACKGROUNDS, seed=index)
     return {
-        "key": f"n={n} W={W:g} k={index}",
-        "n": n,
-        "W": W,
-        "index": index,
         "site": p,
         "seed": {"entropy": int(sequence.entropy), "spawn_key": list(sequence.spawn_key)},
         "fields": [float(h) for h in fields],
@@ -234,35 +231,19 @@ def main(argv: list[str]) -> None:
         }
         CONTINUITY.write_text(json.dumps(result, indent=1) + "\n")
         return
-    record: dict[str, Any] = (
-        json.loads(OUT.read_text())
-        if OUT.exists()
-        else {"settings": {"seed": args.seed, "backgrounds": BACKGROUNDS}, "runs": [], "rows": []}
+    fill_realizations(
+        OUT,
+        {"seed": args.seed, "backgrounds": BACKGROUNDS},
+        args.n,
+        args.W,
+        args.realizations,
+        lambda n, W, k: one_realization(n, W, k, args.seed, args.widths),
+        summarize,
+        max_seconds=args.max_seconds,
+        progress=lambda row: print(
+            row["key"], round(row["end"]["d"], 3), round(row["blind_ceiling"], 3), flush=True
+        ),
     )
-    done = {row["key"] for row in record["rows"]}
-    run = {
-        "command": " ".join([sys.executable, *sys.argv]),
-        "environment": environment_info(),
-        "load_average_before": list(os.getloadavg()),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "added": 0,
-    }
-    record["runs"].append(run)
-    began = time.perf_counter()
-    with threadpool_limits(1):
-        for index in range(args.realizations):
-            for W in args.W:
-                key = f"n={args.n} W={W:g} k={index}"
-                if key in done or time.perf_counter() - began > args.max_seconds:
-                    continue
-                row = one_realization(args.n, W, index, args.seed, args.widths)
-                record["rows"].append(row)
-                run["added"] += 1
-                run["seconds"] = time.perf_counter() - began
-                run["load_average_after"] = list(os.getloadavg())
-                record["cells"] = summarize(record["rows"])
-                OUT.write_text(json.dumps(record, indent=1) + "\n")
-                print(key, round(row["end"]["d"], 3), round(row["blind_ceiling"], 3), flush=True)
 
 
 if __name__ == "__main__":

@@ -40,18 +40,15 @@ Writes two_answers.json after every realization; realizations already in it are 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from echo_lab import lbits
-from echo_lab.info import environment_info
+from echo_lab.bench.records import fill_realizations
 from echo_lab.physics import models
 from echo_lab.study.reports import KEPT_TIMES, kept_in_readouts
 
@@ -79,10 +76,6 @@ def one_realization(n: int, W: float, index: int, seed: int) -> dict[str, Any]:
         values[f"exact_{window}"] = kept["exact"]
         values[f"circuit_{window}"] = kept["circuit"]
     return {
-        "key": f"n={n} W={W:g} k={index}",
-        "n": n,
-        "W": W,
-        "index": index,
         "seed": {"entropy": int(sequence.entropy), "spawn_key": list(sequence.spawn_key)},
         "fields": [float(h) for h in model.fields],
         "kept": values,
@@ -132,46 +125,27 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--max-seconds", type=float, default=7200.0)
     args = parser.parse_args(argv)
-    record: dict[str, Any] = (
-        json.loads(OUT.read_text())
-        if OUT.exists()
-        else {
-            "settings": {
-                "seed": args.seed,
-                "backgrounds": BACKGROUNDS,
-                "circuit": CIRCUIT,
-                "short_times": SHORT_TIMES.tolist(),
-                "long_times": "numpy.logspace(-1, 4, 25)",
-                "late": "T >= T_max / 10",
-            },
-            "runs": [],
-            "rows": [],
-        }
-    )
-    done = {row["key"] for row in record["rows"]}
-    run: dict[str, Any] = {
-        "command": " ".join([sys.executable, *sys.argv]),
-        "environment": environment_info(),
-        "load_average_before": list(os.getloadavg()),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "added": 0,
+    settings = {
+        "seed": args.seed,
+        "backgrounds": BACKGROUNDS,
+        "circuit": CIRCUIT,
+        "short_times": SHORT_TIMES.tolist(),
+        "long_times": "numpy.logspace(-1, 4, 25)",
+        "late": "T >= T_max / 10",
     }
-    record["runs"].append(run)
-    began = time.perf_counter()
-    with threadpool_limits(1):
-        for index in range(args.realizations):
-            for W in args.W:
-                key = f"n={args.n} W={W:g} k={index}"
-                if key in done or time.perf_counter() - began > args.max_seconds:
-                    continue
-                row = one_realization(args.n, W, index, args.seed)
-                record["rows"].append(row)
-                run["added"] += 1
-                run["seconds"] = time.perf_counter() - began
-                run["load_average_after"] = list(os.getloadavg())
-                record["cells"] = summarize(record["rows"])
-                OUT.write_text(json.dumps(record, indent=1) + "\n")
-                print(key, {k: round(v, 3) for k, v in row["kept"].items()}, flush=True)
+    fill_realizations(
+        OUT,
+        settings,
+        args.n,
+        args.W,
+        args.realizations,
+        lambda n, W, k: one_realization(n, W, k, args.seed),
+        summarize,
+        max_seconds=args.max_seconds,
+        progress=lambda row: print(
+            row["key"], {k: round(v, 3) for k, v in row["kept"].items()}, flush=True
+        ),
+    )
 
 
 if __name__ == "__main__":
