@@ -5,7 +5,8 @@ Several scripts (``lbit_end_sensitivity.py``, ``two_answers.py``) compute one ro
 a stopped run resumes. :func:`fill_realizations` is their loop: it loads the file (or starts a
 record with the given settings), skips the rows already present, appends a ``runs`` entry
 (command, environment, load average, seconds, rows added), and rewrites the file with the cells
-recomputed after every row, so a run stopped at any point loses at most the row in progress.
+recomputed after every row (replaced atomically), so a run stopped at any point, even while
+writing, loses at most the row in progress.
 
 >>> import json, tempfile
 >>> from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from echo_lab.info import environment_info
+from echo_lab.study.results import write_text_atomically
 
 __all__ = ["fill_realizations", "realization_key"]
 
@@ -94,7 +96,7 @@ def fill_realizations(
                 run["seconds"] = time.perf_counter() - began
                 run["load_average_after"] = list(os.getloadavg())
                 record["cells"] = summarize(record["rows"])
-                out.write_text(json.dumps(record, indent=1) + "\n")
+                write_text_atomically(out, json.dumps(record, indent=1) + "\n")
                 if progress is not None:
                     progress(row)
     return int(run["added"])
