@@ -38,12 +38,25 @@ from threadpoolctl import threadpool_limits
 from echo_lab.info import environment_info
 from echo_lab.study.results import write_text_atomically
 
-__all__ = ["fill_realizations", "realization_key"]
+__all__ = ["cells_of", "fill_realizations", "realization_key"]
 
 
 def realization_key(n: int, W: float, index: int) -> str:
     """The key of one row: ``"n=12 W=8 k=3"``."""
     return f"n={n} W={W:g} k={index}"
+
+
+def cells_of(rows: Sequence[dict[str, Any]]) -> list[tuple[int, float, list[dict[str, Any]]]]:
+    """The rows grouped by (N, W), sorted: ``[(n, W, rows of that cell), ...]``.
+
+    >>> [(n, W, len(g)) for n, W, g in cells_of([{"n": 12, "W": 8.0}, {"n": 10, "W": 8.0},
+    ...                                           {"n": 12, "W": 8.0}])]
+    [(10, 8.0, 1), (12, 8.0, 2)]
+    """
+    cells: dict[tuple[int, float], list[dict[str, Any]]] = {}
+    for row in rows:
+        cells.setdefault((row["n"], row["W"]), []).append(row)
+    return [(n, W, group) for (n, W), group in sorted(cells.items())]
 
 
 def fill_realizations(

@@ -68,6 +68,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from echo_lab import lbits
+from echo_lab.bench.records import cells_of, realization_key
 from echo_lab.info import environment_info
 from echo_lab.lbits.circuit.report import count_cx
 from echo_lab.lbits.fidelity import compare
@@ -80,10 +81,6 @@ FIGURE = OUT.with_suffix(".png")
 BACKGROUNDS = 8
 #: The values summarized per cell for every construction and reference.
 FIDELITY_FIELDS = ("f_z", "a_z", "d", "f_x")
-
-
-def realization_key(n: int, W: float, index: int) -> str:
-    return f"n={n} W={W:g} k={index}"
 
 
 def one_realization(
@@ -189,11 +186,8 @@ def _stats(values: list[float]) -> dict[str, float | int]:
 
 def summarize(realizations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Median and mean of every recorded value per (N, W) cell and construction."""
-    cells: dict[tuple[int, float], list[dict[str, Any]]] = {}
-    for row in realizations:
-        cells.setdefault((row["n"], row["W"]), []).append(row)
     summary = []
-    for (n, W), rows in sorted(cells.items()):
+    for n, W, rows in cells_of(realizations):
         labels = list(dict.fromkeys(label for r in rows for label in r["kept"]))
         methods = list(dict.fromkeys(method for r in rows for method in r["fidelity"]))
         constructions: dict[str, Any] = {}

@@ -58,7 +58,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from echo_lab import lbits
-from echo_lab.bench.records import fill_realizations
+from echo_lab.bench.records import cells_of, fill_realizations
 from echo_lab.info import environment_info
 from echo_lab.lbits.fidelity import compare
 from echo_lab.lbits.window import window_lbits
@@ -171,11 +171,8 @@ def _stats(values: list[float]) -> dict[str, float | int]:
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    cells: dict[tuple[int, float], list[dict[str, Any]]] = {}
-    for row in rows:
-        cells.setdefault((row["n"], row["W"]), []).append(row)
     summary = []
-    for (n, W), group in sorted(cells.items()):
+    for n, W, group in cells_of(rows):
         labels = list(group[0]["windows"])
         exact_kept = [r["kept"]["exact"] for r in group]
         summary.append(

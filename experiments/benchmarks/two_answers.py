@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from echo_lab import lbits
-from echo_lab.bench.records import fill_realizations
+from echo_lab.bench.records import cells_of, fill_realizations
 from echo_lab.physics import models
 from echo_lab.study.reports import KEPT_TIMES, kept_in_readouts
 
@@ -90,11 +90,8 @@ def _mean(values: list[float]) -> dict[str, float]:
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    cells: dict[tuple[int, float], list[dict[str, Any]]] = {}
-    for row in rows:
-        cells.setdefault((row["n"], row["W"]), []).append(row)
     summary = []
-    for (n, W), group in sorted(cells.items()):
+    for n, W, group in cells_of(rows):
 
         def ensemble(name: str, rows: list[dict[str, Any]] = group) -> dict[str, float]:
             return _mean([r["kept"][name] for r in rows])
