@@ -63,6 +63,7 @@ __all__ = [
     "BackendRules",
     "BackendSpec",
     "aer_memory_bytes",
+    "backend_choices",
     "build_backend",
     "check_backend_fits",
     "estimate_state_bytes",
@@ -293,6 +294,12 @@ def check_trotter_steps(spec: BackendSpec, times: Sequence[float], dotted: str) 
 DEFAULT_BACKEND = "exact"
 
 
+def backend_choices() -> tuple[str, ...]:
+    """The names a ``[backend]`` table may give, read from the registry now (a backend registered
+    after import is one of them), and ``"auto"``."""
+    return (*backend_names(), AUTO)
+
+
 def parse_backend(
     table: Table, *, name_key: str = "name", ignore: Sequence[str] = ()
 ) -> BackendSpec:
@@ -301,7 +308,7 @@ def parse_backend(
     does not accept and malformed values raise ConfigError naming the key. ``name = "auto"``
     stays ``auto`` here (its keys are checked); the study resolves it
     (:func:`~echo_lab.backends.auto.resolve_auto_backend`)."""
-    name = table.string(name_key, DEFAULT_BACKEND, choices=(*backend_names(), AUTO))
+    name = table.string(name_key, DEFAULT_BACKEND, choices=backend_choices())
     rules = table_rules(name)
     for key in table.data:
         if key != name_key and key not in ignore and key not in rules.keys:

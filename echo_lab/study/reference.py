@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Sequence
 
 from echo_lab.backends.auto import AUTO, AUTO_RULES
-from echo_lab.backends.options import MPS_OPTIONS, RULES, BackendRules
+from echo_lab.backends.options import MPS_OPTIONS, RULES, BackendRules, backend_choices
 from echo_lab.backends.registry import backend_names
 from echo_lab.errors import ConfigError
 from echo_lab.study.keydocs import NOISE_TEXT, SHARED_DOCS, KeyDoc, toml_value
@@ -117,8 +117,7 @@ def _key_row(section: str, key: str, doc: KeyDoc | None, sweepable: bool) -> lis
     if (section, key) == ("study", "kind"):
         choices = tuple(KINDS)
     elif (section, key) == ("backend", "name"):
-        # the registry as it is now: a backend registered after import is a choice too
-        choices = (*backend_names(), AUTO)
+        choices = backend_choices()
     return [_code(key), kind, default, _names(choices), _scope(section, key) + doc.text]
 
 
