@@ -507,3 +507,22 @@ def test_preparation_circuit_matches_the_product_state() -> None:
     overlap = abs(np.vdot(prepared, state.vector()))
     assert np.isclose(overlap, 1.0, atol=1e-12)
     assert state.circuit().count_ops() == {"ry": 2, "rz": 2}
+
+
+@pytest.mark.parametrize("order", [1, 2, 4])
+def test_evolution_gates_are_the_circuits_gates(order: int) -> None:
+    # The gate list read without a circuit equals the circuit's instructions, matrix by matrix.
+    from echo_lab.backends.quimb_mps import circuit_gates
+
+    h = SparsePauliOp.from_sparse_list(
+        [("XX", [0, 1], 1.0), ("ZZ", [1, 2], 0.7), ("Z", [2], -1.3), ("XZX", [0, 1, 2], 0.4)],
+        num_qubits=3,
+    )
+    split = trotter.split_layers(h)
+    qc = trotter.evolution_circuit(split, dt=0.13, steps=3, order=order, fuse_qubits=2)
+    direct = trotter.evolution_gates(split, dt=0.13, steps=3, order=order, fuse_qubits=2)
+    read = circuit_gates(qc)
+    assert len(direct) == len(read) > 3
+    for (m1, q1), (m2, q2) in zip(direct, read, strict=True):
+        assert tuple(q1) == tuple(q2)
+        np.testing.assert_allclose(m1, m2, rtol=0, atol=1e-14)

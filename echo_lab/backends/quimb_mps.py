@@ -7,8 +7,9 @@ machine): chi = 32: 9 s against Aer MPS 35 s; chi = 64: 38 s against 129 s (valu
 1.4e-7); chi = 128: 119 s, Aer over 300 s (docs/pages/conventions.md, section 5).
 
 **Same circuits as the Aer backend.** Every ``Free`` segment of length L is ``k = ceil(L / dt)``
-Trotter steps of ``L / k`` (:func:`echo_lab.dynamics.trotter.segment_steps`), built by
-:func:`~echo_lab.dynamics.trotter.evolution_circuit` of ``trotter.split_layers(H)`` (fields
+Trotter steps of ``L / k`` (:func:`echo_lab.dynamics.trotter.segment_steps`), the gates of
+:func:`~echo_lab.dynamics.trotter.evolution_circuit` (read without building the circuit,
+:func:`~echo_lab.dynamics.trotter.evolution_gates`) of ``trotter.split_layers(H)`` (fields
 folded into the bonds, the same product formula of order 1, 2 or 4) but fused into gates of at
 most two qubits (``fuse_qubits=2``): on a nearest-neighbour chain that is one 4 x 4 unitary per
 bond and half step, the TEBD gate. Within a segment the gates are replayed in sweeps (gates of
@@ -64,9 +65,13 @@ already limit BLAS to one thread per unit (:mod:`echo_lab.study.executor`); for 
 ``threads=1`` (the backend then wraps ``run`` in ``threadpoolctl.threadpool_limits(1)``), or set
 ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1``. Memory: an MPS holds at most
 16 n chi^2 bytes; a run holds the state, one copy (the start of an echo, or a readout copy) and
-the SVD work arrays (:func:`quimb_memory_bytes`). An echo (pulses after a free segment) is
-evolved from the initial state for every total time; an FID trace (one free segment, no pulse
-after it) is one evolution per step length, continued from time to time.
+the SVD work arrays (:func:`quimb_memory_bytes`). The first free segment is evolved
+once per step length, continued from one total time to the next (an FID trace is only that; for
+an echo it is the first half, so a Hahn echo at T = 0.5, 1, 2, 5, 10, 20 evolves 20 + 38.5 / 2
+instead of 38.5 time units); the rest of the sequence runs on a copy for each total time. Gate
+lists are built once per (steps, step length) of a run. Chaining the first segment changes
+only where truncations happen: without truncation the states are those of separate
+evolutions to rounding (the tests check both).
 
 Requires quimb (the ``cpu`` extra brings it; alone: ``pip install 'echo_lab[mps]'``).
 """
@@ -203,6 +208,13 @@ class TruncatedMPS:
     ``info`` holds quimb's ``cur_orthog`` (the orthogonality centre, as an inclusive range),
     ``discarded`` the sum of the squared norms lost by truncation so far and ``largest_bond``
     the largest bond dimension held so far.
+
+    The hot path (one- and two-site gates, QR steps of the centre) works on plain site arrays
+    of shape (left bond, 2, right bond), not on quimb's tensors: writing a tensor back to quimb
+    (``Tensor.modify``) cost about as much as the SVD at chi = 32 (a profile of one N = 12 unit:
+    29 s of 190 s). The arrays are the state while a gate sequence runs; they are written back
+    into the quimb MPS (:meth:`quimb_mps`) only before a quimb routine reads it (readouts,
+    gates on distant sites, copies, entropy).
     """
 
     mps: Any
@@ -211,9 +223,7 @@ class TruncatedMPS:
     info: dict[str, Any] = field(default_factory=dict)
     discarded: float = 0.0
     largest_bond: int = 1
-    _sites: list[tuple[Any, tuple[str | None, str, str | None]]] | None = field(
-        default=None, init=False, repr=False
-    )
+    _arrays: list[np.ndarray] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def product(cls, state: ProductState, *, max_bond: int, cutoff: float) -> TruncatedMPS:
@@ -229,89 +239,101 @@ class TruncatedMPS:
 
     def copy(self) -> TruncatedMPS:
         """An independent copy with the same budget so far."""
-        return TruncatedMPS(
-            self.mps.copy(),
+        twin = TruncatedMPS(
+            self.mps if self._arrays is not None else self.mps.copy(),
             self.max_bond,
             self.cutoff,
             dict(self.info),
             self.discarded,
             self.largest_bond,
         )
+        if self._arrays is not None:
+            # Site arrays are replaced, never changed in place: the copy may share them. The
+            # quimb MPS is stale while arrays exist; the copy gets its own when it flushes.
+            twin.mps = self.mps.copy()
+            twin._arrays = list(self._arrays)
+        return twin
+
+    # -- quimb's view ----------------------------------------------------------------------
+
+    def quimb_mps(self) -> Any:
+        """The quimb MPS, up to date: the site arrays of the hot path written back (once)."""
+        if self._arrays is not None:
+            mps, n = self.mps, self.n
+            for site, array in enumerate(self._arrays):
+                names = (
+                    mps.bond(site - 1, site) if site > 0 else None,
+                    mps.site_ind(site),
+                    mps.bond(site, site + 1) if site < n - 1 else None,
+                )
+                shape = [s for s, name in zip(array.shape, names, strict=True) if name is not None]
+                mps[site].modify(
+                    data=array.reshape(shape),
+                    inds=tuple(name for name in names if name is not None),
+                )
+            self._arrays = None
+        return self.mps
+
+    def _site_arrays(self) -> list[np.ndarray]:
+        """The site arrays (left bond, 2, right bond), read from quimb once per gate sequence."""
+        if self._arrays is None:
+            mps, n = self.mps, self.n
+            arrays = []
+            for site in range(n):
+                tensor = mps[site]
+                names = [
+                    name
+                    for name in (
+                        mps.bond(site - 1, site) if site > 0 else None,
+                        mps.site_ind(site),
+                        mps.bond(site, site + 1) if site < n - 1 else None,
+                    )
+                    if name is not None
+                ]
+                data = np.transpose(tensor.data, [tensor.inds.index(name) for name in names])
+                left = 1 if site == 0 else data.shape[0]
+                right = 1 if site == n - 1 else data.shape[-1]
+                arrays.append(np.ascontiguousarray(data).reshape(left, 2, right))
+            self._arrays = arrays
+        return self._arrays
 
     def _renormalize_at(self, site: int) -> None:
         """Count the norm lost by the last truncation (the centre ``site`` holds all of it) and
         restore unit norm."""
         self.info["cur_orthog"] = (site, site)
-        tensor = self.mps[site]
-        data = tensor.data
+        arrays = self._site_arrays()
+        data = arrays[site]
         norm2 = float(np.real(np.vdot(data, data)))
         if norm2 <= 0.0 or not np.isfinite(norm2):
             raise ConfigError(
                 "the MPS lost its whole norm to truncation: raise max_bond or lower cutoff"
             )
         self.discarded += max(0.0, 1.0 - norm2)
-        tensor.modify(data=data / np.sqrt(norm2))
+        arrays[site] = data / np.sqrt(norm2)
 
-    # -- raw site arrays (the hot path) -----------------------------------------------------
-
-    def _site_table(self) -> list[tuple[Any, tuple[str | None, str, str | None]]]:
-        """Per site its quimb tensor and the names of its left bond, physical and right bond
-        index (None at an end). Looked up once (quimb's tag lookups cost ~0.1 ms each) and
-        dropped whenever a quimb routine may have replaced tensors (:meth:`_forget_sites`)."""
-        if self._sites is None:
-            mps, n = self.mps, self.n
-            self._sites = [
-                (
-                    mps[site],
-                    (
-                        mps.bond(site - 1, site) if site > 0 else None,
-                        mps.site_ind(site),
-                        mps.bond(site, site + 1) if site < n - 1 else None,
-                    ),
-                )
-                for site in range(n)
-            ]
-        return self._sites
-
-    def _forget_sites(self) -> None:
-        self._sites = None
-
-    def _site_array(self, site: int) -> np.ndarray:
-        """The tensor of ``site`` as an array of shape (left bond, 2, right bond)."""
-        tensor, (left, phys, right) = self._site_table()[site]
-        names = [name for name in (left, phys, right) if name is not None]
-        data = np.transpose(tensor.data, [tensor.inds.index(name) for name in names])
-        return data.reshape(
-            1 if left is None else data.shape[0], 2, 1 if right is None else data.shape[-1]
-        )
-
-    def _store_site(self, site: int, array: np.ndarray) -> None:
-        """Replace the data of ``site`` by ``array`` of shape (left, 2, right)."""
-        tensor, names = self._site_table()[site]
-        shape = [size for size, name in zip(array.shape, names, strict=True) if name is not None]
-        tensor.modify(
-            data=array.reshape(shape), inds=tuple(name for name in names if name is not None)
-        )
+    # -- the hot path on site arrays ---------------------------------------------------------
 
     def _move_centre(self, lo: int, hi: int) -> None:
         """Bring the orthogonality centre into ``lo..hi`` by QR steps on the site arrays."""
         first, last = self.info.get("cur_orthog", (None, None))
         if first is None or first != last:
-            self.mps.canonicalize_((lo, hi), info=self.info)
-            self._forget_sites()
-            return
-        centre = int(first)
+            self.quimb_mps().canonicalize_(lo, info=self.info)
+            self.info["cur_orthog"] = (lo, lo)
+        arrays = self._site_arrays()
+        centre = int(self.info["cur_orthog"][0])
         while centre < lo:
-            a = self._site_array(centre)
+            a = arrays[centre]
             q, r = np.linalg.qr(a.reshape(-1, a.shape[2]))
-            self._store_site(centre, q.reshape(a.shape[0], 2, -1))
-            self._store_site(centre + 1, np.tensordot(r, self._site_array(centre + 1), 1))
+            b = arrays[centre + 1]
+            arrays[centre] = q.reshape(a.shape[0], 2, -1)
+            arrays[centre + 1] = (r @ b.reshape(b.shape[0], -1)).reshape(-1, 2, b.shape[2])
             centre += 1
         while centre > hi:
-            a = self._site_array(centre)
+            a = arrays[centre]
             q, r = np.linalg.qr(a.reshape(a.shape[0], -1).T)
-            self._store_site(centre, q.T.reshape(-1, 2, a.shape[2]))
-            self._store_site(centre - 1, np.tensordot(self._site_array(centre - 1), r.T, 1))
+            b = arrays[centre - 1]
+            arrays[centre] = q.T.reshape(-1, 2, a.shape[2])
+            arrays[centre - 1] = (b.reshape(-1, b.shape[2]) @ r.T).reshape(b.shape[0], 2, -1)
             centre -= 1
         self.info["cur_orthog"] = (centre, centre)
 
@@ -342,20 +364,27 @@ class TruncatedMPS:
     def _neighbour_gate(self, gate: np.ndarray, i: int, absorb_left: bool) -> None:
         """A 4 x 4 gate (quimb order, site i first) on sites i, i + 1: contract, SVD, truncate."""
         self._move_centre(i, i + 1)
-        a, b = self._site_array(i), self._site_array(i + 1)
+        arrays = self._site_arrays()
+        a, b = arrays[i], arrays[i + 1]
         left, right = a.shape[0], b.shape[2]
-        pair = np.tensordot(a, b, 1).transpose(1, 2, 0, 3).reshape(4, left * right)
+        pair = (a.reshape(-1, a.shape[2]) @ b.reshape(b.shape[0], -1)).reshape(left, 2, 2, right)
+        pair = pair.transpose(1, 2, 0, 3).reshape(4, left * right)
         gated = (gate @ pair).reshape(2, 2, left, right).transpose(2, 0, 1, 3)
         u, s, vh = self._truncated_svd(gated.reshape(2 * left, 2 * right))
         if absorb_left:
             u = u * s
         else:
             vh = s[:, None] * vh
-        self._store_site(i, u.reshape(left, 2, -1))
-        self._store_site(i + 1, vh.reshape(-1, 2, right))
+        arrays[i] = u.reshape(left, 2, -1)
+        arrays[i + 1] = vh.reshape(-1, 2, right)
         self.largest_bond = max(self.largest_bond, s.size)
         centre = i if absorb_left else i + 1
         self.info["cur_orthog"] = (centre, centre)
+
+    def _one_site_gate(self, gate: np.ndarray, site: int) -> None:
+        """A 2 x 2 gate contracted into its site (no truncation; the centre does not move)."""
+        arrays = self._site_arrays()
+        arrays[site] = np.einsum("ij,ljr->lir", gate, arrays[site])
 
     def apply(
         self, matrix: np.ndarray, qubits: Sequence[int], *, toward: int | None = None
@@ -367,13 +396,13 @@ class TruncatedMPS:
         """
         gate, where = quimb_order(matrix, qubits)
         if len(where) == 1:
-            self.mps.gate_(gate, where[0], contract=True)
-            self._forget_sites()
+            self._one_site_gate(gate, where[0])
             return
         if len(where) == 2 and where[1] == where[0] + 1:
             self._neighbour_gate(gate, where[0], toward is not None and toward < where[0])
             return
-        self.mps.gate_nonlocal_(
+        mps = self.quimb_mps()
+        mps.gate_nonlocal_(
             gate,
             where,
             method="direct",
@@ -383,8 +412,7 @@ class TruncatedMPS:
             cutoff_mode=CUTOFF_MODE,
             renorm=0,
         )
-        self._forget_sites()
-        self.largest_bond = max(self.largest_bond, int(self.mps.max_bond()))
+        self.largest_bond = max(self.largest_bond, int(mps.max_bond()))
         self._renormalize_at(int(self.info["cur_orthog"][0]))
 
     def apply_gates(self, gates: Sequence[Gate]) -> None:
@@ -404,35 +432,36 @@ class TruncatedMPS:
         else:
             self.apply(pulse.dense_matrix(), pulse.qubits)
 
+    # -- readouts (quimb routines) ------------------------------------------------------------
+
     def local_expectation(self, matrix: np.ndarray, qubits: Sequence[int]) -> complex:
         """<psi| matrix |psi> for a matrix in Qiskit order on ``qubits`` (reduced density matrix
         of those sites, centre moved there)."""
         gate, where = quimb_order(matrix, qubits)
-        rho = self.mps.partial_trace_canonical(
+        rho = self.quimb_mps().partial_trace_canonical(
             where, info=self.info, get="array", optimize=CONTRACTION_PATH
         )
-        self._forget_sites()
         rho = np.asarray(rho).reshape(gate.shape)
         return complex(np.trace(rho @ gate))
 
     def pauli_overlap(self, paulis: Mapping[int, str]) -> complex:
         """<psi| P |psi> for the Pauli string ``{site: "X" | "Y" | "Z"}`` (a copy gets P)."""
-        other = self.mps.copy()
+        mps = self.quimb_mps()
+        other = mps.copy()
         for site, label in paulis.items():
             other.gate_(PAULI_MATRICES[label], site, contract=True)
-        return complex((self.mps.H & other).contract(all, optimize=CONTRACTION_PATH))
+        return complex((mps.H & other).contract(all, optimize=CONTRACTION_PATH))
 
     def half_chain_entropy(self) -> float:
         """Von Neumann entropy (natural log) of sites 0..n//2-1."""
         if self.n < 2:
             return 0.0
-        weights = self.mps.schmidt_values(self.n // 2, info=self.info)
-        self._forget_sites()
+        weights = self.quimb_mps().schmidt_values(self.n // 2, info=self.info)
         return entropy_of_weights(np.asarray(weights, dtype=float))
 
     def state_vector(self) -> np.ndarray:
         """The contracted state, length 2^n, Qiskit order (qubit 0 least significant)."""
-        dense = np.asarray(self.mps.to_dense()).reshape((2,) * self.n)
+        dense = np.asarray(self.quimb_mps().to_dense()).reshape((2,) * self.n)
         return dense.transpose(tuple(reversed(range(self.n)))).reshape(-1)
 
 
@@ -625,14 +654,9 @@ class QuimbMPSBackend:
     def _evolution_gates(self, split: trotter.TrotterSplit, steps: int, tau: float) -> list[Gate]:
         """``steps`` Trotter steps of ``tau``: the Aer backend's product formula, fused into gates
         of at most two qubits, in sweep order."""
-        qc = trotter.evolution_circuit(split, dt=tau, steps=steps, order=self.order, fuse_qubits=2)
-        return sweep_order(circuit_gates(qc))
-
-    def _evolve(
-        self, chain: TruncatedMPS, split: trotter.TrotterSplit, steps: int, tau: float
-    ) -> None:
-        if steps > 0:
-            chain.apply_gates(self._evolution_gates(split, steps, tau))
+        return sweep_order(
+            trotter.evolution_gates(split, dt=tau, steps=steps, order=self.order, fuse_qubits=2)
+        )
 
     def _states(
         self,
@@ -642,27 +666,35 @@ class QuimbMPSBackend:
         times: np.ndarray,
     ) -> Iterator[tuple[int, TruncatedMPS]]:
         """Yield ``(index into times, state at that time)``; the yielded state is not modified
-        until the next one is requested (readers copy it before they change it)."""
+        until the next one is requested (readers copy it before they change it).
+
+        The first free segment is evolved once per step length, each total time continuing from
+        the previous one of that length (an FID trace, and the first half of every echo); the
+        rest of the sequence runs on a copy for each total time. Gate lists are built once per
+        (steps, step length) of the run.
+        """
         segments = sequence.segments
         table = [trotter.segment_steps(sequence, float(t), dt=self.dt) for t in times]
-        free = [k for k, s in enumerate(segments) if isinstance(s, Free)]
-        last_pulse = max((k for k, s in enumerate(segments) if not isinstance(s, Free)), default=-1)
+        cache: dict[tuple[int, float], list[Gate]] = {}
+
+        def evolve(chain: TruncatedMPS, steps: int, tau: float) -> None:
+            if steps > 0:
+                if (steps, tau) not in cache:
+                    cache[steps, tau] = self._evolution_gates(split, steps, tau)
+                chain.apply_gates(cache[steps, tau])
+
+        def play(chain: TruncatedMPS, part: Sequence[Any], row: Iterator[Any]) -> None:
+            for segment in part:
+                if isinstance(segment, Free):
+                    evolve(chain, *next(row))
+                else:
+                    chain.apply_pulse(segment)
+
         start = TruncatedMPS.product(state, max_bond=self.max_bond, cutoff=self.cutoff)
-        if len(free) != 1 or last_pulse > free[0]:
-            for index, row in enumerate(table):
-                chain = start.copy()
-                steps = iter(row)
-                for segment in segments:
-                    if isinstance(segment, Free):
-                        self._evolve(chain, split, *next(steps))
-                    else:
-                        chain.apply_pulse(segment)
-                yield index, chain
-            return
-        for pulse in segments[: free[0]]:
-            assert isinstance(pulse, Pulse)
-            start.apply_pulse(pulse)
-        # One pass per step length, each continuing from the previous time of that length.
+        # A sequence's free fractions add up to 1, so it has a free segment.
+        first = next(k for k, s in enumerate(segments) if isinstance(s, Free))
+        play(start, segments[:first], iter(()))
+        rest = segments[first + 1 :]
         for tau in dict.fromkeys(row[0].dt for row in table):
             chosen = sorted(
                 (k for k, row in enumerate(table) if row[0].dt == tau),
@@ -670,9 +702,14 @@ class QuimbMPSBackend:
             )
             chain, done = start.copy(), 0
             for k in chosen:
-                self._evolve(chain, split, table[k][0].steps - done, tau)
+                evolve(chain, table[k][0].steps - done, tau)
                 done = table[k][0].steps
-                yield k, chain
+                if not rest:
+                    yield k, chain
+                    continue
+                branch = chain.copy()
+                play(branch, rest, iter(table[k][1:]))
+                yield k, branch
 
 
 def _threadpool_limits(threads: int) -> Any:
