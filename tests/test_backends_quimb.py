@@ -129,6 +129,55 @@ def test_circuit_lbit_pulse_and_rotated_pauli_readout() -> None:
     _compare(ours, exact, ROUNDING)
 
 
+def test_sequences_sharing_their_first_half_equal_separate_runs() -> None:
+    # run_sequences evolves the first free segment once for the p-bit and circuit echoes (and the
+    # FID, whose only segment it is); untruncated, every result is its own trotter-exact run.
+    from echo_lab.backends.base import run_sequences
+
+    n = 8
+    hamiltonian = _chain(n, seed=4, W=8.0)
+    system = lbits.construct(hamiltonian, method="circuit", block=2, layers=2, max_iterations=20)
+    sequences = [
+        build_sequence("hahn", n=n, probe=3, pulse="pbit"),
+        build_sequence("hahn", n=n, probe=3, pulse="circuit", source=system),
+        build_sequence("fid", n=n, probe=3),
+        build_sequence("cpmg", n=n, probe=3, n_pulses=2),  # another first fraction (1/4)
+    ]
+    state = probe_state(n, 3, background="z-random", rng=np.random.default_rng(3))
+    times = np.array([0.3, 0.9, 0.6, 0.0])
+    observables = {"tau_x": system.tau_observable("x", 3), "sx": _observables(n, 3)["sx"]}
+    shared = run_sequences(
+        QuimbMPSBackend(dt=0.1, **UNTRUNCATED),
+        hamiltonian,
+        sequences,
+        state,
+        times,
+        observables=observables,
+    )
+    exact = run_sequences(
+        get_backend("trotter-exact", dt=0.1),
+        hamiltonian,
+        sequences,
+        state,
+        times,
+        observables=observables,
+    )
+    assert len(shared) == len(exact) == len(sequences)
+    for ours, reference in zip(shared, exact, strict=True):
+        _compare(ours, reference, ROUNDING)
+    assert np.ptp(shared[0]["sx"] - shared[1]["sx"]) > 1e-3  # the pulses differ
+    truncated = QuimbMPSBackend(dt=0.1, max_bond=4, cutoff=1e-9)
+    together = truncated.run_sequences(
+        hamiltonian, sequences[:2], state, times, observables=observables
+    )
+    alone = truncated.run(hamiltonian, sequences[1], state, times, observables=observables)
+    assert set(together[1]) == set(alone)
+    # truncated, sharing changes nothing either: a run alone chains its first half the same way
+    assert np.max(together[1]["mps_discarded_weight"]) > 0
+    for key, values in alone.items():
+        np.testing.assert_array_equal(together[1][key], values, err_msg=key)
+
+
 def test_truncation_is_reported_and_costs_accuracy() -> None:
     n = 10
     hamiltonian = _chain(n, seed=2, W=1.0)  # weak disorder: entanglement grows fast

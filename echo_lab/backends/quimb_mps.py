@@ -570,13 +570,37 @@ class QuimbMPSBackend:
     ) -> dict[str, np.ndarray]:
         """Observables at each total time, shape ``(K,)``, with ``"mps_discarded_weight"`` and
         ``"mps_max_bond"`` (module docstring); ``entropy``: half-chain entropy."""
+        return self.run_sequences(
+            hamiltonian, [sequence], state, times, observables=observables, entropy=entropy
+        )[0]
+
+    def run_sequences(
+        self,
+        hamiltonian: SparsePauliOp,
+        sequences: Sequence[PulseSequence],
+        state: ProductState,
+        times: np.ndarray,
+        *,
+        observables: Mapping[str, Operator],
+        entropy: bool = False,
+    ) -> list[dict[str, np.ndarray]]:
+        """:meth:`run` of every sequence from the same state, one result per sequence.
+
+        Sequences that start alike (the same pulse objects before the first free segment, whose
+        fraction is the same) share its evolution: the p-bit and l-bit Hahn echoes of a unit
+        evolve their first half once (:func:`echo_lab.backends.base.run_sequences`).
+        """
         times, n = check_inputs(hamiltonian, state, times)
-        if not isinstance(sequence, PulseSequence):
-            raise ConfigError(f"sequence must be a PulseSequence, got {type(sequence).__name__}")
+        for sequence in sequences:
+            if not isinstance(sequence, PulseSequence):
+                raise ConfigError(
+                    f"sequence must be a PulseSequence, got {type(sequence).__name__}"
+                )
         readers = {name: self._reader(name, op, n) for name, op in observables.items()}
-        for pulse in sequence.pulses:
-            if pulse.circuit is None:
-                pulse.dense_matrix()  # ConfigError for a pulse with only an action
+        for sequence in sequences:
+            for pulse in sequence.pulses:
+                if pulse.circuit is None:
+                    pulse.dense_matrix()  # ConfigError for a pulse with only an action
         require_memory(
             self.estimate_memory(n),
             what=f"a quimb MPS of {n} qubits with max_bond {self.max_bond}",
@@ -584,12 +608,13 @@ class QuimbMPSBackend:
         )
         split = trotter.split_layers(hamiltonian)
         keys = [*readers, *(["entropy"] if entropy else []), "mps_discarded_weight", "mps_max_bond"]
-        result = {key: np.empty(times.size) for key in keys}
+        results = [{key: np.empty(times.size) for key in keys} for _ in sequences]
         limits = (
             contextlib.nullcontext() if self.threads is None else _threadpool_limits(self.threads)
         )
         with limits:
-            for k, chain in self._states(split, sequence, state, times):
+            for s, k, chain in self._states(split, sequences, state, times):
+                result = results[s]
                 discarded, largest = chain.discarded, chain.largest_bond
                 for name, reader in readers.items():
                     value, extra, bond = reader(chain)
@@ -600,8 +625,9 @@ class QuimbMPSBackend:
                     result["entropy"][k] = chain.half_chain_entropy()
                 result["mps_discarded_weight"][k] = discarded
                 result["mps_max_bond"][k] = largest
-        check_health(result)
-        return result
+        for result in results:
+            check_health(result)
+        return results
 
     # -- observables -------------------------------------------------------------------------
 
@@ -661,20 +687,18 @@ class QuimbMPSBackend:
     def _states(
         self,
         split: trotter.TrotterSplit,
-        sequence: PulseSequence,
+        sequences: Sequence[PulseSequence],
         state: ProductState,
         times: np.ndarray,
-    ) -> Iterator[tuple[int, TruncatedMPS]]:
-        """Yield ``(index into times, state at that time)``; the yielded state is not modified
-        until the next one is requested (readers copy it before they change it).
+    ) -> Iterator[tuple[int, int, TruncatedMPS]]:
+        """Yield ``(index into sequences, index into times, state)``; the yielded state is not
+        modified until the next one is requested (readers copy it before they change it).
 
-        The first free segment is evolved once per step length, each total time continuing from
-        the previous one of that length (an FID trace, and the first half of every echo); the
-        rest of the sequence runs on a copy for each total time. Gate lists are built once per
-        (steps, step length) of the run.
+        The first free segment is evolved once per start (the pulses before it and its
+        fraction) and step length, each total time continuing from the previous one of that
+        length (an FID trace, and the first half of every echo); the rest of each sequence runs
+        on a copy for each total time. Gate lists are built once per (steps, step length).
         """
-        segments = sequence.segments
-        table = [trotter.segment_steps(sequence, float(t), dt=self.dt) for t in times]
         cache: dict[tuple[int, float], list[Gate]] = {}
 
         def evolve(chain: TruncatedMPS, steps: int, tau: float) -> None:
@@ -690,26 +714,42 @@ class QuimbMPSBackend:
                 else:
                     chain.apply_pulse(segment)
 
-        start = TruncatedMPS.product(state, max_bond=self.max_bond, cutoff=self.cutoff)
-        # A sequence's free fractions add up to 1, so it has a free segment.
-        first = next(k for k, s in enumerate(segments) if isinstance(s, Free))
-        play(start, segments[:first], iter(()))
-        rest = segments[first + 1 :]
-        for tau in dict.fromkeys(row[0].dt for row in table):
-            chosen = sorted(
-                (k for k, row in enumerate(table) if row[0].dt == tau),
-                key=lambda k: table[k][0].steps,
-            )
-            chain, done = start.copy(), 0
-            for k in chosen:
-                evolve(chain, table[k][0].steps - done, tau)
-                done = table[k][0].steps
-                if not rest:
-                    yield k, chain
-                    continue
-                branch = chain.copy()
-                play(branch, rest, iter(table[k][1:]))
-                yield k, branch
+        # A sequence's free fractions add up to 1, so each has a free segment.
+        firsts = [
+            next(k for k, seg in enumerate(sequence.segments) if isinstance(seg, Free))
+            for sequence in sequences
+        ]
+        starts: dict[tuple[Any, ...], list[int]] = {}
+        for s, (sequence, first) in enumerate(zip(sequences, firsts, strict=True)):
+            free = sequence.segments[first]
+            assert isinstance(free, Free)
+            key = (*(id(pulse) for pulse in sequence.segments[:first]), free.fraction)
+            starts.setdefault(key, []).append(s)
+        tables = [
+            [trotter.segment_steps(sequence, float(t), dt=self.dt) for t in times]
+            for sequence in sequences
+        ]
+        for group in starts.values():
+            start = TruncatedMPS.product(state, max_bond=self.max_bond, cutoff=self.cutoff)
+            play(start, sequences[group[0]].segments[: firsts[group[0]]], iter(()))
+            table = tables[group[0]]  # the first free segment's steps are the same in the group
+            for tau in dict.fromkeys(row[0].dt for row in table):
+                chosen = sorted(
+                    (k for k, row in enumerate(table) if row[0].dt == tau),
+                    key=lambda k: table[k][0].steps,
+                )
+                chain, done = start.copy(), 0
+                for k in chosen:
+                    evolve(chain, table[k][0].steps - done, tau)
+                    done = table[k][0].steps
+                    for s in group:
+                        rest = sequences[s].segments[firsts[s] + 1 :]
+                        if not rest:
+                            yield s, k, chain
+                            continue
+                        branch = chain.copy()
+                        play(branch, rest, iter(tables[s][k][1:]))
+                        yield s, k, branch
 
 
 def _threadpool_limits(threads: int) -> Any:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from echo_lab.backends.base import TRUNCATION_REPORTS, Backend
+from echo_lab.backends.base import TRUNCATION_REPORTS, Backend, run_sequences
 from echo_lab.backends.options import (
     ALL_BACKEND_KEYS,
     BACKEND_NAMES,
@@ -301,9 +301,11 @@ def _run_rows(
     shape = (len(states), len(sequences), times.size)
     values = {name: np.empty(shape) for name in operators}
     for b, state in enumerate(states.values()):
-        for s, sequence in enumerate(sequences.values()):
-            with stage(stage_name):
-                result = backend.run(hamiltonian, sequence, state, times, observables=operators)
+        with stage(stage_name):
+            results = run_sequences(
+                backend, hamiltonian, list(sequences.values()), state, times, observables=operators
+            )
+        for s, result in enumerate(results):
             for name in operators:
                 values[name][b, s] = result[name]
             for name in TRUNCATION_REPORTS:
