@@ -26,6 +26,10 @@ Run on an idle machine (scheduler port 8786 must be free)::
 
     OMP_NUM_THREADS=1 .venv/bin/python experiments/benchmarks/dask_long_chain.py --time-unit 64
 
+``--baseline CHECKOUT`` (with ``--time-unit``) first times the same unit with echo_lab imported
+from an older checkout (``git worktree add /tmp/old <commit>``), then this one, each in a fresh
+process, and records both, the speed-up and the largest difference of the echo values.
+
 Writes dask_long_chain.json (and the unit record).
 """
 
@@ -88,6 +92,12 @@ def time_unit(n: int) -> dict[str, Any]:
     data = unit.dataset
     return {
         "n": n,
+        "echo_lab": str(Path(sys.modules["echo_lab"].__file__ or "").parent),
+        "values": {
+            name: np.asarray(data[name].values).ravel().tolist()
+            for name in ("sx", "ctau_x")
+            if name in data
+        },
         "study": text,
         "wall_seconds": seconds,
         "cpu_seconds": cpu_seconds,
@@ -100,6 +110,42 @@ def time_unit(n: int) -> dict[str, Any]:
         "load_average_before": load_before,
         "load_average_after": list(os.getloadavg()),
         "environment": environment_info(),
+    }
+
+
+def unit_in_process(n: int, pythonpath: Path | None) -> dict[str, Any]:
+    """:func:`time_unit` in a fresh interpreter, importing echo_lab from ``pythonpath`` when
+    given (an older checkout) instead of this one."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env.pop("PYTHONPATH", None)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath.resolve())
+    done = subprocess.run(
+        [sys.executable, __file__, "--time-unit", str(n), "--unit-json"],
+        check=True, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def against_baseline(n: int, baseline: Path) -> dict[str, Any]:
+    """The unit timed on ``baseline`` (an older checkout), then on this one, one after the
+    other in the same idle window; the speed-up and the largest difference of the echoes
+    (truncations happen at other places when the evolution is organized differently)."""
+    commit = subprocess.run(
+        ["git", "-C", str(baseline), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    old = unit_in_process(n, baseline)
+    new = unit_in_process(n, None)
+    difference = max(
+        float(np.max(np.abs(np.subtract(new["values"][k], old["values"][k]))))
+        for k in new["values"]
+    )
+    return {
+        **new,
+        "baseline": {**old, "commit": commit},
+        "speedup_over_baseline": old["wall_seconds"] / new["wall_seconds"],
+        "largest_echo_difference_from_baseline": difference,
     }
 
 
@@ -167,9 +213,25 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--times", type=float, nargs="+", default=[0.5, 1.0, 2.0, 5.0])
     parser.add_argument("--port", type=int, default=8786)
     parser.add_argument("--time-unit", type=int, default=None, metavar="N")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="CHECKOUT",
+        help="with --time-unit: time the same unit on an older echo_lab checkout first "
+        "(e.g. `git worktree add ../old <commit>`), same idle window",
+    )
+    parser.add_argument("--unit-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.time_unit and args.unit_json:  # one timing, in a fresh process (for --baseline)
+        print(json.dumps(time_unit(args.time_unit)))
+        return
     if args.time_unit:
-        record = time_unit(args.time_unit)
+        record = (
+            time_unit(args.time_unit)
+            if args.baseline is None
+            else against_baseline(args.time_unit, args.baseline)
+        )
         OUT.with_name(f"dask_long_chain_unit_n{args.time_unit}.json").write_text(
             json.dumps(record, indent=1) + "\n"
         )
