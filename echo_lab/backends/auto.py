@@ -32,9 +32,10 @@ Why these thresholds:
   holds 2.5 of them); beyond it a study is a long-chain study, where an MPS is the tool.
 * :data:`AER_MPS_MAX_BOND` = 16: from a cap of 32 on the quimb backend is the faster MPS where
   the bond grows to the cap (N = 24, W = 8, Hahn echo T = 5, 10, one thread, idle machine,
-  ``experiments/benchmarks/mps_peers.json``: quimb 4.4 / 7.9 / 10.7 s against Aer 8.8 / 34.8 /
-  65.0 s at caps 32 / 64 / 128) and at most 1.2x slower where it stays small (W = 16: 1.5-1.9 s
-  against 1.2-1.6 s).
+  ``experiments/benchmarks/mps_peers.json``: quimb 3.3 / 9.5 / 11.4 s against Aer 9.6 / 46.5 /
+  66.7 s at caps 32 / 64 / 128), and faster where it stays small too (W = 16: 1.3-1.4 s against
+  1.5-1.8 s). Below a cap of 32 the rule keeps Aer's MPS (measured faster there before the quimb
+  backend's 2026-12-07 speed-up; not re-measured since).
 
 ``auto`` takes the ``[backend]`` keys of the Trotter engines (``dt``, ``order``, ``method``,
 ``device``, ``shots``, ``noise``) and two ``options`` that every MPS engine understands:
