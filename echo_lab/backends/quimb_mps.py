@@ -240,7 +240,7 @@ class TruncatedMPS:
     def copy(self) -> TruncatedMPS:
         """An independent copy with the same budget so far."""
         twin = TruncatedMPS(
-            self.mps if self._arrays is not None else self.mps.copy(),
+            self.mps.copy(),
             self.max_bond,
             self.cutoff,
             dict(self.info),
@@ -248,24 +248,29 @@ class TruncatedMPS:
             self.largest_bond,
         )
         if self._arrays is not None:
-            # Site arrays are replaced, never changed in place: the copy may share them. The
-            # quimb MPS is stale while arrays exist; the copy gets its own when it flushes.
-            twin.mps = self.mps.copy()
+            # Site arrays are replaced, never changed in place, so the copy may share them; the
+            # (stale) quimb copy gets them written back when the copy flushes.
             twin._arrays = list(self._arrays)
         return twin
+
+    def _index_names(self, site: int) -> tuple[str | None, str, str | None]:
+        """quimb's names of the left bond, physical and right bond index of ``site`` (None at
+        an end of the chain)."""
+        mps, n = self.mps, self.n
+        return (
+            mps.bond(site - 1, site) if site > 0 else None,
+            mps.site_ind(site),
+            mps.bond(site, site + 1) if site < n - 1 else None,
+        )
 
     # -- quimb's view ----------------------------------------------------------------------
 
     def quimb_mps(self) -> Any:
         """The quimb MPS, up to date: the site arrays of the hot path written back (once)."""
         if self._arrays is not None:
-            mps, n = self.mps, self.n
+            mps = self.mps
             for site, array in enumerate(self._arrays):
-                names = (
-                    mps.bond(site - 1, site) if site > 0 else None,
-                    mps.site_ind(site),
-                    mps.bond(site, site + 1) if site < n - 1 else None,
-                )
+                names = self._index_names(site)
                 shape = [s for s, name in zip(array.shape, names, strict=True) if name is not None]
                 mps[site].modify(
                     data=array.reshape(shape),
@@ -281,15 +286,7 @@ class TruncatedMPS:
             arrays = []
             for site in range(n):
                 tensor = mps[site]
-                names = [
-                    name
-                    for name in (
-                        mps.bond(site - 1, site) if site > 0 else None,
-                        mps.site_ind(site),
-                        mps.bond(site, site + 1) if site < n - 1 else None,
-                    )
-                    if name is not None
-                ]
+                names = [name for name in self._index_names(site) if name is not None]
                 data = np.transpose(tensor.data, [tensor.inds.index(name) for name in names])
                 left = 1 if site == 0 else data.shape[0]
                 right = 1 if site == n - 1 else data.shape[-1]
