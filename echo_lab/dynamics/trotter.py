@@ -494,6 +494,15 @@ def _check_fuse_qubits(fuse_qubits: int) -> None:
         )
 
 
+def _checked_evolution(dt: float, steps: int, order: int, fuse_qubits: int) -> float:
+    """The checks of :func:`evolution_circuit` and :func:`evolution_gates`; returns dt."""
+    dt = check_finite(dt, "dt")
+    check_steps(steps)
+    check_order(order)
+    _check_fuse_qubits(fuse_qubits)
+    return dt
+
+
 def circuit(
     hamiltonian: SparsePauliOp,
     *,
@@ -542,10 +551,7 @@ def evolution_circuit(
             f"evolution_circuit takes a TrotterSplit (trotter.split_layers(H)), got "
             f"{type(split).__name__}; for a SparsePauliOp use trotter.circuit"
         )
-    dt = check_finite(dt, "dt")
-    check_steps(steps)
-    check_order(order)
-    _check_fuse_qubits(fuse_qubits)
+    dt = _checked_evolution(dt, steps, order, fuse_qubits)
     qc = QuantumCircuit(split.num_qubits, name=f"trotter{order}")
     _append_evolution(qc, split, dt=dt, steps=int(steps), order=order, fuse_qubits=fuse_qubits)
     return qc
@@ -568,10 +574,7 @@ def evolution_gates(
     reading its matrices back took 22 s of a 191 s quimb-backend unit (N = 12, W = 8, order 4,
     chi = 32; profile, 2026-12-07).
     """
-    dt = check_finite(dt, "dt")
-    check_steps(steps)
-    check_order(order)
-    _check_fuse_qubits(fuse_qubits)
+    dt = _checked_evolution(dt, steps, order, fuse_qubits)
     gates: list[tuple[np.ndarray, tuple[int, ...]]] = []
     for block in _fused_blocks(
         split, dt=dt, steps=int(steps), order=order, fuse_qubits=fuse_qubits

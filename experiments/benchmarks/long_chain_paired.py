@@ -23,6 +23,7 @@ single-realization kept fractions and of the traces <ctau^x_p>(T).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -104,10 +105,11 @@ def estimate_check(reference: xr.Dataset, other: xr.Dataset, w: float) -> dict[s
 
 
 def main(argv: list[str]) -> None:
-    out = OUT
-    if argv[:1] == ["--out"]:
-        out, argv = OUT.with_name(argv[1]), argv[2:]
-    paths = argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=OUT.name, help="record name, beside this script")
+    parser.add_argument("paths", nargs="+", help="the reference results file, then the others")
+    args = parser.parse_args(argv)
+    out, paths = OUT.with_name(args.out), args.paths
     reference = xr.open_dataset(paths[0])
     record: dict[str, Any] = {
         "environment": environment_info(),
