@@ -2,9 +2,9 @@ r"""quimb backend: echo_lab's Trotter circuits on a truncated matrix product sta
 
 For long chains whose entanglement needs a large bond dimension chi (a referee's measurement at
 chi = 128, N = 24: Aer MPS 230 s, quimb 43 s, same values to 1e-7). Measured with this backend
-(N = 24, W = 8, Hahn echoes T = 5 and 10, dt = 0.1, order 2, one BLAS thread, a loaded 2-core
-machine): chi = 32: 9 s against Aer MPS 35 s; chi = 64: 38 s against 129 s (values equal to
-1.4e-7); chi = 128: 119 s, Aer over 300 s (docs/pages/conventions.md, section 5).
+(N = 24, W = 8, Hahn echoes T = 5 and 10, dt = 0.1, order 2, one BLAS thread, idle machine,
+2026-12-07, ``experiments/benchmarks/mps_peers.json``): chi = 32 / 64 / 128: 3.3 / 9.5 / 11.4 s
+against Aer MPS 9.6 / 46.5 / 66.7 s and quimb's own ``TEBD`` 5.0 / 13.1 / 14.6 s.
 
 **Same circuits as the Aer backend.** Every ``Free`` segment of length L is ``k = ceil(L / dt)``
 Trotter steps of ``L / k`` (:func:`echo_lab.dynamics.trotter.segment_steps`), the gates of
