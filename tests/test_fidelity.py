@@ -3,13 +3,15 @@ equal to the dense traces Tr(embed(A) tau) / 2^N."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from echo_lab import lbits
 from echo_lab.cli import main
 from echo_lab.errors import ConfigError
-from echo_lab.lbits.fidelity import compare, compare_sites
+from echo_lab.lbits.fidelity import compare, compare_sites, support_ceiling
 from echo_lab.lbits.window import window_lbits
 from echo_lab.physics import models
 from echo_lab.physics.linalg import embed
@@ -117,6 +119,48 @@ def test_range_against_overlap_permutation_equals_dense():
         assert result.reference_method == "overlap" and result.method == "range"
 
 
+def test_support_ceiling_bounds_every_construction_on_its_support(chain):
+    """The ceiling is the norm of tau^z's truncation (computed here by partial traces, not by the
+    Pauli transform the function uses), grows with the width, is 1 for the whole chain, and no
+    window l-bit of any width, on any placement, beats the ceiling of its width."""
+    model, exact = chain
+    ceilings = support_ceiling(exact, P)
+    assert [c.width for c in ceilings] == list(range(1, N + 1))
+    assert ceilings[0].d == pytest.approx(0.0, abs=1e-12)  # {p}: the bare spin is the best
+    assert ceilings[-1].f_z == pytest.approx(1.0, abs=1e-12)
+    assert ceilings[-1].d == pytest.approx(1.0, abs=1e-12)
+    assert all(b.weight >= a.weight - 1e-12 for a, b in itertools.pairwise(ceilings))
+    for ceiling in ceilings:
+        assert P in ceiling.sites and len(ceiling.sites) == ceiling.width
+        truncated = exact.window_operator("z", P, list(ceiling.sites))
+        norm = np.vdot(truncated, truncated).real / truncated.shape[0]
+        assert ceiling.weight == pytest.approx(norm, abs=1e-12)
+        # no other placement of the same width holds more weight
+        for start in range(max(0, P - ceiling.width + 1), min(P, N - ceiling.width) + 1):
+            other = exact.window_operator("z", P, list(range(start, start + ceiling.width)))
+            assert np.vdot(other, other).real / other.shape[0] <= ceiling.weight + 1e-12
+    for width in range(2, N):
+        for method in ("overlap", "range"):
+            result = compare(exact, window_lbits(model, P, width=width, method=method), P)
+            assert result.f_z <= ceilings[width - 1].f_z + 1e-12
+            assert result.d <= ceilings[width - 1].d + 1e-12
+    # on {p} alone the bare spin is the best operator
+    assert compare(exact, None, P).f_z == pytest.approx(ceilings[0].f_z, abs=1e-12)
+
+
+def test_support_ceiling_refusals(chain):
+    _, exact = chain
+    with pytest.raises(ConfigError, match=r"outside 1\.\.8"):
+        support_ceiling(exact, P, [0])
+    with pytest.raises(ConfigError, match="integers"):
+        support_ceiling(exact, P, [2.5])  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match="outside"):
+        support_ceiling(exact, N)
+    big = lbits.construct(models.RandomFieldXXZ(n=13, W=8.0, seed=1).hamiltonian())
+    with pytest.raises(ConfigError, match="n <= 12"):
+        support_ceiling(big, 6)
+
+
 def test_refusals(chain):
     model, exact = chain
     with pytest.raises(ConfigError, match="hold"):
@@ -141,6 +185,8 @@ def test_cli_compare_prints_the_table(tmp_path, capsys):
     exact = lbits.construct(model.hamiltonian(), method="overlap")
     expected = compare(exact, window_lbits(model, 3, width=4), 3)
     assert f"{expected.f_z:.4f}" in out
+    ceiling = support_ceiling(exact, 3, [4])[0]
+    assert f"w=4: {ceiling.d:.3f}" in out and "w=6: 1.000" in out
 
 
 @pytest.mark.parametrize(

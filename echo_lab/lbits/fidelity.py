@@ -21,6 +21,14 @@ LBitSystem` (tau, exact l-bits of the whole chain) and another l-bit source A of
   p but not within r - 1 (r = 0..max distance), which sums to Tr((A^z_p)^2) / 2^N = 1 for an
   involution.
 
+The ceiling of a support (:func:`support_ceiling`): no operator B supported on a set S of sites
+with Tr(B^2) / 2^N = 1 (every l-bit Pauli operator, every pulse circuit whose light cone of p is
+S) has ``Tr(B tau^z_p) / 2^N`` above ``sqrt(w_S)``, where ``w_S`` is the Pauli weight of tau^z_p on
+the strings inside S (Cauchy-Schwarz on the Pauli coefficients; the bound is reached by the
+normalized truncation of tau^z_p to S, which is in general not an involution). So
+``D <= (sqrt(w_S) - a_z) / (1 - a_z)`` for every construction on S: a floor on the support a
+construction needs, measured on the exact l-bit itself.
+
 Block by block, no 4^N arrays (:func:`compare`):
 
 * A supported on a few sites S (window l-bits: the window; circuit l-bits: the light cone of p;
@@ -70,8 +78,10 @@ __all__ = [
     "F_X_GAUGE",
     "MAX_FIDELITY_QUBITS",
     "LBitFidelity",
+    "SupportCeiling",
     "compare",
     "compare_sites",
+    "support_ceiling",
 ]
 
 #: Largest chain of a comparison (one side is the exact l-bits of the whole chain).
@@ -118,6 +128,75 @@ class LBitFidelity:
     range_weights: np.ndarray | None
     sites: tuple[int, ...]
     gauge: str = F_X_GAUGE
+
+
+@dataclass(frozen=True)
+class SupportCeiling:
+    """The most of the exact l-bit at ``site`` any operator on ``width`` sites can capture.
+
+    Attributes
+    ----------
+    site : the chain site p.
+    width : the number of contiguous sites (p among them).
+    sites : the best such window (the one holding the most weight of tau^z_p).
+    weight : w_S, the Pauli weight of tau^z_p on the strings inside ``sites``.
+    f_z : sqrt(w_S), the largest F_z of a normalized operator on ``sites``.
+    a_z : the bare spin's F_z.
+    d : (f_z - a_z) / (1 - a_z), the largest D (NaN when a_z = 1).
+    """
+
+    site: int
+    width: int
+    sites: tuple[int, ...]
+    weight: float
+    f_z: float
+    a_z: float
+    d: float
+
+
+def support_ceiling(
+    reference: LBitSystem, site: int, widths: Sequence[int] | None = None
+) -> list[SupportCeiling]:
+    """For each width w in ``widths`` (default 1..N): the largest F_z and D that any operator
+    supported on w contiguous sites containing ``site`` can reach against ``reference``'s
+    tau^z (module docstring, "The ceiling of a support"), and the window that reaches it.
+
+    One dense tau^z and its Pauli support weights (O(N 4^N) time, three 4^N real arrays), then
+    a sum over the supports inside each window; N <= :data:`DENSE_FIDELITY_QUBITS`. Raises
+    :class:`ConfigError` for a reference that is not exact, a longer chain, a site outside the
+    chain or a width outside 1..N, before any work.
+    """
+    p = _check(reference, None, site)
+    n = reference.n
+    if n > DENSE_FIDELITY_QUBITS:
+        raise ConfigError(
+            f"the support ceiling expands the dense tau^z in Pauli strings and is limited to "
+            f"n <= {DENSE_FIDELITY_QUBITS} (got n = {n})"
+        )
+    chosen = list(range(1, n + 1)) if widths is None else list(widths)
+    for width in chosen:
+        if isinstance(width, bool) or not isinstance(width, int | np.integer):
+            raise ConfigError(f"widths must be integers 1..{n}, got {width!r}")
+        if not 1 <= width <= n:
+            raise ConfigError(f"width {width} is outside 1..{n} (the chain has {n} sites)")
+    weights = pauli.support_weights(reference.tau("z", p))
+    masks = np.arange(1 << n)
+    a_z = float(_local_trace(reference, p, [p], _PAULI["z"], "z"))
+    ceilings = []
+    for width in chosen:
+        best, best_start = -1.0, p
+        for start in range(max(0, p - width + 1), min(p, n - width) + 1):
+            window = ((1 << width) - 1) << start
+            inside = float(weights[(masks & ~window) == 0].sum())
+            if inside > best:
+                best, best_start = inside, start
+        # sigma^z_p itself lies on every window, so the ceiling is never below a_z (this only
+        # removes rounding: sqrt(w_{p}) equals a_z up to it).
+        f_z = max(math.sqrt(min(max(best, 0.0), 1.0)), a_z)
+        d = (f_z - a_z) / (1.0 - a_z) if a_z < 1.0 else math.nan
+        sites = tuple(range(best_start, best_start + int(width)))
+        ceilings.append(SupportCeiling(p, int(width), sites, best, f_z, a_z, d))
+    return ceilings
 
 
 def compare(reference: LBitSystem, other: LBitSource | None, site: int) -> LBitFidelity:

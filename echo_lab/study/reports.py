@@ -325,14 +325,21 @@ def fidelity_report(
     for n <= 10, the exact ``range`` l-bits (:func:`echo_lab.lbits.fidelity.compare`).
 
     The realization (n <= 14), the site, the sources and the circuit options are checked before
-    any work. Costs: the exact construction (one or two), each source's construction (a circuit
-    fit: up to ``max_iterations`` L-BFGS iterations), and three partial traces of the exact tau
-    per source (O(2^(k-1) 4^n) for a source on k sites), and the kept fraction of the p-bit echo
-    read out in each source and in the exact overlap l-bit (:func:`kept_in_readouts`: 8 exact
-    evolutions in the reference's eigenbasis).
+    any work. For n <= 12 it adds the ceiling of D for every support width
+    (:func:`echo_lab.lbits.fidelity.support_ceiling`). Costs: the exact construction (one or
+    two), each source's construction (a circuit fit: up to ``max_iterations`` L-BFGS
+    iterations), three partial traces of the exact tau per source (O(2^(k-1) 4^n) for a source
+    on k sites), the Pauli transform of tau^z for the ceiling (O(n 4^n)), and the kept fraction
+    of the p-bit echo read out in each source and in the exact overlap l-bit
+    (:func:`kept_in_readouts`: 8 exact evolutions in the reference's eigenbasis).
     """
     from echo_lab.lbits.exact import MAX_RANGE_QUBITS
-    from echo_lab.lbits.fidelity import F_X_GAUGE, MAX_FIDELITY_QUBITS
+    from echo_lab.lbits.fidelity import (
+        DENSE_FIDELITY_QUBITS,
+        F_X_GAUGE,
+        MAX_FIDELITY_QUBITS,
+        support_ceiling,
+    )
     from echo_lab.lbits.fidelity import compare as fidelity
     from echo_lab.lbits.window import window_lbits
 
@@ -376,6 +383,13 @@ def fidelity_report(
                 f"{label:<14} {result.f_z:8.4f} {result.d:8.4f} {result.f_x:8.4f} "
                 f"{result.a_z:8.4f} {spread}"
             )
+    if model.n <= DENSE_FIDELITY_QUBITS:
+        ceilings = support_ceiling(references["overlap"], p)
+        lines += [
+            "",
+            "ceiling of D (vs overlap) for any operator on w contiguous sites containing the site",
+            " ".join(f"w={c.width}: {c.d:.3f}" for c in ceilings),
+        ]
     kept = kept_in_readouts(references["overlap"], built, p, seed=seed)
     lines += [
         "",

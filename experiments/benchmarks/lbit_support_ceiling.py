@@ -1,0 +1,190 @@
+"""Record: how much of the exact l-bit any operator on w sites can capture (#24, items 2 and 3).
+
+For the realizations of ``lbit_convergence.json`` (same seeding: realization k of every (N, W)
+cell has the fields of ``models.disorder_seeds(seed, k + 1)[k]``; centre site p = N // 2), the
+ceiling of F_z and D over all operators supported on w contiguous sites containing p
+(:func:`echo_lab.lbits.fidelity.support_ceiling`: the norm of the exact tau^z_p truncated to the
+best such window), for every w = 1..N, against the exact ``overlap`` l-bits.
+
+Every construction on w sites (a window l-bit of width w, a pulse circuit whose light cone of p
+has w sites) has D at most this ceiling, so the record answers two questions of issue #24 with a
+measurement instead of a construction:
+
+* the support a construction needs for median D >= 0.85 (the scalable-l-bit goal) and for
+  median D >= 0.5 (the device-pulse goal);
+* how far the window l-bits of ``lbit_convergence.json`` (and ``lbit_convergence_w10.json``)
+  are from the ceiling of their own width: the cells join their median D by realization key and
+  check that both records describe the same chain (the same a_z to 1e-9).
+
+Every row stores the fields, the seed and every ceiling, so any cell can be recomputed.
+Resumable (:func:`echo_lab.bench.records.fill_realizations`); ``--cells-only`` recomputes the
+cells after the convergence records grew::
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python experiments/benchmarks/lbit_support_ceiling.py \\
+        --n 10 12
+    .venv/bin/python experiments/benchmarks/lbit_support_ceiling.py --cells-only
+
+Results: experiments/benchmarks/lbit_support_ceiling.json; the table and what it says:
+docs/pages/findings.md, "How close scalable l-bits are to the exact ones".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from echo_lab import lbits
+from echo_lab.bench.records import cells_of, fill_realizations
+from echo_lab.lbits.fidelity import support_ceiling
+from echo_lab.physics import models
+from echo_lab.study.results import write_text_atomically
+
+HERE = Path(__file__).parent
+OUT = HERE / "lbit_support_ceiling.json"
+CONVERGENCE = (HERE / "lbit_convergence.json", HERE / "lbit_convergence_w10.json")
+#: The goals of issue #24 the cells are read against.
+GOALS = {"scalable": 0.85, "device": 0.5}
+
+
+def one_realization(n: int, W: float, index: int, seed: int) -> dict[str, Any]:
+    sequence = models.disorder_seeds(seed, index + 1)[index]
+    model = models.RandomFieldXXZ(n=n, W=W, J=1.0, Jz=1.0, seed=sequence)
+    reference = lbits.construct(model.hamiltonian(), "overlap", lattice=model.lattice)
+    p = n // 2
+    ceilings = support_ceiling(reference, p)
+    return {
+        "site": p,
+        "seed": {"entropy": int(sequence.entropy), "spawn_key": list(sequence.spawn_key)},
+        "fields": [float(h) for h in model.fields],
+        "a_z": ceilings[0].a_z,
+        "ceiling_d": [c.d for c in ceilings],
+        "ceiling_f_z": [c.f_z for c in ceilings],
+        "best_window_start": [c.sites[0] for c in ceilings],
+    }
+
+
+def constructions_by_key() -> dict[str, dict[str, Any]]:
+    """The overlap-reference D and a_z of every construction in the convergence records."""
+    joined: dict[str, dict[str, Any]] = {}
+    for path in CONVERGENCE:
+        if not path.exists():
+            continue
+        for row in json.loads(path.read_text())["realizations"]:
+            entry = joined.setdefault(row["key"], {"d": {}, "a_z": None})
+            for label, values in row["fidelity"]["overlap"].items():
+                entry["d"][label] = values["d"]
+                entry["a_z"] = values["a_z"]
+    return joined
+
+
+def _median(values: list[float]) -> float | None:
+    data = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.median(data)) if data else None
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    joined = constructions_by_key()
+    cells = []
+    for n, W, group in cells_of(rows):
+        widths = list(range(1, n + 1))
+        table = np.array([row["ceiling_d"] for row in group], dtype=float)
+        median = np.nanmedian(table, axis=0)
+        cell: dict[str, Any] = {
+            "n": n,
+            "W": W,
+            "realizations": len(group),
+            "median_ceiling_d": {str(w): float(m) for w, m in zip(widths, median, strict=True)},
+            "share_at_or_above": {
+                name: {str(w): float(np.mean(table[:, w - 1] >= goal)) for w in widths}
+                for name, goal in GOALS.items()
+            },
+            "smallest_width_median_at_or_above": {
+                name: next((w for w, m in zip(widths, median, strict=True) if m >= goal), None)
+                for name, goal in GOALS.items()
+            },
+        }
+        constructions: dict[str, Any] = {}
+        for row in group:
+            other = joined.get(row["key"])
+            if other is None:
+                continue
+            if abs(other["a_z"] - row["a_z"]) > 1e-9:
+                raise SystemExit(
+                    f"{row['key']}: a_z {row['a_z']} here, {other['a_z']} in the convergence "
+                    "record: not the same chain"
+                )
+            for label, d in other["d"].items():
+                if label.startswith("window w="):
+                    width = int(label.split("=")[1])
+                    entry = constructions.setdefault(label, {"d": [], "ceiling_d": []})
+                    entry["d"].append(d)
+                    entry["ceiling_d"].append(row["ceiling_d"][width - 1])
+        cell["windows"] = {
+            label: {
+                "realizations": len(entry["d"]),
+                "median_d": _median(entry["d"]),
+                "median_ceiling_d": _median(entry["ceiling_d"]),
+                "median_share_of_ceiling": _median(
+                    [
+                        d / c if c > 0 else None
+                        for d, c in zip(entry["d"], entry["ceiling_d"], strict=True)
+                    ]
+                ),
+            }
+            for label, entry in sorted(constructions.items(), key=lambda i: int(i[0][9:]))
+        }
+        cells.append(cell)
+    return cells
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[10, 12])
+    parser.add_argument("--W", type=float, nargs="+", default=[4.0, 6.0, 8.0, 12.0, 16.0])
+    parser.add_argument("--realizations", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--max-seconds", type=float, default=float("inf"))
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--cells-only",
+        action="store_true",
+        help="recompute the cells (after the convergence records grew) without new rows",
+    )
+    args = parser.parse_args()
+    if args.cells_only:
+        record = json.loads(args.out.read_text())
+        record["cells"] = summarize(record["rows"])
+        write_text_atomically(args.out, json.dumps(record, indent=1) + "\n")
+        print(f"recomputed {len(record['cells'])} cells; wrote {args.out}")
+        return
+    settings = {
+        "seed": args.seed,
+        "site": "N // 2",
+        "reference": "overlap",
+        "model": "RandomFieldXXZ(n, W, J=1, Jz=1), open chain",
+        "widths": "1..N, contiguous windows containing the site, best placement",
+    }
+    for n in args.n:
+        added = fill_realizations(
+            args.out,
+            settings,
+            n,
+            args.W,
+            args.realizations,
+            lambda n, W, k: one_realization(n, W, k, args.seed),
+            summarize,
+            max_seconds=args.max_seconds,
+            progress=lambda row: print(
+                f"{row['key']:>16}  ceiling D " + " ".join(f"{d:.2f}" for d in row["ceiling_d"]),
+                flush=True,
+            ),
+        )
+        print(f"n = {n}: {added} realizations added; wrote {args.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
