@@ -17,6 +17,7 @@ from qiskit.quantum_info import SparsePauliOp
 from echo_lab.dynamics.pulses import (
     lbit_pulse,
     pbit_pulse,
+    polar_factor,
     rotate_about,
     truncate_to_window,
     truncated_lbit_pulse,
@@ -273,3 +274,20 @@ def test_make_pulse_errors() -> None:
         make_pulse("circuit", 0, source=system)
     with pytest.raises(ConfigError, match="axis"):
         make_pulse("lbit", 0, source=system, axis="z")
+
+
+def test_polar_factor_is_the_nearest_involution():
+    """For A = V diag(l) V^dag the factor is V diag(sign l) V^dag: an involution is its own
+    factor, a positive multiple of it too, and the returned extremes are the |eigenvalues|."""
+    rng = np.random.default_rng(5)
+    raw = rng.normal(size=(8, 8)) + 1j * rng.normal(size=(8, 8))
+    vectors, _ = np.linalg.qr(raw)
+    signs = np.array([1, -1, 1, 1, -1, -1, 1, -1], dtype=float)
+    involution = (vectors * signs) @ vectors.conj().T
+    magnitudes = np.array([0.5, 2.0, 1.0, 3.0, 0.25, 1.5, 0.75, 1.25])
+    operator = (vectors * (signs * magnitudes)) @ vectors.conj().T
+    for given, smallest, largest in ((involution, 1.0, 1.0), (operator, 0.25, 3.0)):
+        polar, low, high = polar_factor(given)
+        np.testing.assert_allclose(polar, involution, atol=1e-12)
+        np.testing.assert_allclose(polar @ polar, np.eye(8), atol=1e-12)
+        assert low == pytest.approx(smallest) and high == pytest.approx(largest)

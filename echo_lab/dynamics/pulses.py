@@ -232,6 +232,19 @@ def truncated_lbit_pulse(
     )
 
 
+def polar_factor(operator: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The nearest involution to a Hermitian operator A: its polar factor A (A^2)^(-1/2) =
+    V sign(L) V^dag from A = V L V^dag (A is symmetrized first), with the smallest and the
+    largest |eigenvalue| of A, so that the caller can refuse a (near-)zero eigenvalue, where
+    the sign is undefined. Cost O(8^k) for a 2^k x 2^k operator."""
+    matrix = np.asarray(operator, dtype=complex)
+    matrix = 0.5 * (matrix + matrix.conj().T)
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    polar = (eigenvectors * np.sign(eigenvalues)) @ eigenvectors.conj().T
+    magnitudes = np.abs(eigenvalues)
+    return polar, float(magnitudes.min()), float(magnitudes.max())
+
+
 def window_polar_pulse(
     truncated: np.ndarray,
     window: list[int],
@@ -255,17 +268,13 @@ def window_polar_pulse(
             f"a window of {len(window)} sites needs a {2 ** len(window)}-dimensional operator, "
             f"got shape {truncated.shape}"
         )
-    truncated = 0.5 * (truncated + truncated.conj().T)
-    eigenvalues, eigenvectors = np.linalg.eigh(truncated)
-    scale = float(np.max(np.abs(eigenvalues)))
-    smallest = float(np.min(np.abs(eigenvalues)))
+    polar, smallest, scale = polar_factor(truncated)
     if smallest <= ZERO_EIGENVALUE_TOLERANCE * scale:
         raise NumericalError(
             f"the l-bit operator tau^{axis}_{p} truncated to radius {radius} (sites {window}) "
             f"has an eigenvalue {smallest:.2e} ~ 0 (largest {scale:.2e}), so its nearest unitary "
             "is undefined: use a larger radius or the exact pulse 'lbit'"
         )
-    polar = (eigenvectors * np.sign(eigenvalues)) @ eigenvectors.conj().T
     return Pulse(
         rotate_about(polar, angle_error=eps),
         tuple(window),

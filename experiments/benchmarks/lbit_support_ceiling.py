@@ -14,7 +14,13 @@ measurement instead of a construction:
   median D >= 0.5 (the device-pulse goal);
 * how far the window l-bits of ``lbit_convergence.json`` (and ``lbit_convergence_w10.json``)
   are from the ceiling of their own width: the cells join their median D by realization key and
-  check that both records describe the same chain (the same a_z to 1e-9).
+  check that both records describe the same chain (the same a_z to 1e-9);
+* how close an involution on few sites gets to the ceiling: for radius r = 1, 2 (the 3 and 5
+  sites [p - r, p + r]), D of the polar factor (sign) of tau^z_p truncated to those sites (the
+  construction the ``lbit:r`` / ``window:w:r`` pulses apply to tau^x,
+  :func:`echo_lab.dynamics.pulses.polar_factor`), once from the exact l-bit (``exact``, block
+  by block) and once from the window l-bit of width N - 2 (``window``, scalable: it needs no
+  exact diagonalization of the chain).
 
 Every row stores the fields, the seed and every ceiling, so any cell can be recomputed.
 Resumable (:func:`echo_lab.bench.records.fill_realizations`); ``--cells-only`` recomputes the
@@ -39,7 +45,9 @@ import numpy as np
 
 from echo_lab import lbits
 from echo_lab.bench.records import cells_of, fill_realizations
+from echo_lab.dynamics.pulses import ZERO_EIGENVALUE_TOLERANCE, polar_factor, truncate_to_window
 from echo_lab.lbits.fidelity import support_ceiling
+from echo_lab.lbits.window import window_lbits
 from echo_lab.physics import models
 from echo_lab.study.results import write_text_atomically
 
@@ -48,6 +56,36 @@ OUT = HERE / "lbit_support_ceiling.json"
 CONVERGENCE = (HERE / "lbit_convergence.json", HERE / "lbit_convergence_w10.json")
 #: The goals of issue #24 the cells are read against.
 GOALS = {"scalable": 0.85, "device": 0.5}
+#: Radii of the truncated involutions (3 and 5 sites around the centre).
+RADII = (1, 2)
+
+
+def truncated_d(
+    reference: lbits.LBitSystem, model: models.RandomFieldXXZ, p: int, a_z: float
+) -> dict[str, dict[str, Any]]:
+    """D of the polar factor of tau^z_p truncated to [p - r, p + r], from the exact l-bit and
+    from the (N - 2)-site window l-bit (None where the truncation has a zero eigenvalue)."""
+    n = model.n
+    window = window_lbits(model, p, width=n - 2)
+    local_tau = np.asarray(window.tau("z", p))
+    out: dict[str, dict[str, Any]] = {}
+    for radius in RADII:
+        sites = list(range(p - radius, p + radius + 1))
+        exact_part = reference.window_operator("z", p, sites)
+        truncations = {
+            "exact": exact_part,
+            "window": truncate_to_window(local_tau, [window.window.index(s) for s in sites]),
+        }
+        entry: dict[str, Any] = {"sites": sites}
+        for name, truncated in truncations.items():
+            involution, smallest, largest = polar_factor(truncated)
+            if smallest <= ZERO_EIGENVALUE_TOLERANCE * largest:
+                entry[name] = None
+                continue
+            f_z = float(np.vdot(exact_part, involution).real) / (1 << len(sites))
+            entry[name] = (f_z - a_z) / (1.0 - a_z)
+        out[f"r={radius}"] = entry
+    return out
 
 
 def one_realization(n: int, W: float, index: int, seed: int) -> dict[str, Any]:
@@ -57,6 +95,7 @@ def one_realization(n: int, W: float, index: int, seed: int) -> dict[str, Any]:
     p = n // 2
     ceilings = support_ceiling(reference, p)
     return {
+        "truncated": truncated_d(reference, model, p, ceilings[0].a_z),
         "site": p,
         "seed": {"entropy": int(sequence.entropy), "spawn_key": list(sequence.spawn_key)},
         "fields": [float(h) for h in model.fields],
@@ -123,6 +162,19 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     entry = constructions.setdefault(label, {"d": [], "ceiling_d": []})
                     entry["d"].append(d)
                     entry["ceiling_d"].append(row["ceiling_d"][width - 1])
+        cell["truncated"] = {
+            f"r={radius}": {
+                "sites": 2 * radius + 1,
+                "median_ceiling_d": float(median[2 * radius]),
+                **{
+                    f"median_d_{name}": _median(
+                        [row["truncated"][f"r={radius}"][name] for row in group]
+                    )
+                    for name in ("exact", "window")
+                },
+            }
+            for radius in RADII
+        }
         cell["windows"] = {
             label: {
                 "realizations": len(entry["d"]),
