@@ -30,8 +30,8 @@ cells after the convergence records grew::
         --n 10 12
     .venv/bin/python experiments/benchmarks/lbit_support_ceiling.py --cells-only
 
-Results: experiments/benchmarks/lbit_support_ceiling.json; the table and what it says:
-docs/pages/findings.md, "How close scalable l-bits are to the exact ones".
+Results: experiments/benchmarks/lbit_support_ceiling.json and lbit_support_ceiling.png; the
+table and what it says: docs/pages/findings.md, "The ceiling of a support".
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from echo_lab.study.results import write_text_atomically
 
 HERE = Path(__file__).parent
 OUT = HERE / "lbit_support_ceiling.json"
+FIGURE = OUT.with_suffix(".png")
 CONVERGENCE = (HERE / "lbit_convergence.json", HERE / "lbit_convergence_w10.json")
 #: The goals of issue #24 the cells are read against.
 GOALS = {"scalable": 0.85, "device": 0.5}
@@ -193,6 +194,54 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cells
 
 
+def draw(record: dict[str, Any], path: Path) -> None:
+    """Median ceiling of D against the width w (lines, one per W), the median D of the window
+    l-bits of that width (open circles) and of the truncated exact involutions (crosses)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from echo_lab.study.drawing import save_png
+
+    sizes = sorted({cell["n"] for cell in record["cells"]})
+    figure = Figure(figsize=(5.0 * len(sizes), 4.2))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(sizes), squeeze=False)[0]
+    for axis, n in zip(axes, sizes, strict=True):
+        for cell in (c for c in record["cells"] if c["n"] == n):
+            widths = [int(w) for w in cell["median_ceiling_d"]]
+            line = axis.plot(
+                widths, list(cell["median_ceiling_d"].values()), "-", label=f"W = {cell['W']:g}"
+            )[0]
+            windows = cell["windows"]
+            axis.plot(
+                [int(label[9:]) for label in windows],
+                [entry["median_d"] for entry in windows.values()],
+                "o",
+                mfc="none",
+                color=line.get_color(),
+            )
+            truncated = cell["truncated"].values()
+            axis.plot(
+                [entry["sites"] for entry in truncated],
+                [entry["median_d_exact"] for entry in truncated],
+                "x",
+                color=line.get_color(),
+            )
+        for goal in GOALS.values():
+            axis.axhline(goal, color="grey", ls="--", lw=0.8)
+        axis.set_xlabel("sites w of the support (contiguous, containing p)")
+        axis.set_ylabel("median D")
+        axis.set_title(f"N = {n}, centre site", fontsize=9)
+        axis.legend(fontsize="x-small")
+    figure.suptitle(
+        "ceiling of D on w sites (lines); window l-bits (o) and truncated exact l-bits (x) "
+        "of that width",
+        fontsize=8,
+    )
+    figure.tight_layout()
+    save_png(figure, path, dpi=130)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[10, 12])
@@ -201,6 +250,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--max-seconds", type=float, default=float("inf"))
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--figure", type=Path, default=FIGURE)
     parser.add_argument(
         "--cells-only",
         action="store_true",
@@ -211,7 +261,8 @@ def main() -> None:
         record = json.loads(args.out.read_text())
         record["cells"] = summarize(record["rows"])
         write_text_atomically(args.out, json.dumps(record, indent=1) + "\n")
-        print(f"recomputed {len(record['cells'])} cells; wrote {args.out}")
+        draw(record, args.figure)
+        print(f"recomputed {len(record['cells'])} cells; wrote {args.out} and {args.figure}")
         return
     settings = {
         "seed": args.seed,
@@ -236,6 +287,8 @@ def main() -> None:
             ),
         )
         print(f"n = {n}: {added} realizations added; wrote {args.out}", flush=True)
+    draw(json.loads(args.out.read_text()), args.figure)
+    print(f"wrote {args.figure}")
 
 
 if __name__ == "__main__":
