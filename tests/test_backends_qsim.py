@@ -131,7 +131,10 @@ def test_qsim_backend_leaves_the_callers_floating_point_state_alone() -> None:
 def test_default_engine_benchmark_times_the_same_circuit_as_raw_qsim() -> None:
     from echo_lab.bench.peers import bench_default_engine
 
+    assert _subnormals_survive()
     record = bench_default_engine(sizes=(8,), repeats=1, steps=(2, 6))
+    # raw qsim ran with denormals_are_zeros, in a thread of its own: this thread is still IEEE
+    assert _subnormals_survive()
     (size,) = record["sizes"]
     assert size["backend_chosen"] == "qsim"
     # the echo through the backend and qsim's own run of the one-circuit echo: the same state
