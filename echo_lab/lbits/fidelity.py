@@ -160,6 +160,8 @@ def support_ceiling(
     """For each width w in ``widths`` (default 1..N): the largest F_z and D that any operator
     supported on w contiguous sites containing ``site`` can reach against ``reference``'s
     tau^z (module docstring, "The ceiling of a support"), and the window that reaches it.
+    Windows are runs of consecutive site indices, the windows of a chain (on another lattice
+    they are still valid supports, though not its natural neighbourhoods).
 
     One dense tau^z and its Pauli support weights (O(N 4^N) time, three 4^N real arrays), then
     a sum over the supports inside each window; N <= :data:`DENSE_FIDELITY_QUBITS`. Raises
