@@ -20,7 +20,7 @@ Per realization (the seeding of ``lbit_convergence.py``; centre site p = N // 2)
 Run (resumable)::
 
     OMP_NUM_THREADS=1 .venv/bin/python experiments/benchmarks/device_pulse_probe.py \\
-        --width 6 --layers 4 6 --realizations 4
+        --width 6 --layers 4 6 --realizations 8
 
 Results: experiments/benchmarks/device_pulse_probe.json; discussed in docs/pages/findings.md,
 "The ceiling of a support".
@@ -207,7 +207,7 @@ def main() -> None:
     parser.add_argument("--W", type=float, nargs="+", default=[8.0])
     parser.add_argument("--width", type=int, default=6)
     parser.add_argument("--layers", type=int, nargs="+", default=[4, 6])
-    parser.add_argument("--realizations", type=int, default=4)
+    parser.add_argument("--realizations", type=int, default=8)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
