@@ -12,7 +12,8 @@ Per realization (the seeding of ``lbit_convergence.py``; centre site p = N // 2)
    the window alone), and the nearest involution B (:func:`echo_lab.dynamics.pulses.
    polar_factor`);
 3. a brickwork V of ``layers`` layers of magnetization-conserving two-qubit gates on those w
-   sites (6 real parameters per gate: three phases and a U(2) on {01, 10}), fitted by L-BFGS
+   sites (the "sz" family of the circuit l-bits: a phase on |00> and on |11>, a U(2) on
+   {|01>, |10>}; 6 real parameters per gate), fitted by L-BFGS
    (finite-difference gradients, two random starts) to maximize Tr(B V Z_p V^dag) / 2^w;
 4. D against the exact ``overlap`` l-bit of the whole chain for B and for V Z_p V^dag, and the
    CX count of the pulse V X_p V^dag after Qiskit's ``transpile`` (cx, rz, sx, x; level 2).
@@ -34,62 +35,35 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.linalg import expm
 from scipy.optimize import minimize
 
 from echo_lab import lbits
 from echo_lab.bench.records import cells_of, fill_realizations
 from echo_lab.dynamics.pulses import polar_factor, truncate_to_window
+from echo_lab.lbits.circuit.gates import exponentiate, parametrization
+from echo_lab.lbits.circuit.layout import Layout, block_layout
 from echo_lab.lbits.fidelity import compare
 from echo_lab.lbits.window import window_lbits
 from echo_lab.physics import models
+from echo_lab.physics.linalg import apply_local
 
 OUT = Path(__file__).with_name("device_pulse_probe.json")
 
 
-def _generators() -> np.ndarray:
-    """Hermitian generators of the magnetization-conserving two-qubit gates (basis index
-    2 b_{q+1} + b_q): the four diagonal projectors and the X and Y of the {01, 10} block."""
-    generators = []
-    for k in range(4):
-        g = np.zeros((4, 4), complex)
-        g[k, k] = 1.0
-        generators.append(g)
-    g = np.zeros((4, 4), complex)
-    g[1, 2] = g[2, 1] = 1.0
-    generators.append(g)
-    g = np.zeros((4, 4), complex)
-    g[1, 2], g[2, 1] = -1j, 1j
-    generators.append(g)
-    return np.array(generators)
+#: The magnetization-conserving two-qubit gates of the circuit l-bits (6 real parameters).
+SZ_GATES = parametrization(2, "sz")
 
 
-GENERATORS = _generators()
-
-
-def _apply(unitary: np.ndarray, gate: np.ndarray, q: int, w: int) -> np.ndarray:
-    """``gate`` on qubits (q, q + 1) times ``unitary`` (little-endian qubits)."""
-    tensor = unitary.reshape([2] * w + [-1])
-    axes = [w - 2 - q, w - 1 - q]  # qubit q + 1, qubit q
-    tensor = np.moveaxis(tensor, axes, [0, 1])
-    shape = tensor.shape
-    tensor = (gate @ tensor.reshape(4, -1)).reshape(shape)
-    return np.moveaxis(tensor, [0, 1], axes).reshape(1 << w, 1 << w)
-
-
-def brickwork_pairs(w: int, layers: int) -> list[int]:
-    """The first qubit of every gate, layer by layer (even bonds, then odd bonds, ...)."""
-    return [q for layer in range(layers) for q in range(layer % 2, w - 1, 2)]
-
-
-def brickwork(params: np.ndarray, w: int, pairs: list[int]) -> tuple[np.ndarray, list[Any]]:
-    """The circuit's unitary and its gates."""
+def brickwork(params: np.ndarray, layout: Layout) -> tuple[np.ndarray, list[Any]]:
+    """The unitary of the brickwork ``layout`` with gate parameters ``params`` (one row of
+    ``SZ_GATES.size`` per slot), and its gates as ``(matrix, first site)``."""
+    w = layout.n
+    matrices, _, _ = exponentiate(SZ_GATES.generator(params))
     unitary = np.eye(1 << w, dtype=complex)
     gates = []
-    for k, q in enumerate(pairs):
-        gate = expm(1j * np.tensordot(params[6 * k : 6 * k + 6], GENERATORS, 1))
-        gates.append((gate, q))
-        unitary = _apply(unitary, gate, q, w)
+    for gate, slot in zip(matrices, layout.slots, strict=True):
+        gates.append((gate, slot.lo))
+        unitary = apply_local(gate, list(slot.sites), unitary, w)
     return unitary, gates
 
 
@@ -138,20 +112,23 @@ def one_realization(
     z = np.diag([1.0 - 2.0 * ((s >> local_p) & 1) for s in range(1 << width)])
     fits = {}
     for layers in layer_counts:
-        pairs = brickwork_pairs(width, layers)
+        layout = block_layout(width, block=2, layers=layers)
 
-        def cost(params: np.ndarray, pairs: list[int] = pairs) -> float:
-            unitary, _ = brickwork(params, width, pairs)
+        def cost(params: np.ndarray, layout: Layout = layout) -> float:
+            unitary, _ = brickwork(params, layout)
             rotated = unitary @ z @ unitary.conj().T
             return -float(np.vdot(target, rotated).real) / (1 << width)
 
         began = time.perf_counter()
         rng = np.random.default_rng(index)
+        # The starts of the recorded runs, which wrote the {01, 10} block's generator as
+        # a X - b Y: parametrization's imaginary part is -b.
+        signs = np.tile([1.0, 1.0, 1.0, 1.0, 1.0, -1.0], len(layout.slots))
         best = min(
             (
                 minimize(
                     cost,
-                    0.05 * rng.normal(size=6 * len(pairs)),
+                    signs * 0.05 * rng.normal(size=SZ_GATES.size * len(layout.slots)),
                     method="L-BFGS-B",
                     options={"maxiter": 300},
                 )
@@ -159,9 +136,9 @@ def one_realization(
             ),
             key=lambda result: result.fun,
         )
-        unitary, gates = brickwork(best.x, width, pairs)
+        unitary, gates = brickwork(best.x, layout)
         fits[str(layers)] = {
-            "gates": len(pairs),
+            "gates": len(layout.slots),
             "d": d_of(unitary @ z @ unitary.conj().T),
             "overlap_with_target": -float(best.fun),
             "pulse_cx": pulse_cx(gates, width, local_p),
