@@ -67,7 +67,6 @@ import numpy as np
 from qiskit.quantum_info import PauliList, SparsePauliOp
 
 from echo_lab.errors import ConfigError
-from echo_lab.lbits.circuit.system import CircuitLBitSystem
 from echo_lab.lbits.exact import LBitSystem
 from echo_lab.lbits.source import LBitSource
 from echo_lab.lbits.window import WindowLBits
@@ -108,8 +107,8 @@ class LBitFidelity:
     Attributes
     ----------
     site : the chain site p.
-    method : the compared construction (``"window"``, ``"circuit"``, ``"overlap"``, ``"range"``,
-        ...; ``"bare"`` for the bare spin).
+    method : the compared construction (``"window"``, ``"circuit"``, ``"compiled"``,
+        ``"overlap"``, ``"range"``, ...; ``"bare"`` for the bare spin).
     reference_method : the exact assignment of the reference (``"overlap"`` or ``"range"``).
     f_z, a_z, d, f_x : F_z, a_z, D and F_x.
     range_weights : weight of A^z_p by distance r from p, shape ``(max distance + 1,)``, or
@@ -298,9 +297,10 @@ def _local_block(other: LBitSource, a: str, p: int) -> tuple[np.ndarray, list[in
     """``other``'s tau^a_p as a dense block and its sorted chain sites."""
     if isinstance(other, WindowLBits):
         return np.asarray(other.tau(a, p)), list(other.window)
-    if isinstance(other, CircuitLBitSystem):
-        block, cone = other.local_tau(a, p)
-        return block, list(cone)
+    local_tau = getattr(other, "local_tau", None)
+    if callable(local_tau):  # circuit and compiled l-bits: (block, its sorted chain sites)
+        block, cone = local_tau(a, p)
+        return np.asarray(block), list(cone)
     tau = other.tau(a, p)
     if isinstance(tau, SparsePauliOp):
         return _restricted_matrix(tau)

@@ -73,6 +73,7 @@ __all__ = [
     "WindowLBits",
     "mps_bond_dimensions",
     "mps_window_density_matrix",
+    "resolve_chain",
     "window_hamiltonian",
     "window_lbits",
     "window_sites",
@@ -87,10 +88,11 @@ MAX_DENSITY_MATRIX_SITES = 12
 ModelOrHamiltonian: TypeAlias = HamiltonianModel | SparsePauliOp
 
 
-def _resolve(
+def resolve_chain(
     model_or_h: ModelOrHamiltonian, lattice: Lattice | None
 ) -> tuple[SparsePauliOp, Lattice]:
-    """The chain Hamiltonian and its lattice (the model's, else ``lattice``, else a chain)."""
+    """The chain Hamiltonian and its lattice (the model's, else ``lattice``, else an open chain);
+    :class:`ConfigError` for anything else or a lattice that does not fit."""
     if isinstance(model_or_h, HamiltonianModel):
         if lattice is not None and lattice != model_or_h.lattice:
             raise ConfigError(
@@ -155,7 +157,7 @@ def window_hamiltonian(model_or_h: ModelOrHamiltonian, sites: Sequence[int]) -> 
     chain and contiguous sites this is the open-chain XXZ Hamiltonian of the window with the
     window's fields.
     """
-    hamiltonian, _ = _resolve(model_or_h, None)
+    hamiltonian, _ = resolve_chain(model_or_h, None)
     n = hamiltonian.num_qubits
     chosen = sorted({int(s) for s in sites})
     if not chosen or len(chosen) != len(sites) or chosen[0] < 0 or chosen[-1] >= n:
@@ -316,7 +318,7 @@ def window_lbits(
     width outside 1..min(n, 12), a probe outside the chain or an unknown method, before any
     diagonalization; the construction checks its memory estimate itself.
     """
-    hamiltonian, chain = _resolve(model_or_h, lattice)
+    hamiltonian, chain = resolve_chain(model_or_h, lattice)
     if method not in lbits.METHODS:
         raise ConfigError(f"unknown l-bit method {method!r}; choose one of {lbits.METHODS}")
     sites = window_sites(chain, probe, width=width)
