@@ -21,7 +21,11 @@ from echo_lab.physics import models
 from echo_lab.physics.linalg import PAULI_MATRICES, embed
 from echo_lab.physics.models import Lattice
 from echo_lab.physics.states import probe_state
+from echo_lab.protocols.families import COMPILED, PulseSpec, SourceNeed, make_pulse
 from echo_lab.protocols.sequences import build_hahn
+from echo_lab.study.kinds.base import realization_seeds
+from echo_lab.study.kinds.echo import compute_echo
+from echo_lab.study.spec import parse_spec
 
 SZ = parametrization(2, "sz")
 
@@ -220,3 +224,70 @@ def test_misuse_names_the_problem() -> None:
         PulseTargetLoss(np.zeros((4, 4)), block_layout(2, block=2, layers=1), 0)
     # The source plugs into the l-bit interface.
     assert isinstance(compiled, lbits.LBitSource)
+
+
+COMPILED_STUDY = """
+[study]
+name = "compiled_echo"
+kind = "echo"
+seed = 7
+
+[model]
+n = 8
+W = 8.0
+
+[lbits]
+compiled_window = 6
+compiled_layers = 2
+
+[protocol]
+pulses = ["pbit", "compiled:4"]
+
+[times]
+values = [0.5, 3.0, 20.0]
+"""
+
+
+def test_compiled_pulses_in_a_study_equal_the_direct_computation() -> None:
+    spec = parse_spec(COMPILED_STUDY)
+    ds = compute_echo(spec, spec.points()[0], 0)
+    assert list(ds["pulse"].values) == ["fid", "pbit", "compiled:4"]
+    fields_seed, state_seed = realization_seeds(spec, 0)
+    model = models.RandomFieldXXZ(n=8, W=8.0, seed=fields_seed)
+    probe = 4
+    state = probe_state(8, probe, background="z-random", rng=np.random.default_rng(state_seed))
+    compiled = compiled_lbits(model, probe, window=6, support=4, layers=2)
+    pulse = make_pulse("compiled:4", probe, source=compiled)
+    np.testing.assert_array_equal(pulse.dense_matrix(), compiled.pulse(probe).dense_matrix())
+    sx = SparsePauliOp.from_sparse_list([("X", [probe], 1.0)], 8)
+    times = np.array([0.5, 3.0, 20.0])
+    expected = ExactBackend().run(
+        model.hamiltonian(), build_hahn(pulse), state, times, observables={"sx": sx}
+    )
+    at = ds.sel(background="z-random", pulse="compiled:4")
+    np.testing.assert_allclose(at["sx"].values, expected["sx"], atol=1e-10)
+    pbit = ds["sx"].sel(background="z-random", pulse="pbit").values
+    assert np.max(np.abs(pbit - at["sx"].values)) > 1e-3
+
+
+def test_compiled_pulse_specs_parse_and_need_a_matching_source() -> None:
+    assert PulseSpec.parse("compiled:6") == PulseSpec("compiled", width=6)
+    assert PulseSpec.parse("compiled:6").source_need == SourceNeed(COMPILED, 6)
+    for bad, match in (
+        ("compiled", "expected one field"),
+        ("compiled:1", "2 <= s <= 10"),
+        ("compiled:11", "2 <= s <= 10"),
+        ("compiled:4:1", "expected one field"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            PulseSpec.parse(bad)
+    model = models.RandomFieldXXZ(n=8, W=8.0, seed=2)
+    compiled = compiled_lbits(model, 4, window=6, support=4, layers=1, starts=1)
+    with pytest.raises(ConfigError, match="support=5"):
+        make_pulse("compiled:5", 4, source=compiled)
+    with pytest.raises(ConfigError, match="compiled_lbits"):
+        make_pulse("compiled:4", 4, source=window_lbits(model, 4, width=4))
+    with pytest.raises(ConfigError, match="compiled_layers"):
+        parse_spec(COMPILED_STUDY.replace("compiled_layers = 2", "compiled_layers = 0"))
+    with pytest.raises(ConfigError, match="does not take compiled pulses"):
+        parse_spec(COMPILED_STUDY.replace("[protocol]", '[protocol]\nsequence = "global"'))

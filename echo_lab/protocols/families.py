@@ -1,7 +1,8 @@
 """Pulse families: what a pulse spec such as ``"lbit:1"`` or ``"window:8:1"`` means, registered.
 
 A pulse spec is a short text, the family's name followed by its integer fields, separated by
-colons: ``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"circuit"``, ``"window:w"``, ``"window:w:r"``. It is
+colons: ``"pbit"``, ``"lbit"``, ``"lbit:r"``, ``"circuit"``, ``"window:w"``, ``"window:w:r"``,
+``"compiled:s"``. It is
 parsed once into a :class:`PulseSpec` (family name, truncation radius, window width, angle error)
 and passed on as that value; :attr:`PulseSpec.label` prints it back. Everything that depends on
 the family is a field of its :class:`PulseFamily` in :data:`PULSE_FAMILIES`:
@@ -12,9 +13,10 @@ the family is a field of its :class:`PulseFamily` in :data:`PULSE_FAMILIES`:
 * ``source``: which l-bit source (:class:`~echo_lab.lbits.source.LBitSource`) the pulse is built
   from: none (:data:`None`), the l-bits of the whole chain (:data:`EXACT`,
   ``lbits.construct(H, method)``), circuit l-bits (:data:`CIRCUIT`,
-  ``lbits.construct(H, method="circuit", ...)``) or the window l-bits of the probe (:data:`WINDOW`,
-  ``window.window_lbits(model, p, width=w)``). :attr:`PulseSpec.source_need` says which one a spec
-  needs (a :class:`SourceNeed`); study kinds build the sources their pulses declare;
+  ``lbits.construct(H, method="circuit", ...)``), the window l-bits of the probe (:data:`WINDOW`,
+  ``window.window_lbits(model, p, width=w)``) or its compiled l-bit (:data:`COMPILED`,
+  ``compiled.compiled_lbits(model, p, support=s)``). :attr:`PulseSpec.source_need` says which
+  one a spec needs (a :class:`SourceNeed`); study kinds build the sources their pulses declare;
 * ``check_chain``: the limits that depend on the chain length (radius < n, width <= n);
 * ``protocols``: the protocols that may play it (window pulses: Hahn, CPMG and XY-4 only, since
   the window holds the probe's l-bit alone);
@@ -28,6 +30,7 @@ family            texts                             source           pulse
 ``lbit``          ``lbit``, ``lbit:r``              exact l-bits     tau^x_p (truncated to r)
 ``circuit``       ``circuit``                       circuit l-bits   tau^x_p on its light cone
 ``window``        ``window:w``, ``window:w:r``      window l-bits    tau^x_p of the w-site window
+``compiled``      ``compiled:s``                    compiled l-bit   V X_p V^dag on s sites
 ================  ================================  ===============  ==========================
 
 A new family is one :class:`PulseFamily` and one :func:`register_pulse_family` call; sequences
@@ -59,6 +62,7 @@ from echo_lab.tables import quote
 
 __all__ = [
     "CIRCUIT",
+    "COMPILED",
     "EXACT",
     "PULSE_FAMILIES",
     "SOURCE_KINDS",
@@ -80,8 +84,13 @@ EXACT = "exact"
 CIRCUIT = "circuit"
 #: Source kind: the window l-bits of the probe (``window.window_lbits(model, p, width=w)``).
 WINDOW = "window"
+#: Source kind: the compiled l-bit of the probe on s sites (``compiled.compiled_lbits(model, p,
+#: support=s)``).
+COMPILED = "compiled"
 #: Every source kind a family may declare.
-SOURCE_KINDS = (EXACT, CIRCUIT, WINDOW)
+SOURCE_KINDS = (EXACT, CIRCUIT, WINDOW, COMPILED)
+#: Source kinds that hold the probe's l-bit only and are keyed by a width (window w, support s).
+_PROBE_KINDS = (WINDOW, COMPILED)
 
 #: How to make each source kind, for error messages.
 _SOURCE_HINTS = {
@@ -91,6 +100,10 @@ _SOURCE_HINTS = {
         "the window l-bits of that site and width",
         "window.window_lbits(model, {p}, width={width})",
     ),
+    COMPILED: (
+        "the compiled l-bit of that site on that many sites",
+        "compiled.compiled_lbits(model, {p}, support={width})",
+    ),
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -99,12 +112,14 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 @dataclass(frozen=True)
 class SourceNeed:
     """The l-bit source a pulse spec needs: a kind of :data:`SOURCE_KINDS` and, for
-    :data:`WINDOW`, the window width. Hashable, so kinds key the sources they build by it.
+    :data:`WINDOW` and :data:`COMPILED`, the width (window sites, support sites). Hashable, so
+    kinds key the sources they build by it.
 
-    A source of method ``"circuit"`` is a :data:`CIRCUIT` source, one of method ``"window"`` (and
-    the right width) a :data:`WINDOW` source, and any other l-bit source of the chain (the
-    assignments ``"overlap"`` and ``"range"``, or a construction registered with
-    :func:`echo_lab.lbits.register_method`) an :data:`EXACT` source."""
+    A source of method ``"circuit"`` is a :data:`CIRCUIT` source, one of method ``"window"``
+    (``"compiled"``) and the right width a :data:`WINDOW` (:data:`COMPILED`) source, and any
+    other l-bit source of the chain (the assignments ``"overlap"`` and ``"range"``, or a
+    construction registered with :func:`echo_lab.lbits.register_method`) an :data:`EXACT`
+    source."""
 
     kind: str
     width: int | None = None
@@ -115,11 +130,11 @@ class SourceNeed:
             return False
         if not isinstance(p, int | np.integer) or int(p) not in source.sites():
             return False
-        if self.kind == WINDOW:
-            return source.method == WINDOW and getattr(source, "width", None) == self.width
+        if self.kind in _PROBE_KINDS:
+            return source.method == self.kind and getattr(source, "width", None) == self.width
         if self.kind == CIRCUIT:
             return source.method == CIRCUIT
-        return source.method not in (CIRCUIT, WINDOW)
+        return source.method not in (CIRCUIT, *_PROBE_KINDS)
 
     def hint(self, p: int) -> tuple[str, str]:
         """What the source is and how to make it, for an error about site ``p``."""
@@ -230,7 +245,7 @@ class PulseFamily:
         """The l-bit source ``spec`` needs, or None."""
         if self.source is None:
             return None
-        return SourceNeed(self.source, spec.width if self.source == WINDOW else None)
+        return SourceNeed(self.source, spec.width if self.source in _PROBE_KINDS else None)
 
     def legend_text(self, spec: PulseSpec) -> str:
         """:attr:`legend` of ``spec``, by default ``"<name> pulse"``."""
@@ -493,6 +508,32 @@ def _window_legend(spec: PulseSpec) -> str:
     return f"window l-bit pulse, w = {spec.width}{suffix}"
 
 
+def _parse_compiled(fields: Sequence[str]) -> dict[str, int]:
+    if len(fields) != 1:
+        raise ConfigError(f"expected one field after 'compiled', got {len(fields)}")
+    return {"width": parse_integer(fields[0], "the support s")}
+
+
+def _validate_compiled(spec: PulseSpec) -> None:
+    from echo_lab.lbits.compiled import MAX_SUPPORT
+
+    assert spec.width is not None
+    if not 2 <= spec.width <= MAX_SUPPORT:
+        raise ConfigError(
+            f"compiled pulse spec {spec.label!r} has support {spec.width}; use 2 <= s <= "
+            f"{MAX_SUPPORT} (the fit keeps 2^s x 2^s operators)"
+        )
+
+
+def _check_support(spec: PulseSpec, n: int) -> None:
+    assert spec.width is not None
+    if spec.width > n:
+        raise ConfigError(
+            f"compiled pulse support {spec.width} is larger than the chain of n = {n} sites; use "
+            f"s <= {n}"
+        )
+
+
 for _family_entry in (
     PulseFamily(
         "pbit",
@@ -537,6 +578,22 @@ for _family_entry in (
         protocol_reason="the window holds the l-bit of the probe only",
         legend=_window_legend,
         tick=lambda spec: f"w = {spec.width}",
+    ),
+    PulseFamily(
+        "compiled",
+        "'compiled:s' (the probe's window l-bit carried by a brickwork of S^z-conserving "
+        "two-qubit gates on s sites, integer 2 <= s <= 10; the window and the number of layers "
+        "come from [lbits] compiled_window / compiled_layers)",
+        _parse_compiled,
+        source=COMPILED,
+        fields=("width",),
+        required=("width",),
+        validate=_validate_compiled,
+        check_chain=_check_support,
+        protocols=("hahn", "cpmg", "xy4"),
+        protocol_reason="the compiled l-bit is the probe's only",
+        legend=lambda spec: f"compiled l-bit pulse, s = {spec.width}",
+        tick=lambda spec: f"s = {spec.width}",
     ),
 ):
     register_pulse_family(_family_entry)

@@ -195,6 +195,20 @@ SHARED_DOCS: Mapping[str, Mapping[str, KeyDoc]] = {
             "200",
             example="10",
         ),
+        "compiled_window": KeyDoc(
+            "integer",
+            "Compiled l-bits of `compiled:s` pulses: sites of the window whose l-bit is the "
+            "target, 2 to 12 (capped at the chain length).",
+            "10",
+            example="8",
+        ),
+        "compiled_layers": KeyDoc(
+            "integer",
+            "Compiled l-bits: brickwork layers of the circuit V, 1 to 12 (at s = 6: 44 CX per "
+            "pulse at 4 layers, 74 at 6).",
+            "4",
+            example="4",
+        ),
     },
     "protocol": {
         "pulses": KeyDoc(
@@ -202,7 +216,8 @@ SHARED_DOCS: Mapping[str, Mapping[str, KeyDoc]] = {
             "The pulses, each a row of the results: `pbit` (a bare spin flip), `lbit` (the "
             "exact l-bit flip), `lbit:r` (truncated to radius r >= 0), `circuit` (circuit "
             "l-bits), `window:w` or `window:w:r` (the l-bit of the w <= 12 sites around the "
-            "probe, 0 <= r < w). Which families a kind plays is checked by the kind.",
+            "probe, 0 <= r < w), `compiled:s` (the probe's window l-bit carried by a short "
+            "circuit on 2 <= s <= 10 sites). Which families a kind plays is checked by the kind.",
             example='["pbit", "lbit"]',
         ),
         "probe": KeyDoc(

@@ -39,6 +39,7 @@ __all__ = [
     "CIRCUIT_KEYS",
     "CIRCUIT_LIMITS",
     "LATTICES",
+    "LBITS_KEYS",
     "LBIT_METHODS",
     "MAX_COUPLING",
     "MAX_PULSES",
@@ -204,6 +205,15 @@ def parse_model(table: Table, sweep: dict[str, tuple[Scalar, ...]]) -> ModelSpec
 
 #: ``[lbits]`` keys of the circuit l-bits used by ``"circuit"`` pulses.
 CIRCUIT_KEYS = ("circuit_block", "circuit_layers", "circuit_cost", "circuit_iterations")
+#: ``[lbits]`` keys of the compiled l-bits used by ``"compiled:s"`` pulses, with their bounds
+#: (inclusive): the window of the target l-bit (capped at the chain length) and the brickwork
+#: layers of the circuit.
+COMPILED_LIMITS: dict[str, tuple[int, int]] = {
+    "compiled_window": (2, 12),
+    "compiled_layers": (1, 12),
+}
+#: Every ``[lbits]`` key.
+LBITS_KEYS = ("method", *CIRCUIT_KEYS, *COMPILED_LIMITS)
 CIRCUIT_COSTS = ("frobenius", "echo")
 #: Bounds (inclusive) of the integer circuit l-bit options, by their name in
 #: ``lbits.construct(H, method="circuit", ...)``: the one home of these limits, applied to study
@@ -225,15 +235,18 @@ def check_circuit_option(name: str, value: Any, dotted: str) -> int:
 
 @dataclass(frozen=True)
 class LbitSpec:
-    """Assignment methods of the l-bit construction (one, or several for lbit_locality), and
-    the circuit l-bits of ``"circuit"`` pulses (:func:`echo_lab.lbits.circuit.build`): block
-    size, layers, cost and L-BFGS iterations."""
+    """Assignment methods of the l-bit construction (one, or several for lbit_locality), the
+    circuit l-bits of ``"circuit"`` pulses (:func:`echo_lab.lbits.circuit.build`): block size,
+    layers, cost and L-BFGS iterations, and the compiled l-bits of ``"compiled:s"`` pulses
+    (:func:`echo_lab.lbits.compiled.compiled_lbits`): target window and layers."""
 
     methods: tuple[str, ...] = ("overlap",)
     circuit_block: int = 2
     circuit_layers: int = 4
     circuit_cost: str = "frobenius"
     circuit_iterations: int = 200
+    compiled_window: int = 10
+    compiled_layers: int = 4
 
     @property
     def method(self) -> str:
@@ -249,13 +262,22 @@ class LbitSpec:
             "max_iterations": self.circuit_iterations,
         }
 
+    def compiled_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``compiled_lbits(model, p, support=s, ...)`` (the support comes
+        from the pulse spec)."""
+        return {
+            "window": self.compiled_window,
+            "layers": self.compiled_layers,
+            "method": self.method,
+        }
+
 
 def parse_lbits(table: Table | None, *, kind: str, several: bool = False) -> LbitSpec:
     """``[lbits] method``: one method, or with ``several`` a list (default: all of them)."""
     default = LBIT_METHODS if several else ("overlap",)
     if table is None:
         return LbitSpec(default)
-    table = table.restrict(("method", *CIRCUIT_KEYS))
+    table = table.restrict(LBITS_KEYS)
     methods = string_list(table, "method", default)
     for method in methods:
         if method not in LBIT_METHODS:
@@ -268,6 +290,11 @@ def parse_lbits(table: Table | None, *, kind: str, several: bool = False) -> Lbi
             "methods is for kind = 'lbit_locality')"
         )
 
+    def compiled(key: str, default: int) -> int:
+        low, high = COMPILED_LIMITS[key]
+        value = table.data.get(key, default)
+        return int(number(value, table.key(key), integer=True, minimum=low, maximum=high))
+
     def circuit(name: str, default: int) -> int:
         key = "circuit_iterations" if name == "max_iterations" else f"circuit_{name}"
         return check_circuit_option(name, table.data.get(key, default), table.key(key))
@@ -278,6 +305,8 @@ def parse_lbits(table: Table | None, *, kind: str, several: bool = False) -> Lbi
         circuit_layers=circuit("layers", 4),
         circuit_cost=table.string("circuit_cost", "frobenius", choices=CIRCUIT_COSTS),
         circuit_iterations=circuit("max_iterations", 200),
+        compiled_window=compiled("compiled_window", 10),
+        compiled_layers=compiled("compiled_layers", 4),
     )
 
 

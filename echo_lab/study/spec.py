@@ -74,8 +74,8 @@ from echo_lab.errors import ConfigError
 from echo_lab.study.kinds import KINDS, StudyKind, get_kind
 from echo_lab.study.kinds.base import KindSettings
 from echo_lab.study.sections import (
-    CIRCUIT_KEYS,
     LBIT_METHODS,
+    LBITS_KEYS,
     MAX_SEED,
     MAX_UNITS,
     MODEL_KEYS,
@@ -103,7 +103,7 @@ _COMMON_KEYS: dict[str, tuple[str, ...]] = {
     "study": ("name", "kind", "description", "realizations", "seed"),
     "model": tuple(dict.fromkeys(MODEL_KEYS["xxz"] + MODEL_KEYS["ising"])),
     "times": TIMES_KEYS,
-    "lbits": ("method", *CIRCUIT_KEYS),
+    "lbits": LBITS_KEYS,
     "backend": ("name", *ALL_BACKEND_KEYS),
 }
 

@@ -41,12 +41,13 @@ from echo_lab.backends.options import RULES, BackendSpec, estimate_state_bytes
 from echo_lab.dynamics.pulses import DENSE_LBIT_QUBITS
 from echo_lab.errors import ConfigError
 from echo_lab.lbits import MAX_RANGE_QUBITS
+from echo_lab.lbits.compiled import compiled_lbits
 from echo_lab.lbits.source import LBitSource
 from echo_lab.lbits.window import window_lbits
 from echo_lab.physics.models import Lattice, RandomFieldXXZ, disorder_seeds
 from echo_lab.physics.spectrum import MAX_EXACT_QUBITS, MAX_SECTOR_EXACT_QUBITS
 from echo_lab.physics.states import ProductState, probe_state
-from echo_lab.protocols.families import CIRCUIT, EXACT, WINDOW, PulseSpec, SourceNeed
+from echo_lab.protocols.families import CIRCUIT, COMPILED, EXACT, WINDOW, PulseSpec, SourceNeed
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.study.keydocs import KeyDoc
 from echo_lab.study.sections import SWEEPABLE, ModelSpec, ProtocolSpec
@@ -388,7 +389,8 @@ def unit_sources(
     """The l-bit sources that ``pulses`` need (each family's declared
     :attr:`~echo_lab.protocols.families.PulseSpec.source_need`), each built once: the l-bits of
     the chain by ``lbits.method`` (or ``exact`` when given), the circuit l-bits with the options
-    of ``[lbits]``, the window l-bits of ``probe`` for each width."""
+    of ``[lbits]``, the window l-bits of ``probe`` for each width and its compiled l-bit for
+    each support (window and layers from ``[lbits]``)."""
     sources: dict[SourceNeed, LBitSource] = {}
     for pulse in pulses:
         need = None if pulse is None else pulse.source_need
@@ -402,6 +404,11 @@ def unit_sources(
             with stage("l-bit assignment"):
                 sources[need] = window_lbits(
                     setup.model, probe, width=need.width, method=lbits.method
+                )
+        elif need.kind == COMPILED and need.width is not None:
+            with stage("l-bit assignment"):
+                sources[need] = compiled_lbits(
+                    setup.model, probe, support=need.width, **lbits.compiled_options()
                 )
         else:
             raise ConfigError(f"no study builds l-bit sources of kind {need.kind!r}")
