@@ -7,8 +7,10 @@
 * ``"circuit"``: circuit l-bits, a finite-depth circuit of local gates fitted to the Hamiltonian
   (:mod:`.circuit`), a :class:`~echo_lab.lbits.circuit.CircuitLBitSystem`.
 
-Window l-bits (:mod:`.window`, the exact l-bits of the w sites around one probe) need a probe
-site and are built by :func:`~echo_lab.lbits.window.window_lbits`. All of them implement
+Window l-bits (:mod:`.window`, the exact l-bits of the w sites around one probe) and compiled
+l-bits (:mod:`.compiled`, a window l-bit carried by a short fitted circuit: device pulses) need a
+probe site and are built by :func:`~echo_lab.lbits.window.window_lbits` and
+:func:`~echo_lab.lbits.compiled.compiled_lbits`. All of them implement
 :class:`~echo_lab.lbits.source.LBitSource`; a new construction is one module plus one
 :func:`register_method` call.
 

@@ -6,34 +6,40 @@ of the exact l-bit, and at W = 8 it takes w >= 5 to reach D = 0.5 in median. Thi
 such a pulse from the chain's Hamiltonian alone (no exact diagonalization of the chain), in three
 steps for the probe p:
 
-1. **Target.** The window l-bit of the ``window`` sites around p
-   (:func:`echo_lab.lbits.window.window_lbits`), its tau^z_p truncated to the ``support``
-   contiguous window sites around p that hold the most of its Pauli weight (partial trace,
-   :func:`echo_lab.dynamics.pulses.truncate_to_window`), and the nearest involution B of that
+1. **Targets.** The window l-bit of the ``window`` sites around p
+   (:func:`echo_lab.lbits.window.window_lbits`); the ``support`` contiguous window sites around
+   p that hold the most of its tau^z_p's Pauli weight; for each fitted axis a (``axes``, by
+   default z and x) the window's tau^a_p truncated to those sites (partial trace,
+   :func:`echo_lab.dynamics.pulses.truncate_to_window`) and the nearest involution B_a of that
    truncation (:func:`echo_lab.dynamics.pulses.polar_factor`).
 2. **Circuit.** A brickwork V of ``layers`` layers of S^z-conserving two-qubit gates (the
    ``"sz"`` family of the circuit l-bits, 6 real parameters per gate;
    :func:`echo_lab.lbits.circuit.layout.block_layout` on the support) fitted so that
-   V sigma^z_p V^dag is as close as possible to B: the loss is
+   V sigma^a_p V^dag is as close as possible to B_a: the loss is
 
-       L(V) = 1 - Tr(B V Z_p V^dag) / 2^s
+       L(V) = 1 - (1 / |A|) sum_{a in A} Tr(B_a V sigma^a_p V^dag) / 2^s
 
-   (s = ``support``; 0 when V Z_p V^dag = B, 1 for V = identity when B and Z_p are orthogonal),
-   minimized by L-BFGS with its exact gradient (reverse sweep over the gates, then the
-   Daleckii-Krein pull-back of :mod:`echo_lab.lbits.circuit.gates`) from ``starts`` random
-   starts near the identity; the best fit is kept.
-3. **l-bit.** tau^a_p = V sigma^a_p V^dag on the support. The fit uses tau^z only; tau^x and
-   tau^y are those of the same V (a gauge of their own, not the window's). The pulse is the
-   circuit V^dag, then X_p (or Y_p), then V; the readout of tau^a_p is V^dag, then sigma^a_p
-   measured. Pulse and readout are therefore the same l-bit on every backend, the MPS ones
-   included (all gates act on two neighbouring qubits).
+   (s = ``support``, A the fitted axes; 0 when every V sigma^a_p V^dag = B_a), minimized by
+   L-BFGS with its exact gradient (reverse sweep over the gates, then the Daleckii-Krein
+   pull-back of :mod:`echo_lab.lbits.circuit.gates`) from ``starts`` random starts near the
+   identity; the best fit is kept. D is linear in tau^z, so B_z alone would decide it; B_x fixes
+   the phases V gives tau^x, which V Z_p V^dag does not see (gate phases that commute with Z_p).
+   Fitted to tau^z alone, tau^x = V X_p V^dag keeps arbitrary conditional phases: on one
+   N = 12, W = 8 chain its F_x was 0.09 and the echo read out in it kept -0.85 of the
+   coherence (exact l-bit: 0.87); fitting both gave F_x 0.86 and 0.81, for D 0.817 instead of
+   0.831.
+3. **l-bit.** tau^a_p = V sigma^a_p V^dag on the support. The pulse is the circuit V^dag, then
+   X_p (or Y_p), then V; the readout of tau^a_p is V^dag, then sigma^a_p measured. Pulse and
+   readout are therefore the same l-bit on every backend, the MPS ones included (all gates act
+   on two neighbouring qubits), and on devices (``"compiled:s"`` pulses of the
+   ``hardware_echo`` study).
 
 :class:`CompiledLBits` is an :class:`~echo_lab.lbits.source.LBitSource` (method
 ``"compiled"``) that holds the probe's l-bit only, like the window l-bits it comes from.
 
 Costs: the window's exact diagonalization, O(8^window); the fit, per evaluation about 4 dense
-2^s x 2^s gate conjugations per gate (s = 6, 4 layers: 14 gates, milliseconds), a few hundred
-evaluations per start. CX count of the pulse: :meth:`CompiledLBits.cx_count` (Qiskit
+2^s x 2^s gate conjugations per gate and axis (s = 6, 4 layers: 10 gates, milliseconds), a few
+hundred evaluations per start: 3-20 s per probe on one core at s = 6, 4-6 layers. CX count of the pulse: :meth:`CompiledLBits.cx_count` (Qiskit
 ``transpile`` at level 3, as :func:`echo_lab.lbits.circuit.report.count_cx`).
 
 Examples
@@ -42,12 +48,12 @@ Examples
 >>> model = models.RandomFieldXXZ(n=10, W=8.0, seed=1)
 >>> compiled = compiled_lbits(model, 5, window=8, support=4, layers=2, starts=1)
 >>> compiled.support_sites, compiled.method
-((4, 5, 6, 7), 'compiled')
+((3, 4, 5, 6), 'compiled')
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,10 +75,11 @@ from echo_lab.lbits.circuit.layout import Layout, Slot, block_layout
 from echo_lab.lbits.circuit.optimize import FitResult, fit_gates
 from echo_lab.lbits.source import LBitSource
 from echo_lab.lbits.window import ModelOrHamiltonian, resolve_chain, window_lbits
-from echo_lab.physics.linalg import apply_local
+from echo_lab.physics.linalg import apply_local, embed
 from echo_lab.physics.models import Lattice
 
 __all__ = [
+    "DEFAULT_AXES",
     "DEFAULT_LAYERS",
     "DEFAULT_SUPPORT",
     "DEFAULT_WINDOW",
@@ -88,6 +95,8 @@ DEFAULT_WINDOW = 10
 DEFAULT_SUPPORT = 6
 #: Default number of brickwork layers of V.
 DEFAULT_LAYERS = 4
+#: Default l-bit operators fitted: tau^z (what D measures) and tau^x (the pulse itself).
+DEFAULT_AXES = ("z", "x")
 #: Largest support: the fit keeps dense 2^s x 2^s operators.
 MAX_SUPPORT = 10
 
@@ -116,69 +125,86 @@ def _reduce(operator: np.ndarray, slot: Slot, n: int) -> np.ndarray:
 
 
 class PulseTargetLoss:
-    """L(V) = 1 - Tr(B V Z_q V^dag) / 2^s and its gate gradients, for the fit of
-    :func:`~echo_lab.lbits.circuit.optimize.fit_gates` (module docstring).
+    """L(V) = 1 - (1 / |A|) sum_{a in A} Tr(B_a V sigma^a_q V^dag) / 2^s and its gate gradients,
+    for the fit of :func:`~echo_lab.lbits.circuit.optimize.fit_gates` (module docstring).
 
-    ``target`` is a Hermitian operator on the s qubits of ``layout``, scaled here to
-    Tr(B^2) / 2^s = 1 (an involution already is), so that 1 - L is the cosine between B and
-    V Z_q V^dag; ``local_probe`` is the qubit q.
-    V = g_m ... g_1 with the gates in slot order (layer 0 first). The gradient follows from
-    dTr(B V Z V^dag) = 2 Re Tr(B dV Z V^dag): for gate j, with C_j the gates before it and A_j
-    those after it, G_j = -(2 / 2^s) Tr_rest(C_j Z C_j^dag g_j^dag A_j^dag B A_j), so that
-    dL = sum_j Re Tr(G_j dg_j). Cost: about four gate conjugations of dense 2^s x 2^s matrices
-    per gate.
+    ``targets`` maps each fitted axis a in A (``"x"``, ``"y"``, ``"z"``) to a Hermitian operator
+    B_a on the s qubits of ``layout``, scaled here to Tr(B_a^2) / 2^s = 1 (an involution already
+    is), so that 1 - L is the mean cosine between B_a and V sigma^a_q V^dag; ``local_probe`` is
+    the qubit q. V = g_m ... g_1 with the gates in slot order (layer 0 first). The gradient
+    follows from dTr(B V P V^dag) = 2 Re Tr(B dV P V^dag): for gate j, with C_j the gates before
+    it and A_j those after it, G_j = -(2 / (|A| 2^s)) sum_a Tr_rest(C_j P_a C_j^dag g_j^dag
+    A_j^dag B_a A_j), so that dL = sum_j Re Tr(G_j dg_j). Cost: about four gate conjugations of
+    dense 2^s x 2^s matrices per gate and axis.
     """
 
-    def __init__(self, target: np.ndarray, layout: Layout, local_probe: int) -> None:
+    def __init__(self, targets: Mapping[str, np.ndarray], layout: Layout, local_probe: int) -> None:
         dim = 1 << layout.n
-        target = np.asarray(target, dtype=complex)
-        if target.shape != (dim, dim):
-            raise ConfigError(
-                f"the target of a {layout.n}-qubit layout must be {dim} x {dim}, got {target.shape}"
-            )
         if not 0 <= local_probe < layout.n:
             raise ConfigError(f"probe qubit {local_probe} is outside 0..{layout.n - 1}")
-        target = 0.5 * (target + target.conj().T)
-        norm = np.sqrt(float(np.vdot(target, target).real) / dim)
-        if norm == 0.0:
-            raise ConfigError("the target operator is zero: there is nothing to fit")
-        self.target = target / norm
+        if not targets or any(a not in _PAULI for a in targets):
+            raise ConfigError(
+                f"targets must map some of the axes ('x', 'y', 'z') to operators, got "
+                f"{sorted(targets)}"
+            )
         self.layout = layout
-        self.z = np.diag([1.0 - 2.0 * ((s >> local_probe) & 1) for s in range(dim)]).astype(complex)
+        self.local_probe = int(local_probe)
+        self.targets: dict[str, np.ndarray] = {}
+        self.paulis: dict[str, np.ndarray] = {}
+        for a, target in targets.items():
+            matrix = np.asarray(target, dtype=complex)
+            if matrix.shape != (dim, dim):
+                raise ConfigError(
+                    f"the {a} target of a {layout.n}-qubit layout must be {dim} x {dim}, got "
+                    f"{matrix.shape}"
+                )
+            matrix = 0.5 * (matrix + matrix.conj().T)
+            norm = np.sqrt(float(np.vdot(matrix, matrix).real) / dim)
+            if norm == 0.0:
+                raise ConfigError(f"the {a} target operator is zero: there is nothing to fit")
+            self.targets[a] = matrix / norm
+            self.paulis[a] = embed(_PAULI[a], [local_probe], layout.n)
 
-    def rotated(self, gates: Sequence[np.ndarray]) -> np.ndarray:
-        """V Z_q V^dag for ``gates`` (one per slot)."""
-        current = self.z
+    def rotated(self, gates: Sequence[np.ndarray], a: str = "z") -> np.ndarray:
+        """V sigma^a_q V^dag for ``gates`` (one per slot), any axis a."""
+        current = embed(_PAULI[a], [self.local_probe], self.layout.n)
         for slot, gate in zip(self.layout.slots, gates, strict=True):
             current = _conjugate(gate, slot, current, self.layout.n)
         return current
 
-    def overlap(self, gates: Sequence[np.ndarray]) -> float:
-        """Tr(B V Z_q V^dag) / 2^s."""
-        return float(np.vdot(self.target, self.rotated(gates)).real) / self.target.shape[0]
+    def overlaps(self, gates: Sequence[np.ndarray]) -> dict[str, float]:
+        """Tr(B_a V sigma^a_q V^dag) / 2^s for every fitted axis a."""
+        dim = 1 << self.layout.n
+        return {
+            a: float(np.vdot(target, self.rotated(gates, a)).real) / dim
+            for a, target in self.targets.items()
+        }
 
     def __call__(
         self, gates: Sequence[np.ndarray], *, gradient: bool = True
     ) -> tuple[float, list[np.ndarray] | None]:
-        n, dim = self.layout.n, self.target.shape[0]
+        n, dim = self.layout.n, 1 << self.layout.n
         slots = self.layout.slots
-        before = []
-        current = self.z
-        for slot, gate in zip(slots, gates, strict=True):
-            before.append(current)
-            current = _conjugate(gate, slot, current, n)
-        value = 1.0 - float(np.vdot(self.target, current).real) / dim
-        if not gradient:
-            return value, None
-        grads: list[np.ndarray] = [np.empty(0)] * len(slots)
-        after = self.target
-        for j in range(len(slots) - 1, -1, -1):
-            slot, inverse = slots[j], np.asarray(gates[j]).conj().T
-            # C Z C^dag g^dag (A^dag B A): g^dag acts on the columns of C Z C^dag.
-            product = apply_local(gates[j], slot.sites, before[j].conj().T, n).conj().T @ after
-            grads[j] = (-2.0 / dim) * _reduce(product, slot, n)
-            after = _conjugate(inverse, slot, after, n)
-        return value, grads
+        scale = 1.0 / len(self.targets)
+        value = 1.0
+        grads = [np.zeros((1 << slot.width,) * 2, dtype=complex) for slot in slots]
+        for a, target in self.targets.items():
+            before = []
+            current = self.paulis[a]
+            for slot, gate in zip(slots, gates, strict=True):
+                before.append(current)
+                current = _conjugate(gate, slot, current, n)
+            value -= scale * float(np.vdot(target, current).real) / dim
+            if not gradient:
+                continue
+            after = target
+            for j in range(len(slots) - 1, -1, -1):
+                slot = slots[j]
+                # C P C^dag g^dag (A^dag B A): g^dag acts on the columns of C P C^dag.
+                product = apply_local(gates[j], slot.sites, before[j].conj().T, n).conj().T @ after
+                grads[j] += (-2.0 * scale / dim) * _reduce(product, slot, n)
+                after = _conjugate(np.asarray(gates[j]).conj().T, slot, after, n)
+        return value, (grads if gradient else None)
 
 
 def best_support(
@@ -221,10 +247,12 @@ class CompiledLBits(LBitSource):
     layout : the brickwork of V on the support (:class:`~echo_lab.lbits.circuit.layout.Layout`).
     gates : the fitted gates, one per slot of ``layout`` (layer 0 first).
     window : the chain sites of the window whose l-bit is the target.
-    target : B, the nearest involution of the window's tau^z_p truncated to the support, dense
-        ``(2^s, 2^s)`` on the support (what V Z_p V^dag is fitted to).
+    targets : for every fitted axis a, B_a, the nearest involution of the window's tau^a_p
+        truncated to the support, dense ``(2^s, 2^s)`` on the support (what V sigma^a_p V^dag
+        is fitted to).
     target_weight : ||Tr_rest(tau^z_p)||^2 / 2^s of the window's l-bit on the support.
-    overlap : Tr(B V Z_p V^dag) / 2^s, how well V carries the target B (1: exactly).
+    overlaps : Tr(B_a V sigma^a_p V^dag) / 2^s for every fitted axis a, how well V carries
+        each target (1: exactly).
     fit : the :class:`~echo_lab.lbits.circuit.optimize.FitResult` of the best start.
     """
 
@@ -234,9 +262,9 @@ class CompiledLBits(LBitSource):
     layout: Layout
     gates: tuple[np.ndarray, ...]
     window: tuple[int, ...]
-    target: np.ndarray
+    targets: Mapping[str, np.ndarray]
     target_weight: float
-    overlap: float
+    overlaps: Mapping[str, float]
     fit: FitResult
 
     method = "compiled"
@@ -250,6 +278,11 @@ class CompiledLBits(LBitSource):
     def width(self) -> int:
         """Number of support sites s."""
         return len(self.support_sites)
+
+    @property
+    def overlap(self) -> float:
+        """The mean of :attr:`overlaps` over the fitted axes (1 - the fit's final loss)."""
+        return float(np.mean(list(self.overlaps.values())))
 
     @property
     def local_probe(self) -> int:
@@ -373,6 +406,7 @@ def compiled_lbits(
     seed: int = 0,
     method: str = "overlap",
     max_iterations: int = 500,
+    axes: Sequence[str] = DEFAULT_AXES,
     lattice: Lattice | None = None,
 ) -> CompiledLBits:
     """The compiled l-bit of ``probe`` (module docstring).
@@ -393,6 +427,12 @@ def compiled_lbits(
     layers = _check_count("layers", layers, 1)
     starts = _check_count("starts", starts, 1)
     max_iterations = _check_count("max_iterations", max_iterations, 0)
+    fitted = tuple(axes) if not isinstance(axes, str) else (axes,)
+    if not fitted or "z" not in fitted or any(a not in _PAULI for a in fitted):
+        raise ConfigError(
+            f"axes must list 'z' and optionally 'x' and 'y' (the l-bit operators fitted), got "
+            f"{axes!r}"
+        )
     if chain.kind != "chain":
         raise ConfigError(
             "compiled l-bits put a brickwork on a run of neighbouring sites and need an open "
@@ -401,15 +441,26 @@ def compiled_lbits(
     source = window_lbits(model_or_h, probe, width=width, method=method, lattice=lattice)
     tau = np.asarray(source.tau("z", source.probe))
     sites, truncated = best_support(tau, source.window, source.probe, support)
-    target, smallest, largest = polar_factor(truncated)
-    if smallest <= ZERO_EIGENVALUE_TOLERANCE * largest:
-        raise NumericalError(
-            f"the window l-bit tau^z_{probe} truncated to sites {sites} has an eigenvalue "
-            f"{smallest:.2e} ~ 0, so its sign is undefined: use a wider support"
+    first = source.window.index(sites[0])
+    targets = {}
+    for a in fitted:
+        part = (
+            truncated
+            if a == "z"
+            else truncate_to_window(
+                np.asarray(source.tau(a, source.probe)), list(range(first, first + support))
+            )
         )
+        target, smallest, largest = polar_factor(part)
+        if smallest <= ZERO_EIGENVALUE_TOLERANCE * largest:
+            raise NumericalError(
+                f"the window l-bit tau^{a}_{probe} truncated to sites {sites} has an eigenvalue "
+                f"{smallest:.2e} ~ 0, so its sign is undefined: use a wider support"
+            )
+        targets[a] = target
     local_probe = sites.index(int(probe))
     layout = block_layout(support, block=2, layers=layers)
-    loss = PulseTargetLoss(target, layout, local_probe)
+    loss = PulseTargetLoss(targets, layout, local_probe)
     family = parametrization(2, "sz")
     best: FitResult | None = None
     for k in range(starts):
@@ -431,8 +482,8 @@ def compiled_lbits(
         layout=layout,
         gates=tuple(np.asarray(g) for g in best.gates),
         window=tuple(source.window),
-        target=target,
+        targets=targets,
         target_weight=float(np.vdot(truncated, truncated).real) / (1 << support),
-        overlap=1.0 - best.loss,
+        overlaps=loss.overlaps(best.gates),
         fit=best,
     )

@@ -12,7 +12,8 @@ of) its sites, and gives each of them in the three forms the rest of echo_lab ne
 * :meth:`LBitSource.tau_observable` tau^a_i as a readout every backend accepts
   (:data:`~echo_lab.dynamics.readouts.Operator`): a dense array or ``LinearOperator`` for exact
   l-bits, a :class:`~echo_lab.dynamics.readouts.RotatedPauli` (a Pauli read out after a local
-  circuit) for circuit and window l-bits, which circuit and MPS backends play as a circuit.
+  circuit) for circuit, window and compiled l-bits, which circuit and MPS backends play as a
+  circuit.
 
 :attr:`LBitSource.method` names the construction and :meth:`LBitSource.sites` the sites it holds
 l-bits of. The implementations:
@@ -24,6 +25,7 @@ class                                                  method       sites
                                                        range
 :class:`echo_lab.lbits.circuit.CircuitLBitSystem`      circuit      all n
 :class:`echo_lab.lbits.window.WindowLBits`             window       the probe only
+:class:`echo_lab.lbits.compiled.CompiledLBits`         compiled     the probe only
 =====================================================  ===========  ======================
 
 Pulse sequences (:func:`echo_lab.protocols.sequences.build_sequence`), readouts

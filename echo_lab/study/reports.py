@@ -273,14 +273,19 @@ MAX_COMPARE_SOURCES = 8
 def parse_compare(spec: str, n: int) -> list[tuple[str, int | None]]:
     """The l-bit sources of ``echo-lab lbits --compare SPEC`` for a chain of ``n`` sites.
 
-    ``spec`` is a comma-separated list of ``bare``, ``circuit`` and ``window:W`` (W an integer
-    1..min(n, 12), the window width); returns ``[(kind, width or None), ...]`` in order.
+    ``spec`` is a comma-separated list of ``bare``, ``circuit``, ``window:W`` (W an integer
+    1..min(n, 12), the window width) and ``compiled:S`` (S an integer 2..min(n, 10), the support
+    of the compiled l-bit); returns ``[(kind, width or None), ...]`` in order.
     ConfigError naming ``--compare`` for anything else, a repeated entry or more than
     :data:`MAX_COMPARE_SOURCES` entries, before any work.
     """
+    from echo_lab.lbits.compiled import MAX_SUPPORT
     from echo_lab.lbits.window import MAX_WINDOW_SITES
 
-    usage = "expected a comma-separated list of bare, circuit and window:W (e.g. window:6,circuit)"
+    usage = (
+        "expected a comma-separated list of bare, circuit, window:W and compiled:S (e.g. "
+        "window:6,circuit,compiled:6)"
+    )
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"--compare is empty: {usage}")
     entries = [item.strip() for item in spec.split(",")]
@@ -300,6 +305,17 @@ def parse_compare(spec: str, n: int) -> list[tuple[str, int | None]]:
                     f"sites, windows at most {MAX_WINDOW_SITES})"
                 )
             source = ("window", width)
+        elif (
+            kind == "compiled" and colon and value.isascii() and value.isdigit() and len(value) < 4
+        ):
+            support = int(value)
+            limit = min(n, MAX_SUPPORT)
+            if not 2 <= support <= limit:
+                raise ConfigError(
+                    f"--compare {item}: the support must be 2..{limit} (the chain has {n} sites, "
+                    f"compiled l-bits at most {MAX_SUPPORT})"
+                )
+            source = ("compiled", support)
         else:
             raise ConfigError(f"--compare entry {item!r} is not understood: {usage}")
         if source in sources:
@@ -333,6 +349,7 @@ def fidelity_report(
     of the p-bit echo read out in each source and in the exact overlap l-bit
     (:func:`kept_in_readouts`: 8 exact evolutions in the reference's eigenbasis).
     """
+    from echo_lab.lbits.compiled import CompiledLBits, compiled_lbits
     from echo_lab.lbits.exact import MAX_RANGE_QUBITS
     from echo_lab.lbits.fidelity import (
         DENSE_FIDELITY_QUBITS,
@@ -361,6 +378,8 @@ def fidelity_report(
             built["bare"] = None
         elif kind == "window":
             built[f"window w={width}"] = window_lbits(model, p, width=int(width or 0))
+        elif kind == "compiled":
+            built[f"compiled s={width}"] = compiled_lbits(model, p, support=int(width or 0))
         else:
             built["circuit"] = lbits.construct(hamiltonian, method="circuit", **options)
     built.setdefault("bare", None)
@@ -409,6 +428,12 @@ def fidelity_report(
             f"circuit: block {options.get('block')}, layers {options.get('layers')}, cost "
             f"{options.get('cost')}, at most {options.get('max_iterations')} iterations"
         )
+    for label, source in built.items():
+        if isinstance(source, CompiledLBits):
+            lines.append(
+                f"{label}: window of {len(source.window)} sites, {source.layout.depth} layers, "
+                f"cosine with its target {source.overlap:.4f}, pulse {source.cx_count()} CX"
+            )
     return "\n".join(lines)
 
 
