@@ -11,8 +11,9 @@ import xarray as xr
 
 from echo_lab import lbits
 from echo_lab.errors import ConfigError
+from echo_lab.lbits.compiled import compiled_lbits
 from echo_lab.physics import models
-from echo_lab.physics.linalg import embed
+from echo_lab.physics.linalg import PAULI_MATRICES, embed
 from echo_lab.physics.states import probe_state
 from echo_lab.study import spec as spec_module
 from echo_lab.study.figures import plot_file
@@ -282,3 +283,39 @@ def test_circuit_pulses_on_mps_equal_the_exact_backend(tmp_path: Path) -> None:
     assert float(mps["truncation_error"].max()) < 1e-6
     assert float(mps["mps_max_bond"].min()) >= 2
     np.testing.assert_allclose(mps["error_budget"], exact["trotter_error"], rtol=1e-6)
+
+
+COMPILED = (
+    CIRCUIT.replace('name = "circuit_scaling"', 'name = "compiled_scaling"')
+    .replace(
+        "circuit_layers = 2\ncircuit_iterations = 30", "compiled_window = 6\ncompiled_layers = 2"
+    )
+    .replace('["pbit", "circuit"]', '["pbit", "compiled:4"]')
+)
+
+
+def test_compiled_pulses_read_out_in_the_compiled_lbit(tmp_path: Path) -> None:
+    """kept_compiled: the echo read out in the compiled l-bit; the MPS backend (its readout
+    circuit V^dag played as gates) equals the trotter-exact backend (dense block), and
+    static_weight is Tr(X_p tau^x_p) / 2^s of the compiled l-bit rebuilt from the fields."""
+    mps = load_results(run_study(parse_spec(COMPILED), out=tmp_path / "mps", progress=False))
+    exact_text = COMPILED.replace('name = "aer"', 'name = "trotter-exact"').replace(
+        'method = "matrix_product_state"\n', ""
+    )
+    exact = load_results(run_study(parse_spec(exact_text), out=tmp_path / "exact", progress=False))
+    names = ("sx", "compiled_tau_x", "kept_compiled", "compiled_tau_x_initial", "static_weight")
+    for name in names:
+        np.testing.assert_allclose(mps[name].values, exact[name].values, atol=1e-8, err_msg=name)
+    assert "tau_x" not in mps and "ctau_x" not in mps
+    assert np.isnan(float(mps["xi_couplings"].squeeze()))
+    assert scaling_summary(mps).startswith("Kept fraction of <compiled tau^x_p>")
+    at = mps.isel(realization=0).squeeze()
+    model = models.RandomFieldXXZ(n=8, W=12.0, fields=at["fields"].values)
+    compiled = compiled_lbits(model, 4, window=6, support=4, layers=2)
+    block = compiled.tau("x", 4)
+    pauli = embed(PAULI_MATRICES["X"], [compiled.local_probe], 4)
+    expected = float(np.real(np.trace(pauli @ block))) / 16
+    assert float(at["static_weight"]) == pytest.approx(expected, abs=1e-10)
+    # The compiled l-bit pulse keeps more of its own coherence than the p-bit pulse.
+    kept = at["kept_compiled"]
+    assert float(kept.sel(pulse="compiled:4")) > float(kept.sel(pulse="pbit"))

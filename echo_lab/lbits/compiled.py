@@ -39,8 +39,9 @@ steps for the probe p:
 
 Costs: the window's exact diagonalization, O(8^window); the fit, per evaluation about 4 dense
 2^s x 2^s gate conjugations per gate and axis (s = 6, 4 layers: 10 gates, milliseconds), a few
-hundred evaluations per start: 3-20 s per probe on one core at s = 6, 4-6 layers. CX count of the pulse: :meth:`CompiledLBits.cx_count` (Qiskit
-``transpile`` at level 3, as :func:`echo_lab.lbits.circuit.report.count_cx`).
+hundred evaluations per start: 3-20 s per probe on one core at s = 6, 4-6 layers. CX count of
+the pulse: :meth:`CompiledLBits.cx_count` (Qiskit ``transpile`` at level 3, as
+:func:`echo_lab.lbits.circuit.report.count_cx`).
 
 Examples
 --------

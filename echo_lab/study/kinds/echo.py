@@ -53,7 +53,7 @@ from echo_lab.lbits.circuit.system import MAX_ECHO_QUBITS
 from echo_lab.lbits.source import LBitSource
 from echo_lab.lbits.window import MAX_WINDOW_SITES
 from echo_lab.protocols import observables as obs
-from echo_lab.protocols.families import CIRCUIT, EXACT, WINDOW, PulseSpec, SourceNeed
+from echo_lab.protocols.families import CIRCUIT, COMPILED, EXACT, WINDOW, PulseSpec, SourceNeed
 from echo_lab.protocols.sequences import build_sequence
 from echo_lab.resources import dense_operator_bytes
 from echo_lab.study import drawing as plot
@@ -111,6 +111,7 @@ __all__ = [
     "EchoKind",
     "EchoSettings",
     "EchoUnit",
+    "compiled_readout",
     "compute_echo",
     "echo_figures",
     "late_time_recovery",
@@ -131,6 +132,8 @@ LONG_NAMES = {
     "tau_y": "<tau^y_p>",
     "ctau_x": "<tau^x_p> of the circuit l-bits",
     "ctau_y": "<tau^y_p> of the circuit l-bits",
+    "compiled_tau_x": "<tau^x_p> of the compiled l-bit",
+    "compiled_tau_y": "<tau^y_p> of the compiled l-bit",
     "coherence": "coherence C = sqrt(<sigma^x_p>^2 + <sigma^y_p>^2)",
 }
 
@@ -173,6 +176,11 @@ class EchoSettings(KindSettings):
     def needs_circuit(self) -> bool:
         """Whether a pulse needs circuit l-bits (``"circuit"``)."""
         return any(need.kind == CIRCUIT for need in self.source_needs)
+
+    @property
+    def needs_compiled(self) -> bool:
+        """Whether a pulse needs a compiled l-bit (``"compiled:s"``)."""
+        return any(need.kind == COMPILED for need in self.source_needs)
 
     @property
     def window_widths(self) -> list[int]:
@@ -369,6 +377,7 @@ class EchoUnit:
     states: dict[str, Any]
     backend: Backend
     operators: dict[str, Any]
+    compiled_system: Any = None
 
 
 def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> EchoUnit:
@@ -381,6 +390,7 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
     sources = unit_sources(setup, probe, settings.protocol.pulses, settings.lbits)
     lbit_system = sources.get(SourceNeed(EXACT))
     circuit_system = sources.get(SourceNeed(CIRCUIT))
+    compiled_system = compiled_readout(sources)
     # exact l-bits share their block-by-block diagonalization with the exact backend
     eigensystem = getattr(lbit_system, "eigensystem", None)
     with stage("l-bit observables"):
@@ -388,6 +398,9 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
         if circuit_system is not None:
             circuit = obs.probe_observables(setup.n, probe, source=circuit_system)
             operators.update({f"c{name}": circuit[name] for name in ("tau_x", "tau_y")})
+        if compiled_system is not None:
+            compiled = obs.probe_observables(setup.n, probe, source=compiled_system)
+            operators.update({f"compiled_{name}": compiled[name] for name in ("tau_x", "tau_y")})
     sequences = _build_sequences(setup, probe, sources)
     backend = build_backend(settings.backend, eigensystem=eigensystem)
     states = initial_states(setup, probe, settings.protocol.backgrounds)
@@ -421,7 +434,19 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
     for name, meaning in LONG_NAMES.items():
         if name in ds:
             ds[name].attrs["long_name"] = meaning
-    return EchoUnit(ds, setup, probe, lbit_system, circuit_system, states, backend, operators)
+    return EchoUnit(
+        ds, setup, probe, lbit_system, circuit_system, states, backend, operators, compiled_system
+    )
+
+
+def compiled_readout(sources: Mapping[SourceNeed, Any]) -> Any:
+    """The compiled l-bit whose tau^x_p / tau^y_p a unit reads out (``compiled_tau_x``,
+    ``compiled_tau_y``): the one of the widest support among the ``"compiled:s"`` pulses, or
+    None without such pulses."""
+    compiled = [
+        (need.width or 0, source) for need, source in sources.items() if need.kind == COMPILED
+    ]
+    return max(compiled, key=lambda item: item[0])[1] if compiled else None
 
 
 def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> xr.Dataset:
@@ -562,7 +587,7 @@ def plot_check(ds: xr.Dataset, ax: Axes, *, realization: int = 0) -> None:
 def echo_figures(ds: xr.Dataset) -> dict[str, Figure]:
     """``echo``: signals vs time, a row per signal and a column per point; ``recovery``;
     ``check`` when the result holds a [check]."""
-    signals = [name for name in ("sx", "tau_x", "ctau_x") if name in ds]
+    signals = [name for name in ("sx", "tau_x", "ctau_x", "compiled_tau_x") if name in ds]
     points = list(plot.points(ds))
     figures = {}
     figure, axes = plot.new_figure(len(signals), len(points))

@@ -19,8 +19,12 @@ that the l-bit coherence <tau^x_p> is recorded, plus per unit:
 
 With ``"circuit"`` pulses (circuit l-bits, any N: long chains on Aer MPS) the same holds for
 the circuit l-bit coherence ``ctau_x``: ``ctau_x_initial`` and ``kept_circuit``; ``static_weight``
-and ``xi_couplings`` then come from the circuit l-bits when there are no exact ones. The initial
-values are measured by the unit's own backend at T = 0.
+and ``xi_couplings`` then come from the circuit l-bits when there are no exact ones. With
+``"compiled:s"`` pulses (the probe's compiled l-bit, :mod:`echo_lab.lbits.compiled`, any N) it
+holds for the compiled l-bit coherence ``compiled_tau_x``: ``compiled_tau_x_initial`` and
+``kept_compiled``; ``static_weight`` then comes from the compiled l-bit when there are no exact
+or circuit l-bits, and ``xi_couplings`` is NaN (a compiled l-bit has no effective Hamiltonian).
+The initial values are measured by the unit's own backend at T = 0.
 
 The simplest prediction, that a p-bit pulse keeps about a_p^2 of the coherence (X_p = a_p tau^x_p +
 terms that dephase), and the refocusing prediction, which keeps the dependence of the pulse's flip
@@ -46,6 +50,7 @@ import xarray as xr
 
 from echo_lab.errors import ConfigError
 from echo_lab.lbits import COUPLING_FIT_FLOOR
+from echo_lab.physics.linalg import PAULI_MATRICES, embed
 from echo_lab.physics.models import pauli_label
 from echo_lab.physics.pauli import fit_localization_length
 from echo_lab.protocols.sequences import build_sequence
@@ -96,10 +101,26 @@ __all__ = [
 ]
 
 
+#: The l-bit coherences a unit may record and the suffix of their kept fraction, in the order
+#: :func:`kept_variable` prefers them (exact, circuit, compiled l-bits).
+KEPT_SUFFIX = {"tau_x": "", "ctau_x": "_circuit", "compiled_tau_x": "_compiled"}
+#: What each coherence is, for labels.
+KEPT_QUANTITY = {
+    "tau_x": "<tau^x_p>",
+    "ctau_x": "<circuit tau^x_p>",
+    "compiled_tau_x": "<compiled tau^x_p>",
+}
+
+
 def static_weight(system: Any, probe: int) -> float:
     """a_p = Tr(sigma^x_p tau^x_p) / 2^N of an l-bit system (exact
-    :class:`~echo_lab.lbits.LBitSystem` or circuit l-bits): from the one-site window operator of
-    the exact tau^x_p, or the X_p coefficient of the circuit l-bit's tau^x_p."""
+    :class:`~echo_lab.lbits.LBitSystem`, circuit or compiled l-bits): from the one-site window
+    operator of the exact tau^x_p, the X_p coefficient of the circuit l-bit's tau^x_p, or the
+    trace of X_p with the compiled l-bit's dense tau^x_p block."""
+    if system.method == "compiled":
+        block = np.asarray(system.tau("x", probe))
+        pauli = embed(PAULI_MATRICES["X"], [system.local_probe], system.width)
+        return float(np.real(np.vdot(pauli, block)) / block.shape[0])
     if system.method != "circuit":
         window = np.asarray(system.window_operator("x", probe, [probe]))
         return float(np.real(window[0, 1] + window[1, 0]) / 2)
@@ -113,6 +134,8 @@ def _xi(unit: EchoUnit) -> float:
     """xi of the effective couplings J_ij (the median of log|J| per distance, fitted)."""
     if unit.lbit_system is not None:
         return float(unit.lbit_system.xi_couplings())
+    if unit.circuit_system is None:
+        return float("nan")
     couplings = unit.circuit_system.effective_hamiltonian(max_body=2)
     by_distance: dict[int, list[float]] = {}
     for sites, value in couplings.items():
@@ -181,17 +204,19 @@ def compute_scaling_unit(
     unit = run_echo_unit(spec, point, realization)
     ds = unit.dataset
     times = ds["time"].values
-    signals = [name for name in ("tau_x", "ctau_x") if name in ds]
+    signals = [name for name in KEPT_SUFFIX if name in ds]
     initial = _initial_values(unit, signals)
     for name in signals:
-        suffix = "" if name == "tau_x" else "_circuit"
+        suffix = KEPT_SUFFIX[name]
         ds[f"{name}_initial"] = (("background",), initial[name])
         kept = kept_fraction(ds[name].values, initial[name][:, None], times)
         ds[f"kept{suffix}"] = (("background", "pulse"), kept)
         ds[f"kept{suffix}"].attrs["long_name"] = f"kept fraction of {LONG_NAMES[name]}"
     late = times >= LATE_FRACTION * times.max()
     ds["coherence_late"] = (("background", "pulse"), ds["coherence"].values[..., late].mean(-1))
-    system = unit.lbit_system if unit.lbit_system is not None else unit.circuit_system
+    system = next(
+        s for s in (unit.lbit_system, unit.circuit_system, unit.compiled_system) if s is not None
+    )
     ds["static_weight"] = ((), static_weight(system, unit.probe))
     if unit.lbit_system is not None:
         predicted = [
@@ -259,18 +284,25 @@ def kept_statistics(ds: xr.Dataset) -> xr.Dataset:
 
 
 def kept_variable(ds: xr.Dataset) -> str:
-    """``"kept"`` (exact l-bits) when the result has it, else ``"kept_circuit"``."""
-    return "kept" if "kept" in ds else "kept_circuit"
+    """``"kept"`` (exact l-bits) when the result has it, else ``"kept_circuit"`` (circuit
+    l-bits), else ``"kept_compiled"``."""
+    for name in KEPT_SUFFIX:
+        if f"kept{KEPT_SUFFIX[name]}" in ds:
+            return f"kept{KEPT_SUFFIX[name]}"
+    return "kept_compiled"
 
 
 def kept_quantity(ds: xr.Dataset) -> str:
-    """What the kept fraction is of, for labels: ``<tau^x_p>`` or ``<circuit tau^x_p>``."""
-    return "<tau^x_p>" if kept_variable(ds) == "kept" else "<circuit tau^x_p>"
+    """What the kept fraction is of, for labels: ``<tau^x_p>``, ``<circuit tau^x_p>`` or
+    ``<compiled tau^x_p>``."""
+    return KEPT_QUANTITY[coherence_variable(ds)]
 
 
 def coherence_variable(ds: xr.Dataset) -> str:
-    """The l-bit coherence that :func:`kept_variable` keeps: ``"tau_x"`` or ``"ctau_x"``."""
-    return "tau_x" if kept_variable(ds) == "kept" else "ctau_x"
+    """The l-bit coherence that :func:`kept_variable` keeps: ``"tau_x"``, ``"ctau_x"`` or
+    ``"compiled_tau_x"``."""
+    kept = kept_variable(ds)
+    return next(name for name, suffix in KEPT_SUFFIX.items() if f"kept{suffix}" == kept)
 
 
 def scaling_table(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[str, Any]]:
@@ -611,10 +643,11 @@ class EchoScalingKind(EchoKind):
         super().check(spec)
         settings = spec.settings
         assert isinstance(settings, EchoSettings)
-        if not (settings.needs_lbits or settings.needs_circuit):
+        if not (settings.needs_lbits or settings.needs_circuit or settings.needs_compiled):
             raise ConfigError(
                 "an echo_scaling study measures the kept l-bit coherence <tau^x_p>: add 'lbit' "
-                "(or 'lbit:r', or 'circuit' for circuit l-bits) to protocol.pulses"
+                "(or 'lbit:r', 'circuit' for circuit l-bits or 'compiled:s' for the compiled "
+                "l-bit) to protocol.pulses"
             )
 
     def compute_unit(
