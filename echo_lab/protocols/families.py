@@ -495,12 +495,19 @@ def _validate_window(spec: PulseSpec) -> None:
         )
 
 
-def _check_width(spec: PulseSpec, n: int) -> None:
-    assert spec.width is not None
-    if spec.width > n:
-        raise ConfigError(
-            f"window width {spec.width} is larger than the chain of n = {n} sites; use w <= {n}"
-        )
+def _width_within_chain(what: str, letter: str) -> Callable[[PulseSpec, int], None]:
+    """The ``check_chain`` of a family whose width field (``what``, written ``letter`` in its
+    grammar) counts chain sites: at most n."""
+
+    def check(spec: PulseSpec, n: int) -> None:
+        assert spec.width is not None
+        if spec.width > n:
+            raise ConfigError(
+                f"{what} {spec.width} is larger than the chain of n = {n} sites; use "
+                f"{letter} <= {n}"
+            )
+
+    return check
 
 
 def _window_legend(spec: PulseSpec) -> str:
@@ -522,15 +529,6 @@ def _validate_compiled(spec: PulseSpec) -> None:
         raise ConfigError(
             f"compiled pulse spec {spec.label!r} has support {spec.width}; use 2 <= s <= "
             f"{MAX_SUPPORT} (the fit keeps 2^s x 2^s operators)"
-        )
-
-
-def _check_support(spec: PulseSpec, n: int) -> None:
-    assert spec.width is not None
-    if spec.width > n:
-        raise ConfigError(
-            f"compiled pulse support {spec.width} is larger than the chain of n = {n} sites; use "
-            f"s <= {n}"
         )
 
 
@@ -573,7 +571,7 @@ for _family_entry in (
         fields=("radius", "width"),
         required=("width",),
         validate=_validate_window,
-        check_chain=_check_width,
+        check_chain=_width_within_chain("window width", "w"),
         protocols=("hahn", "cpmg", "xy4"),
         protocol_reason="the window holds the l-bit of the probe only",
         legend=_window_legend,
@@ -589,7 +587,7 @@ for _family_entry in (
         fields=("width",),
         required=("width",),
         validate=_validate_compiled,
-        check_chain=_check_support,
+        check_chain=_width_within_chain("compiled pulse support", "s"),
         protocols=("hahn", "cpmg", "xy4"),
         protocol_reason="the compiled l-bit is the probe's only",
         legend=lambda spec: f"compiled l-bit pulse, s = {spec.width}",

@@ -282,6 +282,11 @@ def parse_compare(spec: str, n: int) -> list[tuple[str, int | None]]:
     from echo_lab.lbits.compiled import MAX_SUPPORT
     from echo_lab.lbits.window import MAX_WINDOW_SITES
 
+    #: kind -> (smallest width, largest width, what the width is)
+    widths = {
+        "window": (1, MAX_WINDOW_SITES, "window width"),
+        "compiled": (2, MAX_SUPPORT, "support"),
+    }
     usage = (
         "expected a comma-separated list of bare, circuit, window:W and compiled:S (e.g. "
         "window:6,circuit,compiled:6)"
@@ -296,26 +301,16 @@ def parse_compare(spec: str, n: int) -> list[tuple[str, int | None]]:
         kind, colon, value = item.partition(":")
         if item in ("bare", "circuit"):
             source: tuple[str, int | None] = (item, None)
-        elif kind == "window" and colon and value.isascii() and value.isdigit() and len(value) < 4:
+        elif kind in widths and colon and value.isascii() and value.isdigit() and len(value) < 4:
             width = int(value)
-            limit = min(n, MAX_WINDOW_SITES)
-            if not 1 <= width <= limit:
+            lowest, largest, what = widths[kind]
+            limit = min(n, largest)
+            if not lowest <= width <= limit:
                 raise ConfigError(
-                    f"--compare {item}: the window width must be 1..{limit} (the chain has {n} "
-                    f"sites, windows at most {MAX_WINDOW_SITES})"
+                    f"--compare {item}: the {what} must be {lowest}..{limit} (the chain has {n} "
+                    f"sites, {kind} l-bits at most {largest})"
                 )
-            source = ("window", width)
-        elif (
-            kind == "compiled" and colon and value.isascii() and value.isdigit() and len(value) < 4
-        ):
-            support = int(value)
-            limit = min(n, MAX_SUPPORT)
-            if not 2 <= support <= limit:
-                raise ConfigError(
-                    f"--compare {item}: the support must be 2..{limit} (the chain has {n} sites, "
-                    f"compiled l-bits at most {MAX_SUPPORT})"
-                )
-            source = ("compiled", support)
+            source = (kind, width)
         else:
             raise ConfigError(f"--compare entry {item!r} is not understood: {usage}")
         if source in sources:
