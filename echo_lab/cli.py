@@ -151,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SOURCES",
         help="instead of the report: F_z, D, F_x of these l-bit sources (bare, circuit, "
-        "window:W; comma-separated) against the exact overlap (and, n <= 10, range) l-bits; "
-        "n <= 14",
+        "window:W, compiled:S; comma-separated) against the exact overlap (and, n <= 10, range) "
+        "l-bits; n <= 14",
     )
     p.add_argument(
         "--site", type=int, default=None, help="with --compare: the site (default n // 2)"
