@@ -19,7 +19,11 @@ realizations not checked). With a Trotter backend, the error budget of
 construction and the exact backend. Window pulses (``"window:w"``, ``"window:w:r"``) need no
 full l-bits: the window l-bits of each width are built once
 (:func:`echo_lab.lbits.window.window_lbits`, O(8^w)), so they run on long chains (aer,
-matrix_product_state), where only ``sx``, ``sy`` and ``coherence`` are recorded.
+matrix_product_state), where only ``sx``, ``sy`` and ``coherence`` are recorded. Circuit
+pulses (``"circuit"``) add ``ctau_x``, ``ctau_y`` (read out in the circuit l-bits) and compiled
+pulses (``"compiled:s"``, :mod:`echo_lab.lbits.compiled`, any N) add ``compiled_tau_x``,
+``compiled_tau_y`` (read out in the compiled l-bit of the widest support listed; its readout
+circuit V^dag is two-qubit gates, so MPS backends play it).
 
 Cost (exact backend, N sites): one dense ``eigh`` per S^z block (O(d_b^3) each), the
 l-bit construction, and per row two basis changes of a (2^N, len(times)) block; memory ~ 8 dense
