@@ -43,8 +43,8 @@ machine, load and seconds are in the file's ``runs``)::
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python experiments/benchmarks/lbit_convergence.py \
         --n 10 --range-realizations 1
 
-N = 14: ``--n 14`` in two processes at once (21-22 realizations per cell so far; rerunning
-adds the rest). The file's ``n14_timing`` holds the first N = 14 realization timed alone
+N = 14: ``--n 14`` in two processes at once, run twice (30 realizations per cell; a rerun
+resumes). The file's ``n14_timing`` holds the first N = 14 realization timed alone
 (``--n 14 --W 8 --realizations 1 --out OTHER.json``), under load.
 
 Results: experiments/benchmarks/lbit_convergence.json and lbit_convergence.png (median D against
