@@ -76,7 +76,7 @@ from echo_lab.lbits.circuit.layout import Layout, Slot, block_layout
 from echo_lab.lbits.circuit.optimize import FitResult, fit_gates
 from echo_lab.lbits.source import LBitSource
 from echo_lab.lbits.window import ModelOrHamiltonian, resolve_chain, window_lbits
-from echo_lab.physics.linalg import apply_local, embed
+from echo_lab.physics.linalg import PAULI_MATRICES, apply_local, embed
 from echo_lab.physics.models import Lattice
 
 __all__ = [
@@ -101,11 +101,8 @@ DEFAULT_AXES = ("z", "x")
 #: Largest support: the fit keeps dense 2^s x 2^s operators.
 MAX_SUPPORT = 10
 
-_PAULI = {
-    "x": np.array([[0, 1], [1, 0]], dtype=complex),
-    "y": np.array([[0, -1j], [1j, 0]], dtype=complex),
-    "z": np.array([[1, 0], [0, -1]], dtype=complex),
-}
+#: The l-bit operators a compiled l-bit has (the Pauli axes of the probe).
+_AXES = ("x", "y", "z")
 
 #: Scale of the random start generators (gates start within about this of the identity).
 _START_SCALE = 0.05
@@ -143,7 +140,7 @@ class PulseTargetLoss:
         dim = 1 << layout.n
         if not 0 <= local_probe < layout.n:
             raise ConfigError(f"probe qubit {local_probe} is outside 0..{layout.n - 1}")
-        if not targets or any(a not in _PAULI for a in targets):
+        if not targets or any(a not in _AXES for a in targets):
             raise ConfigError(
                 f"targets must map some of the axes ('x', 'y', 'z') to operators, got "
                 f"{sorted(targets)}"
@@ -164,11 +161,11 @@ class PulseTargetLoss:
             if norm == 0.0:
                 raise ConfigError(f"the {a} target operator is zero: there is nothing to fit")
             self.targets[a] = matrix / norm
-            self.paulis[a] = embed(_PAULI[a], [local_probe], layout.n)
+            self.paulis[a] = embed(PAULI_MATRICES[a.upper()], [local_probe], layout.n)
 
     def rotated(self, gates: Sequence[np.ndarray], a: str = "z") -> np.ndarray:
         """V sigma^a_q V^dag for ``gates`` (one per slot), any axis a."""
-        current = embed(_PAULI[a], [self.local_probe], self.layout.n)
+        current = embed(PAULI_MATRICES[a.upper()], [self.local_probe], self.layout.n)
         for slot, gate in zip(self.layout.slots, gates, strict=True):
             current = _conjugate(gate, slot, current, self.layout.n)
         return current
@@ -304,10 +301,10 @@ class CompiledLBits(LBitSource):
     def local_tau(self, a: str, i: int) -> tuple[np.ndarray, tuple[int, ...]]:
         """tau^a_i = V sigma^a_i V^dag as a dense block and the support's chain sites."""
         self.check_site(i)
-        if a not in _PAULI:
+        if a not in _AXES:
             raise ConfigError(f"unknown l-bit operator {a!r}; choose one of ('x', 'y', 'z')")
         v = self.unitary()
-        pauli = apply_local(_PAULI[a], (self.local_probe,), v.conj().T, self.width)
+        pauli = apply_local(PAULI_MATRICES[a.upper()], (self.local_probe,), v.conj().T, self.width)
         return v @ pauli, self.support_sites
 
     def tau(self, a: str, i: int) -> np.ndarray:
@@ -383,7 +380,7 @@ class CompiledLBits(LBitSource):
         """tau^a_p as a :class:`~echo_lab.dynamics.readouts.RotatedPauli`: V^dag on the
         support, then sigma^a_p measured."""
         self.check_site(i)
-        if a not in _PAULI:
+        if a not in _AXES:
             raise ConfigError(f"unknown l-bit operator {a!r}; choose one of ('x', 'y', 'z')")
         return RotatedPauli(self.readout_circuit(), self.support_sites, a.upper(), self.probe)
 
@@ -429,7 +426,7 @@ def compiled_lbits(
     starts = _check_count("starts", starts, 1)
     max_iterations = _check_count("max_iterations", max_iterations, 0)
     fitted = tuple(axes) if not isinstance(axes, str) else (axes,)
-    if not fitted or "z" not in fitted or any(a not in _PAULI for a in fitted):
+    if not fitted or "z" not in fitted or any(a not in _AXES for a in fitted):
         raise ConfigError(
             f"axes must list 'z' and optionally 'x' and 'y' (the l-bit operators fitted), got "
             f"{axes!r}"

@@ -71,6 +71,7 @@ from echo_lab.lbits.exact import LBitSystem
 from echo_lab.lbits.source import LBitSource
 from echo_lab.lbits.window import WindowLBits
 from echo_lab.physics import pauli
+from echo_lab.physics.linalg import PAULI_MATRICES
 
 __all__ = [
     "DENSE_FIDELITY_QUBITS",
@@ -92,12 +93,6 @@ DENSE_FIDELITY_QUBITS = 12
 
 #: The phase gauge F_x depends on (module docstring), recorded in every result.
 F_X_GAUGE = "<s|E_pi(s)> real and >= 0 (conventions section 4)"
-
-_PAULI = {
-    "x": np.array([[0, 1], [1, 0]], dtype=complex),
-    "y": np.array([[0, -1j], [1j, 0]], dtype=complex),
-    "z": np.array([[1, 0], [0, -1]], dtype=complex),
-}
 
 
 @dataclass(frozen=True)
@@ -182,7 +177,7 @@ def support_ceiling(
             raise ConfigError(f"width {width} is outside 1..{n} (the chain has {n} sites)")
     weights = pauli.support_weights(reference.tau("z", p))
     masks = np.arange(1 << n)
-    a_z = float(_local_trace(reference, p, [p], _PAULI["z"], "z"))
+    a_z = float(_local_trace(reference, p, [p], PAULI_MATRICES["Z"], "z"))
     ceilings = []
     for width in chosen:
         best, best_start = -1.0, p
@@ -209,12 +204,12 @@ def compare(reference: LBitSystem, other: LBitSource | None, site: int) -> LBitF
     does not hold, or a source this module cannot read, all before any trace is computed.
     """
     p = _check(reference, other, site)
-    bare = _local_trace(reference, p, [p], _PAULI["z"], "z")
+    bare = _local_trace(reference, p, [p], PAULI_MATRICES["Z"], "z")
     a_z = float(bare)
     if other is None:
         f_x = math.hypot(
-            _local_trace(reference, p, [p], _PAULI["x"], "x"),
-            _local_trace(reference, p, [p], _PAULI["x"], "y"),
+            _local_trace(reference, p, [p], PAULI_MATRICES["X"], "x"),
+            _local_trace(reference, p, [p], PAULI_MATRICES["X"], "y"),
         )
         bare_weights = np.zeros(_max_distance(reference, p) + 1)
         bare_weights[0] = 1.0

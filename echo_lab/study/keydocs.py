@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from echo_lab.backends.options import AER_DEVICES, AER_METHODS, DEFAULT_BACKEND
 from echo_lab.dynamics.trotter import DEFAULT_DT, DEFAULT_ORDER, ORDERS
+from echo_lab.lbits.compiled import DEFAULT_LAYERS, DEFAULT_WINDOW
 from echo_lab.physics.states import BACKGROUNDS
 from echo_lab.study.sections import (
     CIRCUIT_COSTS,
@@ -199,14 +200,14 @@ SHARED_DOCS: Mapping[str, Mapping[str, KeyDoc]] = {
             "integer",
             "Compiled l-bits of `compiled:s` pulses: sites of the window whose l-bit is the "
             "target, 2 to 12 (capped at the chain length).",
-            "10",
+            str(DEFAULT_WINDOW),
             example="8",
         ),
         "compiled_layers": KeyDoc(
             "integer",
             "Compiled l-bits: brickwork layers of the circuit V, 1 to 12 (at s = 6: 44 CX per "
             "pulse at 4 layers, 74 at 6).",
-            "4",
+            str(DEFAULT_LAYERS),
             example="4",
         ),
     },

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from echo_lab.errors import ConfigError
+from echo_lab.lbits.compiled import DEFAULT_LAYERS, DEFAULT_WINDOW
 from echo_lab.lbits.exact import METHODS as EXACT_METHODS
+from echo_lab.lbits.window import MAX_WINDOW_SITES
 from echo_lab.physics.models import Lattice, RandomFieldIsing, RandomFieldXXZ, SeedLike
 from echo_lab.physics.states import BACKGROUNDS
 from echo_lab.protocols.families import PulseSpec
@@ -209,7 +211,7 @@ CIRCUIT_KEYS = ("circuit_block", "circuit_layers", "circuit_cost", "circuit_iter
 #: (inclusive): the window of the target l-bit (capped at the chain length) and the brickwork
 #: layers of the circuit.
 COMPILED_LIMITS: dict[str, tuple[int, int]] = {
-    "compiled_window": (2, 12),
+    "compiled_window": (2, MAX_WINDOW_SITES),
     "compiled_layers": (1, 12),
 }
 #: Every ``[lbits]`` key.
@@ -245,8 +247,8 @@ class LbitSpec:
     circuit_layers: int = 4
     circuit_cost: str = "frobenius"
     circuit_iterations: int = 200
-    compiled_window: int = 10
-    compiled_layers: int = 4
+    compiled_window: int = DEFAULT_WINDOW
+    compiled_layers: int = DEFAULT_LAYERS
 
     @property
     def method(self) -> str:
@@ -305,8 +307,8 @@ def parse_lbits(table: Table | None, *, kind: str, several: bool = False) -> Lbi
         circuit_layers=circuit("layers", 4),
         circuit_cost=table.string("circuit_cost", "frobenius", choices=CIRCUIT_COSTS),
         circuit_iterations=circuit("max_iterations", 200),
-        compiled_window=compiled("compiled_window", 10),
-        compiled_layers=compiled("compiled_layers", 4),
+        compiled_window=compiled("compiled_window", DEFAULT_WINDOW),
+        compiled_layers=compiled("compiled_layers", DEFAULT_LAYERS),
     )
 
 

@@ -286,10 +286,7 @@ def kept_statistics(ds: xr.Dataset) -> xr.Dataset:
 def kept_variable(ds: xr.Dataset) -> str:
     """``"kept"`` (exact l-bits) when the result has it, else ``"kept_circuit"`` (circuit
     l-bits), else ``"kept_compiled"``."""
-    for name in KEPT_SUFFIX:
-        if f"kept{KEPT_SUFFIX[name]}" in ds:
-            return f"kept{KEPT_SUFFIX[name]}"
-    return "kept_compiled"
+    return f"kept{KEPT_SUFFIX[coherence_variable(ds)]}"
 
 
 def kept_quantity(ds: xr.Dataset) -> str:
@@ -299,10 +296,11 @@ def kept_quantity(ds: xr.Dataset) -> str:
 
 
 def coherence_variable(ds: xr.Dataset) -> str:
-    """The l-bit coherence that :func:`kept_variable` keeps: ``"tau_x"``, ``"ctau_x"`` or
-    ``"compiled_tau_x"``."""
-    kept = kept_variable(ds)
-    return next(name for name, suffix in KEPT_SUFFIX.items() if f"kept{suffix}" == kept)
+    """The l-bit coherence that :func:`kept_variable` keeps: the first of ``"tau_x"``,
+    ``"ctau_x"`` and ``"compiled_tau_x"`` (:data:`KEPT_SUFFIX`) whose kept fraction the result
+    has, else ``"compiled_tau_x"``."""
+    names = list(KEPT_SUFFIX)
+    return next((name for name in names if f"kept{KEPT_SUFFIX[name]}" in ds), names[-1])
 
 
 def scaling_table(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[str, Any]]:
