@@ -111,6 +111,39 @@ def test_window_lbit_pulse_and_readout_on_several_qubits() -> None:
     assert np.ptp(ours["tau_x"]) > 0.05
 
 
+def test_rotated_paulis_read_from_the_window_or_through_a_copy() -> None:
+    # A readout on contiguous qubits (any order) is read from their reduced density matrix, a
+    # scattered one by playing its circuit on a copy: both equal the dense evaluation of
+    # trotter-exact, and the same unitary on the two placements gives different values.
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import random_unitary
+
+    from echo_lab.backends.base import RotatedPauli
+    from echo_lab.backends.quimb_mps import MAX_READOUT_SPAN
+
+    n = 8
+    hamiltonian = _chain(n, seed=6, W=4.0)
+    readout = QuantumCircuit(3)
+    readout.unitary(random_unitary(8, seed=11), [0, 1, 2])
+    observables = {
+        "contiguous": RotatedPauli(readout, (3, 4, 5), "X", 4),
+        "scattered": RotatedPauli(readout, (1, 4, 6), "X", 4),
+        "reversed": RotatedPauli(readout, (5, 4, 3), "Y", 3),
+    }
+    assert 3 <= MAX_READOUT_SPAN
+    state = probe_state(n, 4, background="z-random", rng=np.random.default_rng(7))
+    times = np.array([0.0, 0.6])
+    sequence = build_hahn(pbit_pulse(4))
+    ours = QuimbMPSBackend(dt=0.1, **UNTRUNCATED).run(
+        hamiltonian, sequence, state, times, observables=observables
+    )
+    exact = get_backend("trotter-exact", dt=0.1).run(
+        hamiltonian, sequence, state, times, observables=observables
+    )
+    _compare(ours, exact, ROUNDING)
+    assert np.max(np.abs(ours["contiguous"] - ours["scattered"])) > 1e-3
+
+
 def test_circuit_lbit_pulse_and_rotated_pauli_readout() -> None:
     n = 8
     hamiltonian = _chain(n, seed=4, W=8.0)

@@ -19,6 +19,7 @@ from echo_lab.study import spec as spec_module
 from echo_lab.study.figures import plot_file
 from echo_lab.study.kinds.echo_scaling import (
     combine_results,
+    kept_variable,
     prediction_rows,
     refocusing_prediction,
     scaling_figures,
@@ -319,3 +320,83 @@ def test_compiled_pulses_read_out_in_the_compiled_lbit(tmp_path: Path) -> None:
     # The compiled l-bit pulse keeps more of its own coherence than the p-bit pulse.
     kept = at["kept_compiled"]
     assert float(kept.sel(pulse="compiled:4")) > float(kept.sel(pulse="pbit"))
+
+
+WINDOW = (
+    CIRCUIT.replace('name = "circuit_scaling"', 'name = "window_scaling"')
+    .replace("[lbits]\ncircuit_layers = 2\ncircuit_iterations = 30\n", "")
+    .replace('["pbit", "circuit"]', '["pbit", "window:5", "window:5:1"]')
+)
+
+
+@pytest.mark.parametrize("engine", ["quimb", "aer"])
+def test_window_pulses_read_out_in_the_window_lbit(tmp_path: Path, engine: str) -> None:
+    """kept_window: the echo read out in the window l-bit. On the quimb MPS (readout from the
+    reduced density matrix of the window) and on Aer's MPS (readout unitary U^dag played as
+    one 5-qubit gate) it equals the trotter-exact backend (dense block); static_weight is
+    Tr(X_p tau^x_p) / 2^w of the window l-bit rebuilt from the fields."""
+    text = WINDOW
+    if engine == "quimb":
+        text = text.replace(
+            'name = "aer"\nmethod = "matrix_product_state"',
+            'name = "quimb"\noptions = { cutoff = 0.0 }',
+        )
+    mps = load_results(run_study(parse_spec(text), out=tmp_path / "mps", progress=False))
+    exact_text = WINDOW.replace('name = "aer"', 'name = "trotter-exact"').replace(
+        'method = "matrix_product_state"\n', ""
+    )
+    exact = load_results(run_study(parse_spec(exact_text), out=tmp_path / "exact", progress=False))
+    names = ("sx", "window_tau_x", "kept_window", "window_tau_x_initial", "static_weight")
+    for name in names:
+        np.testing.assert_allclose(mps[name].values, exact[name].values, atol=1e-8, err_msg=name)
+    assert "tau_x" not in mps and "ctau_x" not in mps and "compiled_tau_x" not in mps
+    assert np.isnan(float(mps["xi_couplings"].squeeze()))
+    assert scaling_summary(mps).startswith("Kept fraction of <window tau^x_p>")
+    at = mps.isel(realization=0).squeeze()
+    model = models.RandomFieldXXZ(n=8, W=12.0, fields=at["fields"].values)
+    window = lbits.window.window_lbits(model, 4, width=5)
+    block = window.tau("x", 4)
+    pauli = embed(PAULI_MATRICES["X"], [window.local_probe], 5)
+    expected = float(np.real(np.trace(pauli @ block))) / 32
+    assert float(at["static_weight"]) == pytest.approx(expected, abs=1e-10)
+    kept = at["kept_window"]
+    # The window l-bit pulse keeps more of its own coherence than the p-bit pulse.
+    assert float(kept.sel(pulse="window:5")) > float(kept.sel(pulse="pbit"))
+
+
+EXACT_AND_WINDOW = """
+[study]
+name = "exact_and_window"
+kind = "echo_scaling"
+realizations = 1
+seed = 4
+
+[model]
+n = 8
+W = 12.0
+
+[protocol]
+pulses = ["pbit", "lbit", "window:6"]
+fid = false
+background = ["z-random", "x"]
+
+[times]
+values = [1.0, 10.0]
+"""
+
+
+def test_window_readout_beside_exact_lbits(tmp_path: Path) -> None:
+    """With exact l-bits in the file too, both kept fractions are recorded and the exact one
+    is the headline (kept_variable); at T = 0 the window readout of the all-|+> state equals
+    the expectation of the embedded dense window tau^x_p."""
+    ds = load_results(run_study(parse_spec(EXACT_AND_WINDOW), out=tmp_path, progress=False))
+    assert kept_variable(ds) == "kept" and "kept_window" in ds
+    at = ds.isel(realization=0).squeeze()
+    model = models.RandomFieldXXZ(n=8, W=12.0, fields=at["fields"].values)
+    window = lbits.window.window_lbits(model, 4, width=6)
+    dense = embed(window.tau("x", 4), list(window.window), 8)
+    vector = probe_state(8, 4, background="x").vector()
+    expected = float(np.real(np.vdot(vector, dense @ vector)))
+    got = float(at["window_tau_x_initial"].sel(background="x"))
+    assert got == pytest.approx(expected, abs=1e-10)
+    assert abs(expected) > 0.05  # not a trivial zero

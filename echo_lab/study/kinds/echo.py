@@ -19,7 +19,9 @@ realizations not checked). With a Trotter backend, the error budget of
 construction and the exact backend. Window pulses (``"window:w"``, ``"window:w:r"``) need no
 full l-bits: the window l-bits of each width are built once
 (:func:`echo_lab.lbits.window.window_lbits`, O(8^w)), so they run on long chains (aer,
-matrix_product_state), where only ``sx``, ``sy`` and ``coherence`` are recorded. Circuit
+matrix_product_state, quimb) and add ``window_tau_x``, ``window_tau_y``: read out in the window
+l-bit of the widest window listed (its readout is U^dag of the window, one dense w-site gate;
+MPS backends read it from the reduced density matrix of the window). Circuit
 pulses (``"circuit"``) add ``ctau_x``, ``ctau_y`` (read out in the circuit l-bits) and compiled
 pulses (``"compiled:s"``, :mod:`echo_lab.lbits.compiled`, any N) add ``compiled_tau_x``,
 ``compiled_tau_y`` (read out in the compiled l-bit of the widest support listed; its readout
@@ -115,13 +117,13 @@ __all__ = [
     "EchoKind",
     "EchoSettings",
     "EchoUnit",
-    "compiled_readout",
     "compute_echo",
     "echo_figures",
     "late_time_recovery",
     "plot_check",
     "plot_echo",
     "plot_recovery",
+    "probe_readout",
     "pulse_label",
     "run_echo_unit",
 ]
@@ -138,6 +140,8 @@ LONG_NAMES = {
     "ctau_y": "<tau^y_p> of the circuit l-bits",
     "compiled_tau_x": "<tau^x_p> of the compiled l-bit",
     "compiled_tau_y": "<tau^y_p> of the compiled l-bit",
+    "window_tau_x": "<tau^x_p> of the window l-bit",
+    "window_tau_y": "<tau^y_p> of the window l-bit",
     "coherence": "coherence C = sqrt(<sigma^x_p>^2 + <sigma^y_p>^2)",
 }
 
@@ -382,6 +386,7 @@ class EchoUnit:
     backend: Backend
     operators: dict[str, Any]
     compiled_system: Any = None
+    window_system: Any = None
 
 
 def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> EchoUnit:
@@ -394,7 +399,8 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
     sources = unit_sources(setup, probe, settings.protocol.pulses, settings.lbits)
     lbit_system = sources.get(SourceNeed(EXACT))
     circuit_system = sources.get(SourceNeed(CIRCUIT))
-    compiled_system = compiled_readout(sources)
+    compiled_system = probe_readout(sources, COMPILED)
+    window_system = probe_readout(sources, WINDOW)
     # exact l-bits share their block-by-block diagonalization with the exact backend
     eigensystem = getattr(lbit_system, "eigensystem", None)
     with stage("l-bit observables"):
@@ -405,6 +411,9 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
         if compiled_system is not None:
             compiled = obs.probe_observables(setup.n, probe, source=compiled_system)
             operators.update({f"compiled_{name}": compiled[name] for name in ("tau_x", "tau_y")})
+        if window_system is not None:
+            window = obs.probe_observables(setup.n, probe, source=window_system)
+            operators.update({f"window_{name}": window[name] for name in ("tau_x", "tau_y")})
     sequences = _build_sequences(setup, probe, sources)
     backend = build_backend(settings.backend, eigensystem=eigensystem)
     states = initial_states(setup, probe, settings.protocol.backgrounds)
@@ -439,18 +448,26 @@ def run_echo_unit(spec: StudySpec, point: Mapping[str, Scalar], realization: int
         if name in ds:
             ds[name].attrs["long_name"] = meaning
     return EchoUnit(
-        ds, setup, probe, lbit_system, circuit_system, states, backend, operators, compiled_system
+        ds,
+        setup,
+        probe,
+        lbit_system,
+        circuit_system,
+        states,
+        backend,
+        operators,
+        compiled_system,
+        window_system,
     )
 
 
-def compiled_readout(sources: Mapping[SourceNeed, Any]) -> Any:
-    """The compiled l-bit whose tau^x_p / tau^y_p a unit reads out (``compiled_tau_x``,
-    ``compiled_tau_y``): the one of the widest support among the ``"compiled:s"`` pulses, or
-    None without such pulses."""
-    compiled = [
-        (need.width or 0, source) for need, source in sources.items() if need.kind == COMPILED
-    ]
-    return max(compiled, key=lambda item: item[0])[1] if compiled else None
+def probe_readout(sources: Mapping[SourceNeed, Any], kind: str) -> Any:
+    """The probe-only l-bit source of ``kind`` (:data:`~echo_lab.protocols.families.COMPILED`
+    or :data:`~echo_lab.protocols.families.WINDOW`) whose tau^x_p / tau^y_p a unit reads out
+    (``compiled_tau_x``, ``window_tau_x``, ...): the widest among the unit's sources of that kind
+    (support or window width), or None when no pulse needs one."""
+    found = [(need.width or 0, source) for need, source in sources.items() if need.kind == kind]
+    return max(found, key=lambda item: item[0])[1] if found else None
 
 
 def compute_echo(spec: StudySpec, point: Mapping[str, Scalar], realization: int) -> xr.Dataset:
@@ -591,7 +608,9 @@ def plot_check(ds: xr.Dataset, ax: Axes, *, realization: int = 0) -> None:
 def echo_figures(ds: xr.Dataset) -> dict[str, Figure]:
     """``echo``: signals vs time, a row per signal and a column per point; ``recovery``;
     ``check`` when the result holds a [check]."""
-    signals = [name for name in ("sx", "tau_x", "ctau_x", "compiled_tau_x") if name in ds]
+    signals = [
+        name for name in ("sx", "tau_x", "ctau_x", "compiled_tau_x", "window_tau_x") if name in ds
+    ]
     points = list(plot.points(ds))
     figures = {}
     figure, axes = plot.new_figure(len(signals), len(points))

@@ -24,6 +24,9 @@ and ``xi_couplings`` then come from the circuit l-bits when there are no exact o
 holds for the compiled l-bit coherence ``compiled_tau_x``: ``compiled_tau_x_initial`` and
 ``kept_compiled``; ``static_weight`` then comes from the compiled l-bit when there are no exact
 or circuit l-bits, and ``xi_couplings`` is NaN (a compiled l-bit has no effective Hamiltonian).
+With window pulses (``"window:w"``, ``"window:w:r"``; the window l-bit of the widest window, any
+N) likewise for ``window_tau_x``: ``window_tau_x_initial``, ``kept_window`` and, last in line,
+``static_weight`` from the window l-bit (``xi_couplings`` NaN).
 The initial values are measured by the unit's own backend at T = 0.
 
 The simplest prediction, that a p-bit pulse keeps about a_p^2 of the coherence (X_p = a_p tau^x_p +
@@ -102,22 +105,28 @@ __all__ = [
 
 
 #: The l-bit coherences a unit may record and the suffix of their kept fraction, in the order
-#: :func:`kept_variable` prefers them (exact, circuit, compiled l-bits).
-KEPT_SUFFIX = {"tau_x": "", "ctau_x": "_circuit", "compiled_tau_x": "_compiled"}
+#: :func:`kept_variable` prefers them (exact, circuit, compiled, window l-bits).
+KEPT_SUFFIX = {
+    "tau_x": "",
+    "ctau_x": "_circuit",
+    "compiled_tau_x": "_compiled",
+    "window_tau_x": "_window",
+}
 #: What each coherence is, for labels.
 KEPT_QUANTITY = {
     "tau_x": "<tau^x_p>",
     "ctau_x": "<circuit tau^x_p>",
     "compiled_tau_x": "<compiled tau^x_p>",
+    "window_tau_x": "<window tau^x_p>",
 }
 
 
 def static_weight(system: Any, probe: int) -> float:
     """a_p = Tr(sigma^x_p tau^x_p) / 2^N of an l-bit system (exact
-    :class:`~echo_lab.lbits.LBitSystem`, circuit or compiled l-bits): from the one-site window
-    operator of the exact tau^x_p, the X_p coefficient of the circuit l-bit's tau^x_p, or the
-    trace of X_p with the compiled l-bit's dense tau^x_p block."""
-    if system.method == "compiled":
+    :class:`~echo_lab.lbits.LBitSystem`, circuit, compiled or window l-bits): from the one-site
+    window operator of the exact tau^x_p, the X_p coefficient of the circuit l-bit's tau^x_p, or
+    the trace of X_p with the dense tau^x_p block of a compiled or window l-bit."""
+    if system.method in ("compiled", "window"):
         block = np.asarray(system.tau("x", probe))
         pauli = embed(PAULI_MATRICES["X"], [system.local_probe], system.width)
         return float(np.real(np.vdot(pauli, block)) / block.shape[0])
@@ -214,9 +223,8 @@ def compute_scaling_unit(
         ds[f"kept{suffix}"].attrs["long_name"] = f"kept fraction of {LONG_NAMES[name]}"
     late = times >= LATE_FRACTION * times.max()
     ds["coherence_late"] = (("background", "pulse"), ds["coherence"].values[..., late].mean(-1))
-    system = next(
-        s for s in (unit.lbit_system, unit.circuit_system, unit.compiled_system) if s is not None
-    )
+    sources = (unit.lbit_system, unit.circuit_system, unit.compiled_system, unit.window_system)
+    system = next(s for s in sources if s is not None)
     ds["static_weight"] = ((), static_weight(system, unit.probe))
     if unit.lbit_system is not None:
         predicted = [
@@ -285,20 +293,20 @@ def kept_statistics(ds: xr.Dataset) -> xr.Dataset:
 
 def kept_variable(ds: xr.Dataset) -> str:
     """``"kept"`` (exact l-bits) when the result has it, else ``"kept_circuit"`` (circuit
-    l-bits), else ``"kept_compiled"``."""
+    l-bits), else ``"kept_compiled"``, else ``"kept_window"`` (:data:`KEPT_SUFFIX`)."""
     return f"kept{KEPT_SUFFIX[coherence_variable(ds)]}"
 
 
 def kept_quantity(ds: xr.Dataset) -> str:
-    """What the kept fraction is of, for labels: ``<tau^x_p>``, ``<circuit tau^x_p>`` or
-    ``<compiled tau^x_p>``."""
+    """What the kept fraction is of, for labels: ``<tau^x_p>``, ``<circuit tau^x_p>``,
+    ``<compiled tau^x_p>`` or ``<window tau^x_p>``."""
     return KEPT_QUANTITY[coherence_variable(ds)]
 
 
 def coherence_variable(ds: xr.Dataset) -> str:
     """The l-bit coherence that :func:`kept_variable` keeps: the first of ``"tau_x"``,
-    ``"ctau_x"`` and ``"compiled_tau_x"`` (:data:`KEPT_SUFFIX`) whose kept fraction the result
-    has, else ``"compiled_tau_x"``."""
+    ``"ctau_x"``, ``"compiled_tau_x"`` and ``"window_tau_x"`` (:data:`KEPT_SUFFIX`) whose kept
+    fraction the result has, else ``"window_tau_x"``."""
     names = list(KEPT_SUFFIX)
     return next((name for name in names if f"kept{KEPT_SUFFIX[name]}" in ds), names[-1])
 
@@ -641,11 +649,12 @@ class EchoScalingKind(EchoKind):
         super().check(spec)
         settings = spec.settings
         assert isinstance(settings, EchoSettings)
-        if not (settings.needs_lbits or settings.needs_circuit or settings.needs_compiled):
+        readouts = (settings.needs_lbits, settings.needs_circuit, settings.needs_compiled)
+        if not (any(readouts) or settings.window_widths):
             raise ConfigError(
                 "an echo_scaling study measures the kept l-bit coherence <tau^x_p>: add 'lbit' "
-                "(or 'lbit:r', 'circuit' for circuit l-bits or 'compiled:s' for the compiled "
-                "l-bit) to protocol.pulses"
+                "(or 'lbit:r', 'circuit' for circuit l-bits, 'compiled:s' for the compiled l-bit "
+                "or 'window:w' for the window l-bit) to protocol.pulses"
             )
 
     def compute_unit(
