@@ -270,14 +270,30 @@ dt = 0.05
 """
 
 
-def test_circuit_pulses_on_mps_equal_the_exact_backend(tmp_path: Path) -> None:
-    mps = load_results(run_study(parse_spec(CIRCUIT), out=tmp_path / "mps", progress=False))
-    exact_text = CIRCUIT.replace('name = "aer"', 'name = "trotter-exact"').replace(
+def _mps_and_trotter_exact(
+    text: str, tmp_path: Path, names: tuple[str, ...], *, engine: str = "aer"
+) -> tuple[xr.Dataset, xr.Dataset]:
+    """Run the study ``text`` (Aer MPS) on ``engine`` ("aer" or "quimb", uncapped and without
+    cutoff) and on trotter-exact; assert that ``names`` agree to 1e-8 and return both results."""
+    mps_text = text
+    if engine == "quimb":
+        mps_text = text.replace(
+            'name = "aer"\nmethod = "matrix_product_state"',
+            'name = "quimb"\noptions = { cutoff = 0.0 }',
+        )
+    mps = load_results(run_study(parse_spec(mps_text), out=tmp_path / "mps", progress=False))
+    exact_text = text.replace('name = "aer"', 'name = "trotter-exact"').replace(
         'method = "matrix_product_state"\n', ""
     )
     exact = load_results(run_study(parse_spec(exact_text), out=tmp_path / "exact", progress=False))
-    for name in ("sx", "ctau_x", "kept_circuit", "ctau_x_initial", "static_weight"):
+    for name in names:
         np.testing.assert_allclose(mps[name].values, exact[name].values, atol=1e-8, err_msg=name)
+    return mps, exact
+
+
+def test_circuit_pulses_on_mps_equal_the_exact_backend(tmp_path: Path) -> None:
+    names = ("sx", "ctau_x", "kept_circuit", "ctau_x_initial", "static_weight")
+    mps, exact = _mps_and_trotter_exact(CIRCUIT, tmp_path, names)
     assert "tau_x" not in mps and abs(float(mps["static_weight"].squeeze())) <= 1.0
     # the echo_scaling kind records the MPS error budget too: uncapped, bond doubling finds
     # nothing, and the combined budget is the Trotter estimate
@@ -299,14 +315,8 @@ def test_compiled_pulses_read_out_in_the_compiled_lbit(tmp_path: Path) -> None:
     """kept_compiled: the echo read out in the compiled l-bit; the MPS backend (its readout
     circuit V^dag played as gates) equals the trotter-exact backend (dense block), and
     static_weight is Tr(X_p tau^x_p) / 2^s of the compiled l-bit rebuilt from the fields."""
-    mps = load_results(run_study(parse_spec(COMPILED), out=tmp_path / "mps", progress=False))
-    exact_text = COMPILED.replace('name = "aer"', 'name = "trotter-exact"').replace(
-        'method = "matrix_product_state"\n', ""
-    )
-    exact = load_results(run_study(parse_spec(exact_text), out=tmp_path / "exact", progress=False))
     names = ("sx", "compiled_tau_x", "kept_compiled", "compiled_tau_x_initial", "static_weight")
-    for name in names:
-        np.testing.assert_allclose(mps[name].values, exact[name].values, atol=1e-8, err_msg=name)
+    mps, _ = _mps_and_trotter_exact(COMPILED, tmp_path, names)
     assert "tau_x" not in mps and "ctau_x" not in mps
     assert np.isnan(float(mps["xi_couplings"].squeeze()))
     assert scaling_summary(mps).startswith("Kept fraction of <compiled tau^x_p>")
@@ -335,20 +345,8 @@ def test_window_pulses_read_out_in_the_window_lbit(tmp_path: Path, engine: str) 
     reduced density matrix of the window) and on Aer's MPS (readout unitary U^dag played as
     one 5-qubit gate) it equals the trotter-exact backend (dense block); static_weight is
     Tr(X_p tau^x_p) / 2^w of the window l-bit rebuilt from the fields."""
-    text = WINDOW
-    if engine == "quimb":
-        text = text.replace(
-            'name = "aer"\nmethod = "matrix_product_state"',
-            'name = "quimb"\noptions = { cutoff = 0.0 }',
-        )
-    mps = load_results(run_study(parse_spec(text), out=tmp_path / "mps", progress=False))
-    exact_text = WINDOW.replace('name = "aer"', 'name = "trotter-exact"').replace(
-        'method = "matrix_product_state"\n', ""
-    )
-    exact = load_results(run_study(parse_spec(exact_text), out=tmp_path / "exact", progress=False))
     names = ("sx", "window_tau_x", "kept_window", "window_tau_x_initial", "static_weight")
-    for name in names:
-        np.testing.assert_allclose(mps[name].values, exact[name].values, atol=1e-8, err_msg=name)
+    mps, _ = _mps_and_trotter_exact(WINDOW, tmp_path, names, engine=engine)
     assert "tau_x" not in mps and "ctau_x" not in mps and "compiled_tau_x" not in mps
     assert np.isnan(float(mps["xi_couplings"].squeeze()))
     assert scaling_summary(mps).startswith("Kept fraction of <window tau^x_p>")
