@@ -18,6 +18,7 @@ from echo_lab.physics.states import probe_state
 from echo_lab.study import spec as spec_module
 from echo_lab.study.figures import plot_file
 from echo_lab.study.kinds.echo_scaling import (
+    coherence_variable,
     combine_results,
     kept_variable,
     prediction_rows,
@@ -398,3 +399,28 @@ def test_window_readout_beside_exact_lbits(tmp_path: Path) -> None:
     got = float(at["window_tau_x_initial"].sel(background="x"))
     assert got == pytest.approx(expected, abs=1e-10)
     assert abs(expected) > 0.05  # not a trivial zero
+
+
+def test_combined_files_are_read_out_in_the_lbit_every_size_has(tmp_path: Path) -> None:
+    """An N = 8 file with exact and window readouts and an N = 10 file with the window readout
+    only: combined, the kept fraction is the window one (the only one both sizes have), and
+    the table has a value at each N; alone, the N = 8 file keeps the exact headline."""
+    spec = parse_spec(EXACT_AND_WINDOW)
+    small = load_results(run_study(spec, out=tmp_path / "a", progress=False))
+    text = (
+        EXACT_AND_WINDOW.replace('name = "exact_and_window"', 'name = "window_only"')
+        .replace("n = 8", "n = 10")
+        .replace('["pbit", "lbit", "window:6"]', '["pbit", "window:6"]')
+    )
+    large = load_results(run_study(parse_spec(text), out=tmp_path / "b", progress=False))
+    assert coherence_variable(small) == "tau_x" and coherence_variable(large) == "window_tau_x"
+    combined = combine_results([small, large])
+    assert coherence_variable(combined) == "window_tau_x"
+    assert kept_variable(combined) == "kept_window"
+    pbit = next(row for row in scaling_table(with_sweep_dims(combined)) if row["pulse"] == "pbit")
+    assert pbit["N"] == [8, 10] and all(np.isfinite(pbit["mean"]))
+    at = small.sel(background="z-random", pulse="pbit")
+    expected = float((at["kept_window"] * at["window_tau_x_initial"]).sum()) / float(
+        at["window_tau_x_initial"].sum()
+    )
+    assert pbit["mean"][0] == pytest.approx(expected, rel=1e-12)

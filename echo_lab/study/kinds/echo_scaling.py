@@ -306,9 +306,18 @@ def kept_quantity(ds: xr.Dataset) -> str:
 def coherence_variable(ds: xr.Dataset) -> str:
     """The l-bit coherence that :func:`kept_variable` keeps: the first of ``"tau_x"``,
     ``"ctau_x"``, ``"compiled_tau_x"`` and ``"window_tau_x"`` (:data:`KEPT_SUFFIX`) whose kept
-    fraction the result has, else ``"window_tau_x"``."""
-    names = list(KEPT_SUFFIX)
-    return next((name for name in names if f"kept{KEPT_SUFFIX[name]}" in ds), names[-1])
+    fraction the result has, else ``"window_tau_x"``. In files combined along ``n``
+    (:func:`combine_results`) the first one that every size has: an exact N = 12 file that also
+    reads out in the window l-bit joins long-chain files that have only the window readout."""
+    names = [name for name in KEPT_SUFFIX if f"kept{KEPT_SUFFIX[name]}" in ds]
+    if not names:
+        return list(KEPT_SUFFIX)[-1]
+    if "n" in ds.dims and ds.sizes["n"] > 1:
+        for name in names:
+            kept = ds[f"kept{KEPT_SUFFIX[name]}"].transpose("n", ...).values
+            if bool(np.isfinite(kept.reshape(kept.shape[0], -1)).any(axis=1).all()):
+                return name
+    return names[0]
 
 
 def scaling_table(ds: xr.Dataset, *, background: str = "z-random") -> list[dict[str, Any]]:
