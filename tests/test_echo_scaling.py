@@ -411,12 +411,13 @@ def test_combined_files_are_read_out_in_the_lbit_every_size_has(tmp_path: Path) 
         EXACT_AND_WINDOW.replace('name = "exact_and_window"', 'name = "window_only"')
         .replace("n = 8", "n = 10")
         .replace('["pbit", "lbit", "window:6"]', '["pbit", "window:6"]')
-    )
+    ) + '\n[backend]\nname = "trotter-exact"\ndt = 0.05\norder = 4\n'
     large = load_results(run_study(parse_spec(text), out=tmp_path / "b", progress=False))
     assert coherence_variable(small) == "tau_x" and coherence_variable(large) == "window_tau_x"
     combined = combine_results([small, large])
     assert coherence_variable(combined) == "window_tau_x"
     assert kept_variable(combined) == "kept_window"
+    assert combined.attrs["backend"] == "exact, trotter-exact"  # both named in the summary
     pbit = next(row for row in scaling_table(with_sweep_dims(combined)) if row["pulse"] == "pbit")
     assert pbit["N"] == [8, 10] and all(np.isfinite(pbit["mean"]))
     at = small.sel(background="z-random", pulse="pbit")

@@ -258,6 +258,11 @@ def combine_results(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     ]
     combined = xr.concat(expanded, dim="n", join="outer", data_vars="all", coords="minimal")
     combined.attrs = dict(datasets[0].attrs)
+    backends = list(
+        dict.fromkeys(str(ds.attrs["backend"]) for ds in datasets if "backend" in ds.attrs)
+    )
+    if len(backends) > 1:  # e.g. an exact reference beside MPS files: name them all
+        combined.attrs["backend"] = ", ".join(backends)
     dims = ["n", *(d for d in plot.sweep_dims(datasets[0]) if d != "n")]
     combined.attrs["sweep_dims"] = json.dumps(dims)
     return combined.sortby("n")
@@ -306,17 +311,21 @@ def kept_quantity(ds: xr.Dataset) -> str:
 def coherence_variable(ds: xr.Dataset) -> str:
     """The l-bit coherence that :func:`kept_variable` keeps: the first of ``"tau_x"``,
     ``"ctau_x"``, ``"compiled_tau_x"`` and ``"window_tau_x"`` (:data:`KEPT_SUFFIX`) whose kept
-    fraction the result has, else ``"window_tau_x"``. In files combined along ``n``
-    (:func:`combine_results`) the first one that every size has: an exact N = 12 file that also
-    reads out in the window l-bit joins long-chain files that have only the window readout."""
+    fraction the result has with values (in files combined along ``n``, :func:`combine_results`:
+    at every size), else ``"window_tau_x"``. So an exact N = 12 file that also reads out in the
+    window l-bit joins long-chain files that have only the window readout, and a selection of
+    the largest N of such a combination is read out in the window l-bit too."""
     names = [name for name in KEPT_SUFFIX if f"kept{KEPT_SUFFIX[name]}" in ds]
     if not names:
         return list(KEPT_SUFFIX)[-1]
-    if "n" in ds.dims and ds.sizes["n"] > 1:
-        for name in names:
-            kept = ds[f"kept{KEPT_SUFFIX[name]}"].transpose("n", ...).values
-            if bool(np.isfinite(kept.reshape(kept.shape[0], -1)).any(axis=1).all()):
-                return name
+    for name in names:
+        kept = ds[f"kept{KEPT_SUFFIX[name]}"]
+        if "n" in kept.dims:
+            values = kept.transpose("n", ...).values.reshape(kept.sizes["n"], -1)
+        else:
+            values = kept.values.reshape(1, -1)
+        if bool(np.isfinite(values).any(axis=1).all()):
+            return name
     return names[0]
 
 
