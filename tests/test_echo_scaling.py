@@ -11,7 +11,8 @@ import xarray as xr
 
 from echo_lab import lbits
 from echo_lab.errors import ConfigError
-from echo_lab.lbits.compiled import compiled_lbits
+from echo_lab.lbits.compiled import CompiledLBits, compiled_lbits
+from echo_lab.lbits.window import WindowLBits
 from echo_lab.physics import models
 from echo_lab.physics.linalg import PAULI_MATRICES, embed
 from echo_lab.physics.states import probe_state
@@ -312,12 +313,11 @@ COMPILED = (
 )
 
 
-def _trace_with_x(source: object) -> float:
+def _trace_with_x(source: CompiledLBits | WindowLBits) -> float:
     """Tr(X_p tau^x_p) / 2^w of a probe-only l-bit source (compiled or window), from its dense
     block: the static weight the study should record."""
-    probe = source.sites()[0]  # type: ignore[attr-defined]
-    block = source.tau("x", probe)  # type: ignore[attr-defined]
-    pauli = embed(PAULI_MATRICES["X"], [source.local_probe], source.width)  # type: ignore[attr-defined]
+    block = source.tau("x", source.probe)
+    pauli = embed(PAULI_MATRICES["X"], [source.local_probe], source.width)
     return float(np.real(np.trace(pauli @ block))) / block.shape[0]
 
 

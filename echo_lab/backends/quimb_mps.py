@@ -488,7 +488,11 @@ class TruncatedMPS:
     def local_expectation(self, matrix: np.ndarray, qubits: Sequence[int]) -> complex:
         """<psi| matrix |psi> for a matrix in Qiskit order on ``qubits`` (reduced density matrix
         of those sites, centre moved there)."""
-        gate, where = quimb_order(matrix, qubits)
+        return self.sorted_expectation(*quimb_order(matrix, qubits))
+
+    def sorted_expectation(self, gate: np.ndarray, where: Sequence[int]) -> complex:
+        """<psi| gate |psi> for a matrix already in quimb order on the sorted sites ``where``
+        (:func:`quimb_order`), so that a readout evaluated at many times reorders it once."""
         rho = self.quimb_mps().partial_trace_canonical(
             where, info=self.info, get="array", optimize=CONTRACTION_PATH
         )
@@ -692,10 +696,11 @@ class QuimbMPSBackend:
                 )
             span = max(op.qubits) - min(op.qubits) + 1
             if span == len(op.qubits) <= MAX_READOUT_SPAN:
-                block = op.local_matrix  # R^dag P R on op.qubits, built once
+                # R^dag P R on op.qubits, built and put in quimb order once
+                block, where = quimb_order(op.local_matrix, op.qubits)
 
                 def read_block(chain: TruncatedMPS) -> tuple[float, float, int]:
-                    return float(np.real(chain.local_expectation(block, op.qubits))), 0.0, 0
+                    return float(np.real(chain.sorted_expectation(block, where))), 0.0, 0
 
                 return read_block
             readout = circuit_gates(op.readout, op.qubits)
